@@ -1,0 +1,249 @@
+"""The REST API (django-ninja), mounted at ``/api/``: connections, records and the Process button.
+
+Every request carries an account's bearer token; every query is scoped to that account, so another
+account's connection or record does not exist (404). Errors are always ``{"error": CODE, "message": text}``.
+"""
+
+import logging
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Query
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from koppel.accounts.models import Account
+from koppel.connections.models import Connection
+from koppel.sync.models import Record
+from koppel.sync.services import AlreadyHandled, reprocess
+
+from .auth import AccountToken
+
+try:
+    from ninja import Status
+except ImportError:  # django-ninja < 1.6 takes a (status, body) tuple
+
+    def Status(status_code: int, value: Any) -> Any:  # noqa: N802
+        return status_code, value
+
+
+from .schemas import ConnectionOut, ErrorOut, RecordDetailOut, RecordPage, RecordQuery, StateCounts
+
+logger = logging.getLogger("koppel.api")
+
+api = NinjaAPI(
+    title="Koppel API",
+    version="1",
+    description="Connections and records of the account the bearer token (`kp_...`) belongs to.",
+    urls_namespace="api",
+    auth=AccountToken(),
+)
+
+#: Error responses every authenticated operation can give.
+COMMON_ERRORS = {401: ErrorOut, 422: ErrorOut}
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    429: "RATE_LIMITED",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    return api.create_response(request, {"error": code, "message": message}, status=status)
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return error_response(request, exc.status, exc.code, exc.message)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = error_response(
+        request, 401, "UNAUTHORIZED", "Send a valid API token: 'Authorization: Bearer kp_...'."
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(ValidationError)
+def on_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = []
+    for item in exc.errors:
+        where = ".".join(str(part) for part in item.get("loc", ())[1:]) or "request"
+        problems.append(f"{where}: {item.get('msg', 'invalid')}")
+    return error_response(request, 422, "VALIDATION_ERROR", "; ".join(problems) or "The request is invalid.")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, "NOT_FOUND", "Not found.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(request, exc.status_code, HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), exc.message)
+
+
+@api.exception_handler(AlreadyHandled)
+def on_already_handled(request: HttpRequest, exc: AlreadyHandled) -> HttpResponse:
+    return error_response(request, 409, "ALREADY_PROCESSED", f"{exc}; it cannot be processed again.")
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("API error on %s %s", request.method, request.path)
+    return error_response(request, 500, "INTERNAL_ERROR", "An unexpected error inside Koppel.")
+
+
+# Queries ---------------------------------------------------------------------------------------------------
+def records_of(account: Account) -> QuerySet[Record]:
+    return Record.objects.filter(connection__account=account)
+
+
+def get_record(account: Account, record_id: int) -> Record:
+    record = records_of(account).filter(pk=record_id).prefetch_related("attempt_log").first()
+    if record is None:
+        raise ApiError(404, "NOT_FOUND", f"There is no record {record_id}.")
+    return record
+
+
+def state_counts(records: QuerySet[Record]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {}
+    for row in records.order_by().values("connection_id", "state").annotate(n=Count("id")):
+        counts.setdefault(row["connection_id"], {})[row["state"]] = row["n"]
+    return counts
+
+
+def connection_out(connection: Connection, counts: dict[str, int]) -> dict[str, Any]:
+    try:
+        data = connection.summary()
+    except LookupError:  # its connector is no longer installed: still list it
+        data = {
+            "id": connection.pk,
+            "name": connection.name,
+            "active": connection.active,
+            "source": connection.source_kind,
+            "source_url": connection.source_url,
+            "target": connection.target_kind,
+            "shop_country": connection.shop_country,
+            "eligible_statuses": list(connection.eligible_statuses or []),
+            "start_at": connection.start_at,
+            "poll_minutes": connection.poll_minutes,
+            "webhook_url": connection.webhook_url,
+            "last_polled_at": connection.last_polled_at,
+            "rejected_webhooks": connection.rejected_webhooks,
+        }
+    return {**data, "last_poll_error": connection.last_poll_error, "counts": StateCounts(**counts)}
+
+
+# Operations ------------------------------------------------------------------------------------------------
+@api.get(
+    "/connections",
+    response={200: list[ConnectionOut], **COMMON_ERRORS},
+    operation_id="list_connections",
+    tags=["connections"],
+)
+def list_connections(request: HttpRequest) -> list[dict[str, Any]]:
+    """The account's connections, with the number of records per state. Credentials are never shown."""
+    connections = list(Connection.objects.filter(account=request.auth).order_by("id"))
+    counts = state_counts(Record.objects.filter(connection__in=connections))
+    return [connection_out(c, counts.get(c.pk, {})) for c in connections]
+
+
+@api.get("/records", response={200: RecordPage, **COMMON_ERRORS}, operation_id="list_records", tags=["records"])
+def list_records(request: HttpRequest, filters: Query[RecordQuery]) -> dict[str, Any]:
+    """Records, newest first, filtered by state, connection, error code or a search (order number,
+    customer name, e-mail)."""
+    records = records_of(request.auth).order_by("-created_at", "-id")
+    if filters.state:
+        records = records.filter(state=filters.state)
+    if filters.connection is not None:
+        records = records.filter(connection_id=filters.connection)
+    if filters.code:
+        records = records.filter(error_code=filters.code)
+    if filters.q and filters.q.strip():
+        term = filters.q.strip()
+        records = records.filter(
+            Q(order_number__icontains=term)
+            | Q(source_order_id__icontains=term)
+            | Q(customer_name__icontains=term)
+            | Q(customer_email__icontains=term)
+        )
+    page = records[filters.offset : filters.offset + filters.limit]
+    return {"count": records.count(), "items": list(page)}
+
+
+@api.get(
+    "/records/{record_id}",
+    response={200: RecordDetailOut, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="get_record",
+    tags=["records"],
+)
+def record_detail(request: HttpRequest, record_id: int) -> Record:
+    """One record with the reason and remedy, the stored order and document, and its attempt log."""
+    return get_record(request.auth, record_id)
+
+
+@api.post(
+    "/records/{record_id}/process",
+    response={202: RecordDetailOut, 404: ErrorOut, 409: ErrorOut, **COMMON_ERRORS},
+    operation_id="process_record",
+    tags=["records"],
+)
+def process_record(request: HttpRequest, record_id: int) -> Any:
+    """The Process button: queue an open, failed or skipped record for booking now. A handled record is
+    never booked again (409 ``ALREADY_PROCESSED``)."""
+    reprocess(get_record(request.auth, record_id))
+    return Status(202, get_record(request.auth, record_id))
+
+
+# Everything else under /api/ answers in JSON too -----------------------------------------------------------
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _refusal(request: HttpRequest, allowed: str) -> HttpResponse:
+    response = error_response(request, 405, "METHOD_NOT_ALLOWED", f"Use {allowed} here.")
+    response["Allow"] = allowed
+    return response
+
+
+def _not_allowed(path: str, allowed: str) -> None:
+    if "{record_id}" in path:
+
+        def refuse(request: HttpRequest, record_id: str) -> HttpResponse:
+            return _refusal(request, allowed)
+
+    else:
+
+        def refuse(request: HttpRequest) -> HttpResponse:
+            return _refusal(request, allowed)
+
+    others = [method for method in METHODS if method != allowed]
+    api.api_operation(others, path, auth=None, include_in_schema=False, operation_id=f"refuse {path}")(refuse)
+
+
+_not_allowed("/connections", "GET")
+_not_allowed("/records", "GET")
+_not_allowed("/records/{record_id}", "GET")
+_not_allowed("/records/{record_id}/process", "POST")
+
+
+@api.api_operation(METHODS, "/", auth=None, include_in_schema=False)
+def root(request: HttpRequest) -> HttpResponse:
+    return error_response(request, 404, "NOT_FOUND", "There is no such API endpoint; see /api/docs.")
+
+
+@api.api_operation(METHODS, "/{path:rest}", auth=None, include_in_schema=False)
+def unknown_path(request: HttpRequest, rest: str) -> HttpResponse:
+    return root(request)

@@ -1,0 +1,162 @@
+"""A connection ("koppeling") joins one source account to one target account, with its settings."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from koppel.accounts.models import Account
+from koppel.connectors import registry
+from koppel.connectors.base import SourceConnector, TargetConnector
+from koppel.connectors.http import CallLog
+from koppel.documents.checks import CheckContext
+
+from . import crypto
+
+
+class Connection(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+
+    source_kind = models.CharField(max_length=40)
+    source_url = models.URLField(max_length=500, help_text="The shop's address, e.g. https://myshop.kmoshops.be")
+    source_credentials_encrypted = models.TextField(blank=True, default="")
+    target_kind = models.CharField(max_length=40)
+    target_url = models.URLField(max_length=500)
+    target_credentials_encrypted = models.TextField(blank=True, default="")
+    target_settings = models.JSONField(default=dict, blank=True)
+    webhook_secret_encrypted = models.TextField(blank=True, default="")
+
+    shop_country = models.CharField(max_length=2, default="NL", help_text="Country the shop sells from.")
+    eligible_statuses = models.JSONField(default=list, blank=True, help_text="Empty: the source's default.")
+    start_at = models.DateTimeField(default=timezone.now, help_text="Orders placed before this are skipped.")
+    poll_minutes = models.PositiveIntegerField(default=60)
+
+    # Bookkeeping of the intake and the scheduler.
+    poll_cursor = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_poll_error = models.CharField(max_length=500, blank=True, default="")
+    rejected_webhooks = models.PositiveIntegerField(default=0)
+    target_paused_until = models.DateTimeField(null=True, blank=True)
+    target_vat_rates = models.JSONField(null=True, blank=True)
+    target_vat_rates_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # Credentials ---------------------------------------------------------------------------------------
+    @property
+    def source_credentials(self) -> crypto.Secrets:
+        return crypto.Secrets(crypto.decrypt(self.source_credentials_encrypted))
+
+    @source_credentials.setter
+    def source_credentials(self, value: dict[str, str]) -> None:
+        self.source_credentials_encrypted = crypto.encrypt(dict(value))
+
+    @property
+    def target_credentials(self) -> crypto.Secrets:
+        return crypto.Secrets(crypto.decrypt(self.target_credentials_encrypted))
+
+    @target_credentials.setter
+    def target_credentials(self, value: dict[str, str]) -> None:
+        self.target_credentials_encrypted = crypto.encrypt(dict(value))
+
+    @property
+    def webhook_secret(self) -> str:
+        return crypto.decrypt(self.webhook_secret_encrypted).get("secret", "")
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        self.webhook_secret_encrypted = crypto.encrypt({"secret": value})
+
+    def new_webhook_secret(self) -> str:
+        self.webhook_secret = secrets.token_hex(32)
+        return self.webhook_secret
+
+    def rotate_keys(self) -> None:
+        for name in ("source_credentials_encrypted", "target_credentials_encrypted", "webhook_secret_encrypted"):
+            setattr(self, name, crypto.rotate(getattr(self, name)))
+
+    # Connectors ----------------------------------------------------------------------------------------
+    @property
+    def source_class(self) -> type[SourceConnector]:
+        return registry.source(self.source_kind)
+
+    @property
+    def target_class(self) -> type[TargetConnector]:
+        return registry.target(self.target_kind)
+
+    def source(self, log: CallLog | None = None) -> SourceConnector:
+        return self.source_class(url=self.source_url, credentials=self.source_credentials, log=log)
+
+    def target(self, log: CallLog | None = None) -> TargetConnector:
+        return self.target_class(
+            url=self.target_url, credentials=self.target_credentials, settings=self.target_settings, log=log
+        )
+
+    @property
+    def statuses_to_book(self) -> frozenset[str]:
+        return frozenset(self.eligible_statuses or self.source_class.default_eligible_statuses)
+
+    def check_context(self, *, vat_rates: frozenset[Decimal] | None, existing: str | None = None) -> CheckContext:
+        return CheckContext(
+            shop_country=self.shop_country,
+            eligible_statuses=self.statuses_to_book,
+            start_at=self.start_at,
+            target_name=self.target_class.label,
+            target_vat_rates=vat_rates,
+            existing_booking=existing,
+        )
+
+    def cached_vat_rates(self, max_age: timedelta = timedelta(minutes=10)) -> frozenset[Decimal] | None:
+        if self.target_vat_rates is None or self.target_vat_rates_at is None:
+            return None
+        if timezone.now() - self.target_vat_rates_at > max_age:
+            return None
+        return frozenset(Decimal(rate) for rate in self.target_vat_rates)
+
+    def remember_vat_rates(self, rates: frozenset[Decimal]) -> None:
+        self.target_vat_rates = sorted(str(rate) for rate in rates)
+        self.target_vat_rates_at = timezone.now()
+        Connection.objects.filter(pk=self.pk).update(
+            target_vat_rates=self.target_vat_rates, target_vat_rates_at=self.target_vat_rates_at
+        )
+
+    @property
+    def webhook_path(self) -> str:
+        return reverse("intake:webhook", args=[self.source_kind, self.pk])
+
+    @property
+    def webhook_url(self) -> str:
+        return settings.PUBLIC_URL + self.webhook_path
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.pk,
+            "name": self.name,
+            "active": self.active,
+            "source": self.source_kind,
+            "source_url": self.source_url,
+            "target": self.target_kind,
+            "shop_country": self.shop_country,
+            "eligible_statuses": sorted(self.statuses_to_book),
+            "start_at": self.start_at.isoformat(),
+            "poll_minutes": self.poll_minutes,
+            "webhook_url": self.webhook_url,
+            "last_polled_at": self.last_polled_at.isoformat() if self.last_polled_at else None,
+            "rejected_webhooks": self.rejected_webhooks,
+        }

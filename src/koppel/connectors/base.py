@@ -1,0 +1,188 @@
+"""The two shapes every external system takes: a source of orders and a target for invoices.
+
+A connector lives in ``koppel/connectors/<kind>/`` with ``client.py`` (HTTP), ``mapping.py`` (pure
+translation to or from the canonical documents), ``sandbox.py`` (the simulation) and ``connector.py``,
+which defines a :class:`SourceConnector` or :class:`TargetConnector` subclass. The registry finds it
+there; the pipeline only speaks these interfaces.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from koppel.documents.model import Invoice, Order, Party
+
+from .http import CallLog
+
+
+class ConnectorSettings(BaseModel):
+    """Per-connection settings a connector declares; validated when a connection is saved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookNotice:
+    """What a verified webhook tells us: which order changed. The order itself is always fetched."""
+
+    event: str
+    order_id: str
+    delivery_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "json": self.json}
+
+
+@dataclass(frozen=True, slots=True)
+class Debtor:
+    id: str
+    email: str
+    name: str
+    #: Whether the debtor's invoices carry prices incl. VAT (``None`` when the target does not say).
+    prices_include_vat: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookedInvoice:
+    id: str
+    number: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    id: str
+    name: str
+
+
+class SourceConnector(ABC):
+    """A webshop or marketplace that reports orders."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    #: Every status the platform knows, and the ones booked unless the connection says otherwise.
+    statuses: ClassVar[tuple[str, ...]]
+    default_eligible_statuses: ClassVar[tuple[str, ...]]
+    #: Names of the secrets the connection stores (encrypted) for this source.
+    credential_fields: ClassVar[tuple[str, ...]]
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+
+    def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.log = log if log is not None else CallLog()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; adapters with an HTTP client override this."""
+
+    @abstractmethod
+    def fetch_order(self, order_id: str) -> dict[str, Any]:
+        """The order's raw payload, exactly as the platform returned it."""
+
+    @abstractmethod
+    def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
+        """Raw payloads of orders changed since ``updated_since``, oldest change first, page by page."""
+
+    @staticmethod
+    @abstractmethod
+    def parse_order(payload: Mapping[str, Any]) -> Order:
+        """Map a raw payload into a canonical order; raise ``OrderInvalid`` naming the bad field."""
+
+    @staticmethod
+    @abstractmethod
+    def order_id(payload: Mapping[str, Any]) -> str:
+        """The platform's id of the order in a raw payload (before full validation)."""
+
+    @staticmethod
+    @abstractmethod
+    def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+        """Constant-time check of the webhook's signature over the raw body."""
+
+    @staticmethod
+    @abstractmethod
+    def parse_webhook(body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
+        """Read a verified webhook; raise ``ValueError`` when it is not understood."""
+
+
+class TargetConnector(ABC):
+    """An invoicing or accounting system that receives debtors and invoices."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    credential_fields: ClassVar[tuple[str, ...]]
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    #: VAT rates assumed by ``koppel preview`` when it may not ask the target.
+    default_vat_rates: ClassVar[frozenset[Decimal]] = frozenset()
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        credentials: Mapping[str, str],
+        settings: ConnectorSettings | Mapping[str, Any] | None = None,
+        log: CallLog | None = None,
+    ) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.settings = self.load_settings(settings)
+        self.log = log if log is not None else CallLog()
+
+    @classmethod
+    def load_settings(cls, settings: ConnectorSettings | Mapping[str, Any] | None) -> Any:
+        if isinstance(settings, cls.settings_model):
+            return settings
+        return cls.settings_model.model_validate(dict(settings or {}))
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; adapters with an HTTP client override this."""
+
+    @abstractmethod
+    def test_connection(self) -> None:
+        """Raise ``AuthFailed`` or ``Unavailable`` when the credentials or the system do not work."""
+
+    @abstractmethod
+    def vat_rates(self) -> frozenset[Decimal]:
+        """The VAT percentages the administration has."""
+
+    @abstractmethod
+    def layouts(self) -> list[Layout]:
+        """The invoice layouts the merchant can choose from."""
+
+    @abstractmethod
+    def find_debtor(self, party: Party) -> Debtor | None:
+        """The existing debtor for this customer (matched by e-mail), if any."""
+
+    @abstractmethod
+    def create_debtor(self, invoice: Invoice) -> Debtor:
+        """Create the debtor for the invoice's customer. Existing debtors are never modified."""
+
+    @abstractmethod
+    def find_invoice(self, reference: str) -> BookedInvoice | None:
+        """The invoice that already carries this order reference, if any."""
+
+    @abstractmethod
+    def create_invoice(self, invoice: Invoice, debtor: Debtor) -> BookedInvoice:
+        """Create the invoice for ``debtor``; the reference is the order number."""
+
+    @abstractmethod
+    def invoice_pdf(self, booked: BookedInvoice) -> bytes:
+        """The invoice as the customer sees it."""
+
+    @classmethod
+    @abstractmethod
+    def planned_requests(cls, invoice: Invoice, settings: Any) -> list[PlannedRequest]:
+        """Exactly what booking ``invoice`` for a new debtor sends, without calling anything."""

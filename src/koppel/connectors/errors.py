@@ -1,0 +1,71 @@
+"""What can go wrong talking to an external system, classified once so the pipeline only asks
+"transient or permanent, and which code"."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from koppel.documents.codes import Code
+
+Side = Literal["source", "target"]
+
+
+class ConnectorError(Exception):
+    """Base of every failure an adapter reports. ``transient`` errors are retried with backoff."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, side: Side, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.side = side
+        self.retry_after = retry_after
+
+    @property
+    def code(self) -> Code:  # pragma: no cover - overridden
+        return Code.INTERNAL_ERROR
+
+
+class AuthFailed(ConnectorError):
+    @property
+    def code(self) -> Code:
+        return Code.SOURCE_AUTH_FAILED if self.side == "source" else Code.TARGET_AUTH_FAILED
+
+
+class NotFound(ConnectorError):
+    @property
+    def code(self) -> Code:
+        return Code.SOURCE_ORDER_NOT_FOUND if self.side == "source" else Code.TARGET_REJECTED
+
+
+class Rejected(ConnectorError):
+    """The system understood the request and refused it (4xx validation). Never retried."""
+
+    @property
+    def code(self) -> Code:
+        return Code.ORDER_INVALID if self.side == "source" else Code.TARGET_REJECTED
+
+
+class Unavailable(ConnectorError):
+    """Timeout, connection error or 5xx: worth retrying."""
+
+    transient = True
+
+    @property
+    def code(self) -> Code:
+        return Code.SOURCE_UNAVAILABLE if self.side == "source" else Code.TARGET_UNAVAILABLE
+
+
+class RateLimited(Unavailable):
+    """The system asked us to slow down; ``retry_after`` says for how long when it told us."""
+
+
+class OrderInvalid(ConnectorError):
+    """The source's order payload cannot be mapped into a canonical order."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, side="source")
+
+    @property
+    def code(self) -> Code:
+        return Code.ORDER_INVALID

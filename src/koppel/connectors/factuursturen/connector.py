@@ -1,0 +1,134 @@
+"""Factuursturen as a target: debtors matched by e-mail and never modified, invoices looked up by
+reference before they are created."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+from koppel.connectors.base import BookedInvoice, Debtor, Layout, PlannedRequest, TargetConnector
+from koppel.connectors.errors import Rejected
+from koppel.documents.model import Invoice, Party
+
+from . import mapping
+from .client import PRODUCTION_URL, FactuursturenClient
+
+#: What ``koppel preview`` puts where the debtor number from ``POST clients`` will go.
+NEW_DEBTOR = "<clientnr from POST clients>"
+
+
+def _rate(item: Any) -> Decimal | None:
+    value = item
+    if isinstance(item, dict):
+        value = next((item[k] for k in ("percentage", "rate", "tax_rate", "value") if k in item), None)
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+class FactuursturenTarget(TargetConnector):
+    kind = "factuursturen"
+    label = "Factuursturen"
+    credential_fields = ("username", "api_key")
+    settings_model = mapping.FactuursturenSettings
+    default_vat_rates = frozenset({Decimal("21"), Decimal("9"), Decimal("0")})
+    production_url = PRODUCTION_URL
+
+    def __init__(self, *, url: str, credentials: Mapping[str, str], settings=None, log=None) -> None:
+        super().__init__(url=url, credentials=credentials, settings=settings, log=log)
+        self.client = FactuursturenClient(
+            url or PRODUCTION_URL, credentials["username"], credentials["api_key"], log=self.log
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def test_connection(self) -> None:
+        self.client.get("profiles")
+
+    def vat_rates(self) -> frozenset[Decimal]:
+        data = self.client.get("taxes")
+        items = data.values() if isinstance(data, dict) else data or []
+        return frozenset(rate for rate in map(_rate, items) if rate is not None)
+
+    def layouts(self) -> list[Layout]:
+        data = self.client.get("profiles")
+        items = data.values() if isinstance(data, dict) else data or []
+        return [Layout(id=str(p.get("id", "")), name=str(p.get("name", ""))) for p in items if isinstance(p, dict)]
+
+    def find_debtor(self, party: Party) -> Debtor | None:
+        email = party.email.strip().lower()
+        if not email:
+            return None
+        # Exact match only: the search is a "contains" search, and may return unrelated clients.
+        for client in self.client.search("clients", "email", email):
+            if str(client.get("email", "")).strip().lower() == email:
+                return Debtor(
+                    id=str(client.get("clientnr", "")),
+                    email=email,
+                    name=str(client.get("company") or client.get("contact") or ""),
+                    prices_include_vat=str(client.get("tax_type", "extax")) == "intax",
+                )
+        return None
+
+    def create_debtor(self, invoice: Invoice) -> Debtor:
+        new_id = self.client.create("clients", mapping.debtor_body(invoice, self.settings))
+        if not new_id.isdigit():
+            raise Rejected(f"Factuursturen returned an unexpected client number {new_id!r}", side="target")
+        return Debtor(
+            id=new_id,
+            email=invoice.customer.email.strip().lower(),
+            name=invoice.customer.company or invoice.customer.full_name,
+            prices_include_vat=invoice.prices_include_vat,
+        )
+
+    def find_invoice(self, reference: str) -> BookedInvoice | None:
+        for found in self.client.search("invoices", "all", reference):
+            ref = found.get("reference") or {}
+            if isinstance(ref, dict) and str(ref.get("line1", "")).strip() == reference:
+                return BookedInvoice(
+                    id=str(found.get("id", "")),
+                    number=str(found.get("invoicenr_full") or found.get("invoicenr") or ""),
+                    reference=reference,
+                )
+        return None
+
+    def create_invoice(self, invoice: Invoice, debtor: Debtor) -> BookedInvoice:
+        include_vat = invoice.prices_include_vat if debtor.prices_include_vat is None else debtor.prices_include_vat
+        body = mapping.invoice_body(
+            invoice, debtor.id, debtor_prices_include_vat=include_vat, settings=self.settings
+        )
+        return BookedInvoice(id=self.client.create("invoices", body), reference=invoice.order_number)
+
+    def invoice_pdf(self, booked: BookedInvoice) -> bytes:
+        number = booked.number
+        if not number:
+            data = self.client.get(f"invoices/{quote(booked.id, safe='')}")
+            found = data.get("invoice", data) if isinstance(data, dict) else {}
+            number = str(found.get("invoicenr") or booked.id)
+        return self.client.request("GET", f"invoices_pdf/{quote(number, safe='')}").content
+
+    @classmethod
+    def planned_requests(cls, invoice: Invoice, settings: Any) -> list[PlannedRequest]:
+        settings = cls.load_settings(settings)
+        email = invoice.customer.email.strip().lower()
+        plan = [PlannedRequest("GET", f"search/invoices/all/{quote(invoice.order_number, safe='')}")]
+        if email:
+            plan.append(PlannedRequest("GET", f"search/clients/email/{quote(email, safe='')}"))
+        plan += [
+            PlannedRequest("POST", "clients", mapping.debtor_body(invoice, settings)),
+            PlannedRequest(
+                "POST",
+                "invoices",
+                mapping.invoice_body(
+                    invoice, NEW_DEBTOR, debtor_prices_include_vat=invoice.prices_include_vat, settings=settings
+                ),
+            ),
+        ]
+        return plan
+
+
+TARGET = FactuursturenTarget

@@ -1,0 +1,138 @@
+"""One HTTP client shape for every adapter: httpx underneath, errors classified, calls logged without
+secrets, rate-limit headers read."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from .errors import AuthFailed, NotFound, RateLimited, Rejected, Side, Unavailable
+
+DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+USER_AGENT = "Koppel/0.1 (+https://github.com/koppel-hub/koppel)"
+
+
+@dataclass(slots=True)
+class CallLog:
+    """The calls one piece of work made: method, path, status and duration. Never headers or bodies."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, method: str, path: str, status: int | None, started: float, error: str = "") -> None:
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        if error:
+            entry["error"] = error
+        self.calls.append(entry)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date), or ``X-RateLimit-Reset``."""
+    value = response.headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            number = float(reset)
+        except ValueError:
+            return None
+        # Either an epoch timestamp or seconds from now.
+        return max(0.0, number - time.time()) if number > 10**9 else number
+    return None
+
+
+def short_body(response: httpx.Response, limit: int = 500) -> str:
+    """The response body as the system's own message, trimmed: JSON ``error``/``message`` when present."""
+    text = response.text.strip()
+    if response.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            parts = [str(data[key]) for key in ("message", "error", "detail") if data.get(key)]
+            if parts:
+                text = ": ".join(dict.fromkeys(parts))
+    return text[:limit] or response.reason_phrase
+
+
+class ApiClient:
+    """Base for every adapter's client. Subclasses set ``side`` and ``system`` and may override
+    :meth:`classify` for a system's own signals (e.g. Factuursturen's 403 at the hourly limit)."""
+
+    side: Side = "target"
+    system: str = "the system"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        log: CallLog | None = None,
+    ) -> None:
+        self.log = log if log is not None else CallLog()
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            auth=auth,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        path = path.lstrip("/")
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            self.log.add(method, path, None, started, "timeout")
+            raise Unavailable(f"{self.system} did not answer in time", side=self.side) from exc
+        except httpx.TransportError as exc:
+            self.log.add(method, path, None, started, type(exc).__name__)
+            raise Unavailable(f"{self.system} cannot be reached ({type(exc).__name__})", side=self.side) from exc
+        self.log.add(method, path, response.status_code, started)
+        self.classify(response)
+        return response
+
+    def classify(self, response: httpx.Response) -> None:
+        """Raise the right :class:`ConnectorError` for a non-2xx answer."""
+        status = response.status_code
+        if status < 400:
+            return
+        message = f"{self.system} answered {status}: {short_body(response)}"
+        if status == 429:
+            raise RateLimited(message, side=self.side, retry_after=retry_after_seconds(response))
+        if status in (401, 403):
+            raise AuthFailed(message, side=self.side)
+        if status == 404:
+            raise NotFound(message, side=self.side)
+        if status == 408 or status >= 500:
+            raise Unavailable(message, side=self.side, retry_after=retry_after_seconds(response))
+        raise Rejected(message, side=self.side)

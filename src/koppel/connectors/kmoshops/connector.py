@@ -1,0 +1,69 @@
+"""KMO Shops as a source: webhooks ``X-KMO-Signature`` (hex HMAC-SHA256 of the raw body), order fetch, polling."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from koppel.connectors.base import SourceConnector, WebhookNotice
+from koppel.documents.model import Order
+
+from . import mapping
+from .client import KmoShopsClient
+
+SIGNATURE_HEADER = "x-kmo-signature"
+
+
+def sign(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class KmoShopsSource(SourceConnector):
+    kind = "kmoshops"
+    label = "KMO Shops"
+    statuses = ("pending", "paid", "processing", "shipped", "completed", "cancelled", "refunded")
+    default_eligible_statuses = ("paid", "processing", "shipped", "completed")
+    credential_fields = ("api_key",)
+
+    def __init__(self, *, url: str, credentials: Mapping[str, str], log=None) -> None:
+        super().__init__(url=url, credentials=credentials, log=log)
+        self.client = KmoShopsClient(url, credentials["api_key"], log=self.log)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch_order(self, order_id: str) -> dict[str, Any]:
+        return self.client.get_order(order_id)
+
+    def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
+        return self.client.iter_orders(updated_since)
+
+    @staticmethod
+    def parse_order(payload: Mapping[str, Any]) -> Order:
+        return mapping.parse_order(payload)
+
+    @staticmethod
+    def order_id(payload: Mapping[str, Any]) -> str:
+        return mapping.order_id(payload)
+
+    @staticmethod
+    def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+        given = headers.get(SIGNATURE_HEADER, "")
+        return bool(secret) and hmac.compare_digest(sign(body, secret), given.strip().lower())
+
+    @staticmethod
+    def parse_webhook(body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
+        data = json.loads(body)
+        if not isinstance(data, dict) or not data.get("order_id"):
+            raise ValueError("the notification names no order_id")
+        event = str(data.get("event", ""))
+        if event not in ("order.created", "order.updated"):
+            raise ValueError(f"unknown event {event!r}")
+        return WebhookNotice(event=event, order_id=str(data["order_id"]))
+
+
+SOURCE = KmoShopsSource

@@ -1,0 +1,157 @@
+"""The merchant's dashboard: records per tab, one record with its attempts, and the connections.
+
+A user sees the records of the accounts they are a member of; superusers see all. Another account's
+record is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from koppel.connections.models import Connection
+from koppel.documents.codes import REMEDIES
+from koppel.sync.models import Record, State
+from koppel.sync.services import AlreadyHandled, reprocess
+
+PAGE_SIZE = 50
+
+#: The tabs, in the manual's order: (state, label).
+TABS = [
+    (State.HANDLED, gettext_lazy("Report")),
+    (State.ERROR, gettext_lazy("Errors")),
+    (State.OPEN, gettext_lazy("Open")),
+    (State.QUEUED, gettext_lazy("Queued")),
+    (State.SKIPPED, gettext_lazy("Skipped")),
+]
+STATE_LABELS = {
+    State.OPEN: gettext_lazy("Open"),
+    State.QUEUED: gettext_lazy("Queued"),
+    State.HANDLED: gettext_lazy("Handled"),
+    State.ERROR: gettext_lazy("Error"),
+    State.SKIPPED: gettext_lazy("Skipped"),
+}
+
+
+def visible_connections(user: Any) -> QuerySet[Connection]:
+    connections = Connection.objects.select_related("account")
+    return connections if user.is_superuser else connections.filter(account__in=user.koppel_accounts.all())
+
+
+def visible_records(user: Any) -> QuerySet[Record]:
+    return Record.objects.filter(connection__in=visible_connections(user))
+
+
+def count_by_state(records: QuerySet[Record]) -> dict[str, int]:
+    rows = records.order_by().values("state").annotate(n=Count("id"))
+    return {row["state"]: row["n"] for row in rows}
+
+
+def search(records: QuerySet[Record], term: str) -> QuerySet[Record]:
+    return records.filter(
+        Q(order_number__icontains=term)
+        | Q(source_order_id__icontains=term)
+        | Q(customer_name__icontains=term)
+        | Q(customer_email__icontains=term)
+    )
+
+
+@login_required
+def record_list(request: HttpRequest) -> HttpResponse:
+    connections = list(visible_connections(request.user).order_by("name", "id"))
+    records = visible_records(request.user)
+    connection_id = request.GET.get("connection", "")
+    if connection_id.isdigit():
+        records = records.filter(connection_id=int(connection_id))
+    else:
+        connection_id = ""
+    term = request.GET.get("q", "").strip()
+    if term:
+        records = search(records, term)
+    state = request.GET.get("state", "")
+    if state not in State.values:
+        state = State.HANDLED
+    counts = count_by_state(records)
+    tabs = [{"state": value, "label": label, "count": counts.get(value, 0)} for value, label in TABS]
+    page = Paginator(
+        records.filter(state=state).select_related("connection").order_by("-created_at", "-id"), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    for record in page:
+        record.state_label = STATE_LABELS.get(record.state, record.state)
+    return render(
+        request,
+        "dashboard/records.html",
+        {
+            "tabs": tabs,
+            "state": state,
+            "page": page,
+            "connections": connections,
+            "connection_id": connection_id,
+            "q": term,
+            "show_target": state == State.HANDLED,
+            "show_multiple_connections": len(connections) > 1,
+        },
+    )
+
+
+def pretty(data: Any) -> str:
+    return "" if data is None else json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+@login_required
+def record_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    record = get_object_or_404(visible_records(request.user).select_related("connection"), pk=pk)
+    meaning, fix = REMEDIES.get(record.error_code, ("", ""))  # type: ignore[call-overload]
+    return render(
+        request,
+        "dashboard/record_detail.html",
+        {
+            "record": record,
+            "state_label": STATE_LABELS.get(record.state, record.state),
+            "meaning": meaning,
+            "remedy": fix,
+            "attempts": record.attempt_log.all(),
+            "payload": pretty(record.payload),
+            "document": pretty(record.document),
+            "can_process": record.state != State.HANDLED,
+        },
+    )
+
+
+@login_required
+@require_POST
+def record_process(request: HttpRequest, pk: int) -> HttpResponse:
+    record = get_object_or_404(visible_records(request.user), pk=pk)
+    order = record.order_number or record.source_order_id
+    try:
+        reprocess(record)
+    except AlreadyHandled:
+        messages.error(request, _("Order %(order)s is booked already; it cannot be processed again.") % {"order": order})
+    else:
+        messages.success(request, _("Order %(order)s is queued for processing.") % {"order": order})
+    return redirect("dashboard:record", pk=record.pk)
+
+
+@login_required
+def connection_list(request: HttpRequest) -> HttpResponse:
+    connections = list(visible_connections(request.user).order_by("name", "id"))
+    per_connection: dict[int, dict[str, int]] = {}
+    rows = Record.objects.filter(connection__in=connections).order_by().values("connection_id", "state")
+    for row in rows.annotate(n=Count("id")):
+        per_connection.setdefault(row["connection_id"], {})[row["state"]] = row["n"]
+    for connection in connections:
+        counts = per_connection.get(connection.pk, {})
+        connection.tab_counts = [
+            {"state": value, "label": label, "count": counts.get(value, 0)} for value, label in TABS
+        ]
+    return render(request, "dashboard/connections.html", {"connections": connections})

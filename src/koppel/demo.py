@@ -1,0 +1,634 @@
+"""``koppel demo``: Koppel working end to end on one machine, in one command.
+
+It migrates the database in the data directory, starts the simulated KMO Shops and Factuursturen
+(``koppel sandbox``), the web app (``koppel serve``) and a worker (``koppel worker``) as child processes,
+sets up a demo user, account, API token and connection, and then keeps placing orders in the simulated
+shop, some of which fail a pre-check on purpose, printing each order's outcome as it arrives.
+
+Ctrl-C (or SIGTERM) stops every child and exits 0. The pieces that start and stop the processes, set up a
+connection to the sandboxes and make up orders are used by the benchmarks in ``bench/`` as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:  # Django models are imported only once settings are configured
+    from koppel.accounts.models import Account
+    from koppel.connections.models import Connection
+
+HOST = "127.0.0.1"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "koppel-demo"
+DEMO_ACCOUNT = "Demo"
+DEMO_CONNECTION = "Demo-webshop → Factuursturen (sandbox)"
+DEMO_SHOP = "demo-shop"
+DEMO_FS_USER = "demo"
+EXAMPLE_ORDER = Path("/work/shared/specs/kmoshops/order-example.json")
+STOP_TIMEOUT = 10.0
+
+
+def koppel_command(*args: str) -> list[str]:
+    """``koppel ARGS`` run with this interpreter, so it works without the console script on PATH."""
+    return [sys.executable, "-m", "koppel.cli", *args]
+
+
+def port_taken(port: int, host: str = HOST) -> bool:
+    """True when something listens on ``host:port`` (binds the way uvicorn does, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------------------------------- processes
+
+
+class ChildDied(RuntimeError):
+    def __init__(self, name: str, code: int | None, log: Path) -> None:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
+        super().__init__(f"{name} stopped unexpectedly (exit code {code}); last lines of {log}:\n{tail}")
+        self.name = name
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Stack:
+    """Koppel's processes (sandboxes, web app, workers), started as children and stopped together.
+
+    Each child runs in its own session, so a Ctrl-C in the terminal reaches only the parent, which then
+    stops the children in reverse order of starting: workers first, the sandboxes last.
+    """
+
+    env: dict[str, str]
+    log_dir: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, *args: str) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name.replace(' ', '-')}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                koppel_command(*args),
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        child = Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def check(self) -> None:
+        """Raise :class:`ChildDied` when a child has exited."""
+        for child in self.children:
+            code = child.process.poll()
+            if code is not None:
+                raise ChildDied(child.name, code, child.log)
+
+    def wait_http(self, url: str, timeout: float = 60.0) -> None:
+        """Wait until ``url`` answers 200, watching that no child dies meanwhile."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check()
+            try:
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> list[str]:
+        """Terminate every child (SIGTERM, then SIGKILL after ``timeout`` s); the names of those killed."""
+        killed = []
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.terminate()
+                try:
+                    child.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
+                    killed.append(child.name)
+        self.children.clear()
+        return killed
+
+
+def stack_env(data_dir: Path, public_url: str, **extra: str) -> dict[str, str]:
+    """The environment of the children (and of this process, which talks to the same database)."""
+    env = dict(os.environ)
+    env.update(KOPPEL_DATA_DIR=str(data_dir), KOPPEL_PUBLIC_URL=public_url, PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def setup_django(env: dict[str, str]) -> None:
+    """Configure Django in this process with the children's environment, and migrate the database."""
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "koppel.settings")
+    Path(env["KOPPEL_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+# ---------------------------------------------------------------------------------------- set-up
+
+
+def ensure_demo_login() -> Account:
+    """The demo user (staff and superuser, so the admin shows everything) and its account."""
+    from django.contrib.auth import get_user_model
+
+    from koppel.accounts.models import Account
+
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_USER)
+    user.set_password(DEMO_PASSWORD)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.save()
+    account = Account.objects.filter(name=DEMO_ACCOUNT).order_by("pk").first()
+    if account is None:
+        account = Account.objects.create(name=DEMO_ACCOUNT)
+    account.members.add(user)
+    return account
+
+
+def issue_demo_token(account: Account) -> str:
+    """A fresh API token each run (only its hash is stored, so an old one cannot be shown again)."""
+    from koppel.accounts.models import ApiToken
+
+    ApiToken.objects.filter(account=account, name="demo").delete()
+    return ApiToken.issue(account, "demo")[1]
+
+
+def connect_sandboxes(
+    account: Account,
+    sandbox_url: str,
+    *,
+    name: str,
+    shop: str,
+    fs_username: str,
+    shop_knobs: dict[str, Any] | None = None,
+    fs_hourly_limit: int = 100_000,
+    poll: bool = True,
+) -> Connection:
+    """Create (or reset) a connection from a new sandbox shop to a new sandbox Factuursturen account.
+
+    The sandboxes keep their state in memory, so each run starts with an empty shop and administration;
+    the connection's records and debtor claims are cleared to match (a claim would point at a debtor of
+    the previous run's administration). ``poll=False`` puts the safety-net poll an hour away.
+    """
+    from django.utils import timezone
+
+    from koppel.connections.models import Connection
+
+    connection = Connection.objects.filter(account=account, name=name).first() or Connection(
+        account=account, name=name
+    )
+    shop_key, fs_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    connection.source_kind, connection.target_kind = "kmoshops", "factuursturen"
+    connection.source_url = f"{sandbox_url}/kmoshops/{shop}"
+    connection.target_url = f"{sandbox_url}/factuursturen/api/v1"
+    connection.source_credentials = {"api_key": shop_key}
+    connection.target_credentials = {"username": fs_username, "api_key": fs_key}
+    secret = connection.new_webhook_secret()
+    connection.active, connection.shop_country = True, "NL"
+    connection.start_at = timezone.now() - timedelta(minutes=5)
+    connection.poll_cursor = connection.last_polled_at = connection.target_paused_until = None
+    connection.target_vat_rates = connection.target_vat_rates_at = None
+    connection.next_poll_at = None if poll else timezone.now() + timedelta(hours=1)
+    connection.save()
+    connection.records.all().delete()
+    connection.debtor_claims.all().delete()
+
+    with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
+        client.post(
+            "/_sandbox/factuursturen/accounts",
+            json={"username": fs_username, "api_key": fs_key, "hourly_limit": fs_hourly_limit},
+        ).raise_for_status()
+        client.post(f"/_sandbox/factuursturen/accounts/{fs_username}/reset").raise_for_status()
+        client.post(
+            "/_sandbox/kmoshops/shops",
+            json={
+                "shop": shop,
+                "api_key": shop_key,
+                "webhook_url": connection.webhook_url,
+                "webhook_secret": secret,
+                "knobs": shop_knobs or {},
+            },
+        ).raise_for_status()
+    return connection
+
+
+# ---------------------------------------------------------------------------------------- orders
+
+
+@dataclass(frozen=True)
+class Customer:
+    firstname: str
+    lastname: str
+    address1: str
+    house_number: str
+    zipcode: str
+    city: str
+    country: str
+    email: str
+    telnr: str = ""
+    company: str = ""
+    vatnumber: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        return {"address2": "", "mobile": "", **asdict(self)}
+
+
+def _customers(table: str) -> tuple[Customer, ...]:
+    return tuple(Customer(*map(str.strip, row.split("|"))) for row in table.strip().splitlines())
+
+
+# first name|last name|street|number|postcode|city|country|e-mail|phone|company|VAT number
+CONSUMERS = _customers("""
+Sanne|Jansen|Kerkstraat|14|3511 LK|Utrecht|NL|sanne.jansen@example.nl|||
+Daan|de Vries|Lange Voorhout|3|2514 EA|Den Haag|NL|daan@devries.example|||
+Fleur|Bakker|Oudegracht|210|3511 NR|Utrecht|NL|fleur.bakker@example.nl|||
+Mohamed|El Amrani|Witte de Withstraat|50|3012 BR|Rotterdam|NL|m.elamrani@example.nl|010 1234567||
+Lotte|Visser|Vismarkt|7|9712 CA|Groningen|NL|lotte.visser@example.nl|||
+Lieselot|Peeters|Meir|45|2000|Antwerpen|BE|lieselot.peeters@example.be|+32 3 1234567||
+Wout|Janssens|Veldstraat|12|9000|Gent|BE|wout.janssens@example.be|||
+Camille|Dubois|Rue Neuve|8|1000|Bruxelles|BE|camille.dubois@example.be|||
+""")
+#: Domestic businesses: prices excluding VAT, paid on account.
+NL_BUSINESSES = _customers("""
+Pieter|Mulder|Keizersgracht|100|1015 CX|Amsterdam|NL|inkoop@noord.example||Studio Noord BV|NL853746333B01
+Gert|Verbeek|Markt|3|5211 JV|'s-Hertogenbosch|NL|gert@bloemenhuis.example||Bloemenhuis Verbeek|
+""")
+#: Belgian businesses with a valid VAT number: intra-community supplies at 0%.
+BE_BUSINESSES = _customers("""
+Lien|Vandenberghe|Kortrijksesteenweg|200|9830|Latem|BE|lien@drukkerij-vdb.example||Drukkerij VDB|BE0045678981
+Julien|Lemaire|Rue de Namur|10|5000|Namur|BE|julien@lemaire.example||Atelier Lemaire SRL|BE 0065.432.141
+""")
+#: Belgian businesses without a (valid) VAT number, whose orders cannot be booked as they are.
+BE_BUSINESS_WITHOUT_VAT, BE_BUSINESS_BAD_VAT = _customers("""
+Els|Claes|Bruul|20|2800|Mechelen|BE|els@dezoeteinval.example||Koffiebar De Zoete Inval|
+Tom|Willems|Diestsestraat|88|3000|Leuven|BE|tom@fietsenwillems.example||Fietsen Willems BV|BE0123456789
+""")
+
+#: (sku, description, unit price incl. VAT, VAT rate): books and food at 9%, the rest at 21%.
+PRODUCTS = (
+    ("KOF-1KG", "Koffiebonen espresso 1 kg", "24.95", "9.00"),
+    ("THEE-BIO", "Theepakket biologisch", "12.50", "9.00"),
+    ("BOEK-VEG", "Kookboek Vegetarisch Koken", "29.99", "9.00"),
+    ("STROOP-B", "Stroopwafels in blik", "6.45", "9.00"),
+    ("MOK-KER", "Keramische mok", "9.95", "21.00"),
+    ("LAMP-LED", "Bureaulamp LED", "49.00", "21.00"),
+    ("DOEK-LIN", "Linnen theedoeken (set van 3)", "17.50", "21.00"),
+    ("PLAID-WOL", "Wollen plaid", "79.00", "21.00"),
+    ("NOTE-A5", "Notitieboek A5", "7.95", "21.00"),
+    ("FIETS-LICHT", "Fietsverlichtingset", "34.95", "21.00"),
+)
+SEVEN_PERCENT_LINE = {
+    "sku": "KINDERBOEK-DE",
+    "description": "Kinderboek (Duitse import, 7% btw)",
+    "amount": 1,
+    "price": "14.00",
+    "tax_rate": "7.00",
+}
+FREE_SHIPPING_FROM = Decimal("75.00")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    label: str
+    expect: str
+    """What Koppel should make of it: ``handled``, or the error code."""
+
+
+SCENARIOS = {
+    s.key: s
+    for s in (
+        Scenario("example", "the example order of the KMO Shops spec", "handled"),
+        Scenario("consumer", "consumer order, prices incl. VAT", "handled"),
+        Scenario("business", "Dutch business, prices excl. VAT, on account", "handled"),
+        Scenario("icp", "Belgian business with VAT number: intra-community, 0% VAT", "handled"),
+        Scenario("pending", "pending order, paid a little later", "open, then handled"),
+        Scenario("mismatch", "a discount the shop did not put on a line", "TOTAL_MISMATCH"),
+        Scenario("icp-missing", "Belgian business without VAT number", "ICP_VAT_NUMBER_MISSING"),
+        Scenario("icp-invalid", "Belgian business with a wrong VAT number", "ICP_VAT_NUMBER_INVALID"),
+        Scenario("vat7", "a line at 7% VAT, a rate Factuursturen lacks", "VAT_CODE_MISSING"),
+    )
+}
+#: The first orders show every kind once; after them the mix is mostly good orders.
+OPENING = ("example", "mismatch", "icp", "icp-missing", "pending", "vat7", "business", "icp-invalid")
+GOOD_MIX = ("consumer",) * 6 + ("business",) * 2 + ("icp",) * 1
+FAILING = ("mismatch", "icp-missing", "icp-invalid", "vat7", "pending")
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')):.2f}"
+
+
+def example_order() -> dict[str, Any] | None:
+    """The spec's example order, placed now (its own date would be before the connection's start)."""
+    try:
+        order = json.loads(EXAMPLE_ORDER.read_text())
+    except (OSError, ValueError):
+        return None
+    for key in ("id", "number", "created_at", "updated_at"):
+        order.pop(key, None)
+    return order
+
+
+class OrderMaker:
+    """Realistic KMO Shops orders: Dutch and Belgian customers, 21% and 9% lines, shipping, repeat
+    customers (so debtors are found again rather than created), and on request the ones that fail."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.random = random.Random(seed)
+        self.seen: list[Customer] = []
+
+    def scenarios(self, *, failing: bool = True) -> Iterator[str]:
+        """The demo's sequence: the opening, then roughly one failing order in six."""
+        if failing:
+            yield from OPENING
+        while True:
+            if failing and self.random.random() < 1 / 6:
+                yield self.random.choice(FAILING)
+            else:
+                yield self.random.choice(GOOD_MIX)
+
+    def consumer(self) -> Customer:
+        if self.seen and self.random.random() < 0.4:
+            return self.random.choice(self.seen)
+        customer = self.random.choice(CONSUMERS)
+        self.seen.append(customer)
+        return customer
+
+    def lines(self, count: int, *, include_vat: bool, zero_rated: bool = False) -> list[dict[str, Any]]:
+        lines = []
+        for sku, description, price, rate in self.random.sample(PRODUCTS, count):
+            gross = Decimal(price)
+            net = gross / (1 + Decimal(rate) / 100)
+            lines.append(
+                {
+                    "sku": sku,
+                    "description": description,
+                    "amount": self.random.choice((1, 1, 1, 2, 3)),
+                    "price": _money(gross if include_vat else net),
+                    "tax_rate": "0.00" if zero_rated else rate,
+                }
+            )
+        return lines
+
+    @staticmethod
+    def shipping(customer: Customer, lines: list[dict[str, Any]], *, zero_rated: bool) -> dict[str, str]:
+        subtotal = sum(Decimal(line["price"]) * line["amount"] for line in lines)
+        price = "0.00" if subtotal >= FREE_SHIPPING_FROM else "9.95" if customer.country == "BE" else "6.95"
+        return {"description": "Verzendkosten", "price": price, "tax_rate": "0.00" if zero_rated else "21.00"}
+
+    def make(self, scenario: str) -> dict[str, Any]:
+        """An order body for ``POST /_sandbox/kmoshops/shops/{shop}/orders`` (id and total by the shop)."""
+        if scenario == "example" and (order := example_order()) is not None:
+            return order
+        include_vat, zero_rated, status, paid, payment = True, False, "paid", True, "iDEAL"
+        if scenario == "business":
+            customer = self.random.choice(NL_BUSINESSES)
+            include_vat, status, paid, payment = False, "processing", False, "Op rekening"
+        elif scenario == "icp":
+            customer = self.random.choice(BE_BUSINESSES)
+            include_vat, zero_rated, payment = False, True, "Overschrijving"
+        elif scenario == "icp-missing":
+            customer = BE_BUSINESS_WITHOUT_VAT
+        elif scenario == "icp-invalid":
+            customer = BE_BUSINESS_BAD_VAT
+        else:
+            customer = self.consumer()
+        if scenario == "pending":
+            status, paid, payment = "pending", False, "Bankoverschrijving"
+        elif customer.country == "BE" and not customer.company:
+            payment = "Bancontact"
+        lines = self.lines(self.random.randint(1, 3), include_vat=include_vat, zero_rated=zero_rated)
+        if scenario == "vat7":
+            lines.append(dict(SEVEN_PERCENT_LINE))
+        order: dict[str, Any] = {
+            "status": status,
+            "paid": paid,
+            "priceincltax": include_vat,
+            "payment_method": payment,
+            "customer": customer.as_json(),
+            "lines": lines,
+            "shipping": self.shipping(customer, lines, zero_rated=zero_rated),
+        }
+        if scenario == "mismatch":
+            from koppel.connectors.kmoshops.sandbox import order_total
+
+            order["total"] = _money(Decimal(order_total(order)) - Decimal("5.00"))
+        return order
+
+
+# ---------------------------------------------------------------------------------------- outcomes
+
+
+@dataclass
+class OutcomeWatcher:
+    """Prints a line whenever a record of the connection reaches a new state (polls the database)."""
+
+    connection_id: int
+    labels: dict[str, str] = field(default_factory=dict)
+    """Scenario label per source order id, shown after the outcome."""
+    seen: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    since: datetime | None = None
+
+    def poll(self) -> int:
+        """Print what changed since the last poll; returns the number of lines printed."""
+        from django.utils import timezone
+
+        from koppel.sync.models import Record, State
+
+        started = timezone.now()
+        records = Record.objects.filter(connection_id=self.connection_id).order_by("updated_at", "pk")
+        if self.since is not None:
+            records = records.filter(updated_at__gte=self.since - timedelta(seconds=5))
+        printed = 0
+        for r in records:
+            key = (r.state, r.error_code, r.attempts, r.target_invoice_id)
+            if (r.state == State.QUEUED and not r.attempts) or self.seen.get(r.pk) == key:
+                continue
+            self.seen[r.pk] = key
+            print(self.describe(r), flush=True)
+            printed += 1
+        self.since = started
+        return printed
+
+    def describe(self, r: Any) -> str:
+        who = f"{r.customer_name}, EUR {r.total}" if r.total is not None else ""
+        if r.state == "handled":
+            what = f"invoice {r.target_invoice_number or 'id ' + r.target_invoice_id} ({who})"
+        elif r.state == "queued":
+            what = f"retry {r.attempts}: {r.error_code} {r.message}"
+        else:
+            what = f"{r.error_code}: {r.message}"
+        label = self.labels.get(r.source_order_id)
+        line = f"  #{r.order_number or r.source_order_id:<8} {r.state:<8} {what}"
+        return f"{line}   [{label}]" if label else line
+
+
+# ---------------------------------------------------------------------------------------- the demo
+
+
+class Stop(Exception):
+    """SIGINT or SIGTERM: stop the children and exit 0."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def banner(port: int, sandbox_url: str, token: str, connection: Connection, data_dir: Path) -> str:
+    web = f"http://{HOST}:{port}"
+    return f"""
+Koppel demo is running.
+  Dashboard            {web}/   (log in as {DEMO_USER} / {DEMO_PASSWORD}; also the admin at {web}/admin/)
+  API docs             {web}/api/docs   (API token: {token})
+  Factuursturen        {sandbox_url}/_sandbox/factuursturen/accounts/{DEMO_FS_USER}   (invoices, clients)
+  KMO Shops webhooks   {sandbox_url}/_sandbox/kmoshops/shops/{DEMO_SHOP}/webhooks
+  Connection           #{connection.pk}, webhook {connection.webhook_url}
+  Data and logs        {data_dir}  (logs in {data_dir / "demo-logs"})
+
+Placing an order every 2-3 seconds; one line per outcome. Ctrl-C stops everything.
+"""
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(os.environ.get("KOPPEL_DATA_DIR") or Path.cwd() / "var").resolve()
+    web_url, sandbox_url = f"http://{HOST}:{args.port}", f"http://{HOST}:{args.sandbox_port}"
+    retry_base = os.environ.get("KOPPEL_RETRY_BASE_SECONDS", "2")  # a demo should not wait 10 s for a retry
+    env = stack_env(data_dir, web_url, KOPPEL_RETRY_BASE_SECONDS=retry_base)
+    stack = Stack(env, data_dir / "demo-logs")
+    try:
+        print(f"Preparing the database in {data_dir} ...", flush=True)
+        setup_django(env)
+        stack.start("sandbox", "sandbox", "--host", HOST, "--port", str(args.sandbox_port))
+        stack.start("web", "serve", "--host", HOST, "--port", str(args.port))
+        stack.start("worker", "worker")
+        stack.wait_http(f"{sandbox_url}/_sandbox/health")
+        stack.wait_http(f"{web_url}/health")
+
+        account = ensure_demo_login()
+        token = issue_demo_token(account)
+        connection = connect_sandboxes(
+            account, sandbox_url, name=DEMO_CONNECTION, shop=DEMO_SHOP, fs_username=DEMO_FS_USER
+        )
+        print(banner(args.port, sandbox_url, token, connection, data_dir), flush=True)
+        loop(args, stack, sandbox_url, connection.pk)
+    except Stop as stop:
+        print(f"\n{stop}: stopping ...", flush=True)
+        return 0
+    except ChildDied as exc:
+        print(f"\nkoppel demo: {exc}\nStopping the other processes ...", file=sys.stderr, flush=True)
+        return 1
+    except (TimeoutError, httpx.HTTPError) as exc:
+        print(f"\nkoppel demo: {exc}\nStopping ...", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        killed = stack.stop()
+        if killed:
+            print(f"Killed after {STOP_TIMEOUT:.0f} s: {', '.join(killed)}", file=sys.stderr, flush=True)
+        print("All demo processes stopped.", flush=True)
+
+
+def loop(args: argparse.Namespace, stack: Stack, sandbox_url: str, connection_id: int) -> None:
+    """Place orders (and later pay the pending ones) while printing outcomes; returns only by exception."""
+    maker = OrderMaker(args.seed)
+    scenarios = maker.scenarios()
+    watcher = OutcomeWatcher(connection_id)
+    to_pay: list[tuple[float, int]] = []  # (when, order id) of pending orders
+    placed, next_order = 0, time.monotonic()
+    announced = False
+    orders = f"/_sandbox/kmoshops/shops/{DEMO_SHOP}/orders"
+    with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
+        while True:
+            stack.check()
+            now = time.monotonic()
+            if (args.orders is None or placed < args.orders) and now >= next_order:
+                scenario = SCENARIOS[next(scenarios)]
+                response = client.post(orders, json=maker.make(scenario.key))
+                response.raise_for_status()
+                order_id = response.json()["id"]
+                watcher.labels[str(order_id)] = f"{scenario.label}; expected: {scenario.expect}"
+                if scenario.key == "pending":
+                    to_pay.append((now + 10.0, order_id))
+                placed += 1
+                next_order = now + maker.random.uniform(2.0, 3.0)
+            for due in [item for item in to_pay if item[0] <= now]:
+                to_pay.remove(due)
+                client.patch(f"{orders}/{due[1]}", json={"status": "paid"}).raise_for_status()
+                print(f"  #{due[1]:<8} paid     (the shop changed the status pending -> paid)", flush=True)
+            watcher.poll()
+            if args.orders is not None and placed >= args.orders and not to_pay and not announced:
+                print(f"\nPlaced {placed} orders. Koppel keeps running; Ctrl-C stops it.", flush=True)
+                announced = True
+            time.sleep(0.25)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="koppel demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8000, help="web app port (default 8000)")
+    parser.add_argument("--sandbox-port", type=int, default=8001, help="sandboxes' port (default 8001)")
+    parser.add_argument("--orders", type=int, default=None, help="place this many orders, then keep serving")
+    parser.add_argument("--seed", type=int, default=None, help="make the orders reproducible")
+    args = parser.parse_args(argv)
+
+    taken = [port for port in dict.fromkeys((args.port, args.sandbox_port)) if port_taken(port)]
+    if args.port == args.sandbox_port or taken:
+        problem = (
+            f"port {', '.join(map(str, taken))} on {HOST} is already in use"
+            if taken
+            else "--port and --sandbox-port must differ"
+        )
+        print(
+            f"koppel demo: {problem}. Stop what uses it (is another demo running?) or pick other ports, "
+            "e.g. koppel demo --port 8100 --sandbox-port 8101",
+            file=sys.stderr,
+        )
+        return 2
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    return run(args)

@@ -1,0 +1,163 @@
+"""The pre-checks of the manual, run on every order before anything is sent to the target.
+
+Each check yields a :class:`CheckResult` with a stable code. The order of :func:`run_checks` is the order a
+merchant reads them in; :func:`first_failure` decides what happens to the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_CEILING, Decimal
+
+from .codes import Code
+from .model import Order
+from .money import CENT, ZERO, cents, fmt, fmt_rate, vat_factor
+from .vat import is_cross_border_business, normalized_rate, vat_number_problem
+
+#: Codes that leave a record waiting or skipped rather than in error.
+WAITING_CODES = frozenset({Code.STATUS_NOT_ELIGIBLE})
+SKIPPING_CODES = frozenset({Code.BEFORE_START_DATE, Code.ALREADY_PROCESSED})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    code: Code
+    passed: bool
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": str(self.code), "passed": self.passed, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What the checks need to know beyond the order itself.
+
+    ``target_vat_rates`` is ``None`` when the target's rates are unknown (the check then passes with a note).
+    ``existing_booking`` describes an invoice that already carries this order's reference, if any.
+    """
+
+    shop_country: str = "NL"
+    eligible_statuses: frozenset[str] = field(default_factory=frozenset)
+    start_at: datetime | None = None
+    target_name: str = "the target"
+    target_vat_rates: frozenset[Decimal] | None = None
+    existing_booking: str | None = None
+
+
+def expected_total(order: Order) -> tuple[Decimal, Decimal]:
+    """Sum of lines plus shipping incl. VAT, and the rounding tolerance allowed against the shop's total.
+
+    With prices incl. VAT the sum is exact. With prices excl. VAT the shop may round VAT per line or per
+    rate; both are accepted: half a cent per line, rounded up to whole cents.
+    """
+    lines = order.all_lines
+    if order.prices_include_vat:
+        return sum((cents(line.quantity * line.unit_price) for line in lines), ZERO), ZERO
+    total = ZERO
+    for line in lines:
+        net = cents(line.quantity * line.unit_price)
+        total += net + cents(net * (vat_factor(line.vat_rate) - 1))
+    tolerance = (Decimal("0.005") * len(lines)).quantize(CENT, rounding=ROUND_CEILING)
+    return total, tolerance
+
+
+def check_status(order: Order, ctx: CheckContext) -> CheckResult:
+    ok = order.status in ctx.eligible_statuses
+    allowed = ", ".join(sorted(ctx.eligible_statuses)) or "none"
+    return CheckResult(
+        Code.STATUS_NOT_ELIGIBLE,
+        ok,
+        f"Status {order.status!r} is eligible"
+        if ok
+        else f"Status {order.status!r} is not one the connection books ({allowed}); waiting for a change",
+    )
+
+
+def check_start_date(order: Order, ctx: CheckContext) -> CheckResult:
+    ok = ctx.start_at is None or order.created_at >= ctx.start_at
+    when = ctx.start_at.isoformat(timespec="minutes") if ctx.start_at else ""
+    return CheckResult(
+        Code.BEFORE_START_DATE,
+        ok,
+        "Placed after the start date"
+        if ok
+        else f"Placed {order.created_at.isoformat(timespec='minutes')}, before the start date {when}",
+    )
+
+
+def check_not_processed(order: Order, ctx: CheckContext) -> CheckResult:
+    if ctx.existing_booking:
+        return CheckResult(Code.ALREADY_PROCESSED, False, ctx.existing_booking)
+    return CheckResult(Code.ALREADY_PROCESSED, True, f"Order {order.number} has not been booked yet")
+
+
+def check_total(order: Order, ctx: CheckContext) -> CheckResult:
+    expected, tolerance = expected_total(order)
+    difference = order.total - expected
+    if abs(difference) <= tolerance:
+        note = f" (rounding difference {fmt(difference)})" if difference else ""
+        return CheckResult(Code.TOTAL_MISMATCH, True, f"Total {fmt(order.total)} matches the lines{note}")
+    return CheckResult(
+        Code.TOTAL_MISMATCH,
+        False,
+        f"Order total {fmt(order.total)} differs from lines plus shipping {fmt(expected)} "
+        f"by {fmt(difference)}",
+    )
+
+
+def check_icp_vat_number(order: Order, ctx: CheckContext) -> Iterable[CheckResult]:
+    customer = order.customer
+    if not is_cross_border_business(order, ctx.shop_country):
+        yield CheckResult(Code.ICP_VAT_NUMBER_MISSING, True, "Not an intra-community business order")
+        return
+    country = customer.country
+    assert country is not None  # is_cross_border_business guarantees it
+    if not customer.vat_number.strip():
+        yield CheckResult(
+            Code.ICP_VAT_NUMBER_MISSING,
+            False,
+            f"Business order from {country.name_en} ({customer.company or customer.full_name}) "
+            "has no VAT number",
+        )
+        return
+    yield CheckResult(Code.ICP_VAT_NUMBER_MISSING, True, f"VAT number {customer.vat_number} given")
+    problem = vat_number_problem(customer.vat_number, country)
+    if problem:
+        yield CheckResult(Code.ICP_VAT_NUMBER_INVALID, False, problem.message)
+    else:
+        yield CheckResult(Code.ICP_VAT_NUMBER_INVALID, True, f"VAT number {customer.vat_number} is valid")
+
+
+def check_vat_codes(order: Order, ctx: CheckContext) -> CheckResult:
+    if ctx.target_vat_rates is None:
+        return CheckResult(Code.VAT_CODE_MISSING, True, f"VAT rates of {ctx.target_name} not checked")
+    known = {normalized_rate(rate) for rate in ctx.target_vat_rates}
+    missing = [rate for rate in order.vat_rates if normalized_rate(rate) not in known]
+    if not missing:
+        return CheckResult(Code.VAT_CODE_MISSING, True, f"Every VAT rate exists in {ctx.target_name}")
+    have = ", ".join(f"{fmt_rate(r)}%" for r in sorted(ctx.target_vat_rates)) or "none"
+    lacking = ", ".join(f"{fmt_rate(r)}%" for r in missing)
+    return CheckResult(
+        Code.VAT_CODE_MISSING,
+        False,
+        f"{ctx.target_name} has no VAT rate {lacking} (it has {have})",
+    )
+
+
+def run_checks(order: Order, ctx: CheckContext) -> list[CheckResult]:
+    """All checks, in the order the manual lists them after the eligibility checks."""
+    return [
+        check_status(order, ctx),
+        check_start_date(order, ctx),
+        check_not_processed(order, ctx),
+        check_total(order, ctx),
+        *check_icp_vat_number(order, ctx),
+        check_vat_codes(order, ctx),
+    ]
+
+
+def first_failure(results: Iterable[CheckResult]) -> CheckResult | None:
+    return next((result for result in results if not result.passed), None)

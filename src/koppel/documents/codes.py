@@ -1,0 +1,109 @@
+"""Stable codes for every order Koppel does not book, with the remedy a merchant can apply.
+
+The codes never change meaning; the README's error-code table is generated from :data:`REMEDIES`
+(``koppel codes --markdown``) so the documentation and the software cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    # Pre-checks on the order
+    TOTAL_MISMATCH = "TOTAL_MISMATCH"
+    ICP_VAT_NUMBER_MISSING = "ICP_VAT_NUMBER_MISSING"
+    ICP_VAT_NUMBER_INVALID = "ICP_VAT_NUMBER_INVALID"
+    VAT_CODE_MISSING = "VAT_CODE_MISSING"
+    ALREADY_PROCESSED = "ALREADY_PROCESSED"
+    STATUS_NOT_ELIGIBLE = "STATUS_NOT_ELIGIBLE"
+    BEFORE_START_DATE = "BEFORE_START_DATE"
+    # Failures on the way
+    ORDER_INVALID = "ORDER_INVALID"
+    SOURCE_AUTH_FAILED = "SOURCE_AUTH_FAILED"
+    SOURCE_ORDER_NOT_FOUND = "SOURCE_ORDER_NOT_FOUND"
+    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
+    TARGET_AUTH_FAILED = "TARGET_AUTH_FAILED"
+    TARGET_REJECTED = "TARGET_REJECTED"
+    TARGET_UNAVAILABLE = "TARGET_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+REMEDIES: dict[Code, tuple[str, str]] = {
+    Code.TOTAL_MISMATCH: (
+        "The order total differs from the sum of its lines plus shipping by more than per-line VAT rounding.",
+        "Check the order in the shop (a discount, fee or line the shop does not report per line). Correct it, "
+        "then press Process.",
+    ),
+    Code.ICP_VAT_NUMBER_MISSING: (
+        "A business order from another EU country has no VAT number.",
+        "Intra-community sales need the buyer's VAT number. Add it to the order or customer in the shop, "
+        "then press Process.",
+    ),
+    Code.ICP_VAT_NUMBER_INVALID: (
+        "The buyer's VAT number has a wrong format or check digits, or its country prefix differs from the "
+        "billing country.",
+        "Ask the customer for the correct VAT number, correct it in the shop, then press Process.",
+    ),
+    Code.VAT_CODE_MISSING: (
+        "An order line carries a VAT rate that the invoicing administration does not have.",
+        "Add the rate to the administration (Factuursturen: Instellingen > BTW-tarieven), then press Process.",
+    ),
+    Code.ALREADY_PROCESSED: (
+        "The order was booked before, by Koppel or by hand: an invoice with this reference exists.",
+        "Nothing to do. To book it anyway, remove or renumber the existing invoice first, then press Process.",
+    ),
+    Code.STATUS_NOT_ELIGIBLE: (
+        "The order's status is not (yet) one the connection books (the record waits under Open).",
+        "Nothing to do: Koppel books the order when its status changes, and looks again every night. "
+        "Change the eligible statuses in the connection settings if needed.",
+    ),
+    Code.BEFORE_START_DATE: (
+        "The order was placed before the connection's start date.",
+        "Orders before installation are not booked automatically. Use a backfill, or move the start date.",
+    ),
+    Code.ORDER_INVALID: (
+        "The shop's order could not be read (missing or malformed field).",
+        "The message names the field. Correct the order in the shop, or report the problem with the record.",
+    ),
+    Code.SOURCE_AUTH_FAILED: (
+        "The shop refused Koppel's API key.",
+        "Enter the current API key of the shop in the connection settings, then press Process.",
+    ),
+    Code.SOURCE_ORDER_NOT_FOUND: (
+        "The shop no longer knows this order (deleted).",
+        "Nothing to book. If the order should exist, check it in the shop.",
+    ),
+    Code.SOURCE_UNAVAILABLE: (
+        "The shop did not answer after all retries.",
+        "Koppel retried with backoff. Press Process when the shop is reachable again.",
+    ),
+    Code.TARGET_AUTH_FAILED: (
+        "The invoicing software refused the username or API key.",
+        "Create or re-activate the API key (Factuursturen: Instellingen > Verbindingen), enter it in the "
+        "connection settings, then press Process.",
+    ),
+    Code.TARGET_REJECTED: (
+        "The invoicing software rejected the debtor or invoice; its own message is shown.",
+        "Correct what the message names (in the shop or the administration), then press Process.",
+    ),
+    Code.TARGET_UNAVAILABLE: (
+        "The invoicing software did not answer, or kept answering with errors or its rate limit, after all "
+        "retries.",
+        "Press Process later. Koppel had already retried with backoff.",
+    ),
+    Code.INTERNAL_ERROR: (
+        "An unexpected error inside Koppel.",
+        "Report the problem with the record; the attempt log holds the details.",
+    ),
+}
+
+
+def remedy(code: Code | str) -> str:
+    return REMEDIES[Code(code)][1]
+
+
+def remedies_markdown() -> str:
+    rows = ["| Code | What it means | What to do |", "| --- | --- | --- |"]
+    rows += [f"| `{code}` | {meaning} | {fix} |" for code, (meaning, fix) in REMEDIES.items()]
+    return "\n".join(rows)

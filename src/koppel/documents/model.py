@@ -1,0 +1,273 @@
+"""The canonical order and invoice.
+
+A source connector maps its platform's order into an :class:`Order`; :func:`build_invoice` turns it into
+an :class:`Invoice` with net/VAT/gross per line; a target connector maps the invoice out into its own API.
+Nothing here knows about Django, HTTP or any platform.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from .countries import Country, country_by_code, resolve_country
+from .money import ZERO, cents, fmt, fmt_rate, vat_factor
+
+
+class LineKind(StrEnum):
+    PRODUCT = "product"
+    SHIPPING = "shipping"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """The customer: a consumer, or a business when ``company`` or ``vat_number`` is set."""
+
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    street: str = ""
+    address2: str = ""
+    house_number: str = ""
+    zipcode: str = ""
+    city: str = ""
+    country_raw: str = ""
+    phone: str = ""
+    mobile: str = ""
+    email: str = ""
+    vat_number: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def address_line(self) -> str:
+        """Street, second line and house number joined by single spaces, empty parts left out."""
+        return " ".join(part for part in (self.street, self.address2, self.house_number) if part)
+
+    @property
+    def country(self) -> Country | None:
+        """The country the order names, or ``None`` when it is empty or unknown."""
+        return resolve_country(self.country_raw) if self.country_raw.strip() else None
+
+    @property
+    def is_business(self) -> bool:
+        return bool(self.company.strip() or self.vat_number.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    vat_rate: Decimal
+    kind: LineKind = LineKind.PRODUCT
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One webshop order as the shop reported it. Prices are unit prices, incl. or excl. VAT."""
+
+    source: str
+    source_id: str
+    number: str
+    created_at: datetime
+    status: str
+    currency: str
+    prices_include_vat: bool
+    payment_method: str
+    paid: bool
+    customer: Party
+    lines: tuple[OrderLine, ...]
+    shipping: OrderLine | None
+    total: Decimal
+
+    @property
+    def order_date(self) -> date:
+        """The date as the shop saw it (in the offset the shop reported)."""
+        return self.created_at.date()
+
+    @property
+    def all_lines(self) -> tuple[OrderLine, ...]:
+        """Order lines plus the shipping cost, when there is any."""
+        if self.shipping is not None and self.shipping.unit_price != ZERO:
+            return (*self.lines, self.shipping)
+        return self.lines
+
+    @property
+    def vat_rates(self) -> tuple[Decimal, ...]:
+        return tuple(sorted({line.vat_rate for line in self.all_lines}))
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    prices_include_vat: bool
+    vat_rate: Decimal
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    kind: LineKind = LineKind.PRODUCT
+    sku: str = ""
+
+    def unit_price_for(self, *, include_vat: bool) -> Decimal:
+        """The unit price incl. or excl. VAT, converted when the target keeps prices the other way."""
+        if include_vat == self.prices_include_vat:
+            return self.unit_price
+        if include_vat:
+            return cents(self.unit_price * vat_factor(self.vat_rate))
+        return cents(self.unit_price / vat_factor(self.vat_rate))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": str(self.kind),
+            "sku": self.sku,
+            "description": self.description,
+            "quantity": _fmt_quantity(self.quantity),
+            "unit_price": fmt(self.unit_price),
+            "prices_include_vat": self.prices_include_vat,
+            "vat_rate": fmt_rate(self.vat_rate),
+            "net": fmt(self.net),
+            "vat": fmt(self.vat),
+            "gross": fmt(self.gross),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VatTotal:
+    rate: Decimal
+    net: Decimal
+    vat: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.vat
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """The invoice Koppel books for an order: lines with net/VAT/gross and the totals."""
+
+    order_number: str
+    date: date
+    currency: str
+    customer: Party
+    lines: tuple[InvoiceLine, ...]
+    prices_include_vat: bool
+    paid: bool
+    payment_method: str
+    intra_community: bool = False
+    vat_totals: tuple[VatTotal, ...] = field(default=())
+
+    @property
+    def net(self) -> Decimal:
+        return sum((line.net for line in self.lines), ZERO)
+
+    @property
+    def vat(self) -> Decimal:
+        return sum((line.vat for line in self.lines), ZERO)
+
+    @property
+    def gross(self) -> Decimal:
+        return sum((line.gross for line in self.lines), ZERO)
+
+    def as_dict(self) -> dict[str, object]:
+        country = self.customer.country
+        return {
+            "order_number": self.order_number,
+            "date": self.date.isoformat(),
+            "currency": self.currency,
+            "prices_include_vat": self.prices_include_vat,
+            "paid": self.paid,
+            "payment_method": self.payment_method,
+            "intra_community": self.intra_community,
+            "customer": {
+                "name": self.customer.full_name,
+                "company": self.customer.company,
+                "email": self.customer.email,
+                "address": self.customer.address_line,
+                "zipcode": self.customer.zipcode,
+                "city": self.customer.city,
+                "country": country.alpha2 if country else self.customer.country_raw,
+                "vat_number": self.customer.vat_number,
+            },
+            "lines": [line.as_dict() for line in self.lines],
+            "vat_totals": [
+                {"vat_rate": fmt_rate(t.rate), "net": fmt(t.net), "vat": fmt(t.vat), "gross": fmt(t.gross)}
+                for t in self.vat_totals
+            ],
+            "totals": {"net": fmt(self.net), "vat": fmt(self.vat), "gross": fmt(self.gross)},
+        }
+
+
+def invoice_line(line: OrderLine, *, prices_include_vat: bool) -> InvoiceLine:
+    """Compute net, VAT and gross for one line, rounding per line as Dutch invoicing software does."""
+    factor = vat_factor(line.vat_rate)
+    if prices_include_vat:
+        gross = cents(line.quantity * line.unit_price)
+        net = cents(gross / factor)
+        vat = gross - net
+    else:
+        net = cents(line.quantity * line.unit_price)
+        vat = cents(net * line.vat_rate / 100)
+        gross = net + vat
+    return InvoiceLine(
+        description=line.description,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        prices_include_vat=prices_include_vat,
+        vat_rate=line.vat_rate,
+        net=net,
+        vat=vat,
+        gross=gross,
+        kind=line.kind,
+        sku=line.sku,
+    )
+
+
+def build_invoice(order: Order, *, intra_community: bool = False) -> Invoice:
+    lines = tuple(invoice_line(line, prices_include_vat=order.prices_include_vat) for line in order.all_lines)
+    per_rate: dict[Decimal, list[InvoiceLine]] = defaultdict(list)
+    for line in lines:
+        per_rate[line.vat_rate].append(line)
+    vat_totals = tuple(
+        VatTotal(rate=rate, net=sum((x.net for x in group), ZERO), vat=sum((x.vat for x in group), ZERO))
+        for rate, group in sorted(per_rate.items())
+    )
+    return Invoice(
+        order_number=order.number,
+        date=order.order_date,
+        currency=order.currency,
+        customer=order.customer,
+        lines=lines,
+        prices_include_vat=order.prices_include_vat,
+        paid=order.paid,
+        payment_method=order.payment_method,
+        intra_community=intra_community,
+        vat_totals=vat_totals,
+    )
+
+
+def _fmt_quantity(quantity: Decimal) -> str:
+    return str(int(quantity)) if quantity == quantity.to_integral() else str(quantity.normalize())
+
+
+__all__ = [
+    "Invoice",
+    "InvoiceLine",
+    "LineKind",
+    "Order",
+    "OrderLine",
+    "Party",
+    "VatTotal",
+    "build_invoice",
+    "country_by_code",
+    "invoice_line",
+]

@@ -1,0 +1,23 @@
+"""Webhook deliveries with a valid signature, stored before they are judged."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from koppel.connections.models import Connection
+
+
+class WebhookDelivery(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    received_at = models.DateTimeField(default=timezone.now)
+    body = models.TextField()
+    event = models.CharField(max_length=60, blank=True, default="")
+    order_id = models.CharField(max_length=100, blank=True, default="")
+    delivery_id = models.CharField(max_length=200, blank=True, default="")
+    outcome = models.CharField(max_length=40, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["connection", "-received_at"], name="delivery_conn_idx")]

@@ -1,0 +1,52 @@
+"""Webhook intake: verify the signature over the raw body, store the delivery, note the order, answer fast.
+The order itself is fetched by the worker."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from koppel.connections.models import Connection
+from koppel.sync.services import note_order
+
+from .models import WebhookDelivery
+
+logger = logging.getLogger("koppel.intake")
+
+
+def problem(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonResponse:
+    connection = Connection.objects.filter(pk=connection_id, source_kind=source_kind, active=True).first()
+    if connection is None:
+        return problem(404, "CONNECTION_UNKNOWN", f"No active {source_kind} connection {connection_id}")
+    source = connection.source_class
+    body = request.body
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    if not source.verify_webhook(body, headers, connection.webhook_secret):
+        # Stored nowhere: an unsigned request could be anyone's. Only counted, to show on the dashboard.
+        Connection.objects.filter(pk=connection.pk).update(rejected_webhooks=F("rejected_webhooks") + 1)
+        logger.warning("Webhook for connection %s rejected: bad signature", connection.pk)
+        return problem(401, "SIGNATURE_INVALID", "The webhook signature does not match the connection's secret")
+    delivery = WebhookDelivery(connection=connection, body=body.decode("utf-8", errors="replace"))
+    try:
+        notice = source.parse_webhook(body, headers)
+    except ValueError as exc:
+        delivery.outcome, delivery.message = "invalid", str(exc)[:1000]
+        delivery.save()
+        return problem(400, "WEBHOOK_INVALID", f"The notification is not understood: {exc}")
+    delivery.event, delivery.order_id, delivery.delivery_id = notice.event, notice.order_id, notice.delivery_id
+    with transaction.atomic():
+        record, queued = note_order(connection, notice.order_id, via="webhook")
+        delivery.outcome = "queued" if queued else f"noted ({record.state})"
+        delivery.save()
+    return JsonResponse({"record": record.pk, "state": record.state, "queued": queued}, status=202)

@@ -1,0 +1,98 @@
+"""``koppel preview --source S --target T ORDER.json``: the checks, the canonical invoice and exactly the
+requests the target would receive (a new debtor assumed), without calling anything.
+
+Exit status: 0 when every check passes, 3 when a check blocks booking, 2 when the input cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from koppel.connectors import registry
+from koppel.connectors.errors import OrderInvalid
+from koppel.documents.checks import CheckContext, run_checks
+from koppel.documents.model import build_invoice
+from koppel.documents.vat import is_intra_community_supply
+
+EXIT_OK, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 2, 3
+
+
+def preview(
+    payload: dict[str, Any],
+    *,
+    source: str,
+    target: str,
+    shop_country: str = "NL",
+    eligible_statuses: frozenset[str] | None = None,
+    start_at: datetime | None = None,
+    vat_rates: frozenset[Decimal] | None = None,
+    target_settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The preview as a dict; raises ``OrderInvalid`` when the payload cannot be mapped."""
+    source_cls, target_cls = registry.source(source), registry.target(target)
+    order = source_cls.parse_order(payload)
+    ctx = CheckContext(
+        shop_country=shop_country,
+        eligible_statuses=eligible_statuses or frozenset(source_cls.default_eligible_statuses),
+        start_at=start_at,
+        target_name=target_cls.label,
+        target_vat_rates=vat_rates if vat_rates is not None else target_cls.default_vat_rates,
+    )
+    checks = run_checks(order, ctx)
+    invoice = build_invoice(order, intra_community=is_intra_community_supply(order, shop_country))
+    settings = target_cls.load_settings(target_settings or {})
+    return {
+        "checks": [check.as_dict() for check in checks],
+        "document": invoice.as_dict(),
+        "requests": [request.as_dict() for request in target_cls.planned_requests(invoice, settings)],
+    }
+
+
+def _rates(text: str) -> frozenset[Decimal]:
+    try:
+        return frozenset(Decimal(part.strip()) for part in text.split(",") if part.strip())
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a list of percentages: {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="koppel preview", description=__doc__.split("\n\n")[0])
+    parser.add_argument("order", help="the order JSON as the source sends it ('-' reads standard input)")
+    parser.add_argument("--source", required=True, choices=sorted(registry.sources()))
+    parser.add_argument("--target", required=True, choices=sorted(registry.targets()))
+    parser.add_argument("--shop-country", default="NL", help="country the shop sells from (default NL)")
+    parser.add_argument("--statuses", help="comma-separated statuses to book (default: the source's)")
+    parser.add_argument("--vat-rates", type=_rates, help="the target's VAT rates, e.g. 21,9,0 (default: its usual)")
+    parser.add_argument("--settings", default="{}", help="target settings as JSON, e.g. '{\"send_invoice\": \"email\"}'")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        raw = sys.stdin.read() if args.order == "-" else Path(args.order).read_text(encoding="utf-8")
+        payload = json.loads(raw)
+        if not isinstance(payload, dict):
+            raise ValueError("the order must be a JSON object")
+        settings = json.loads(args.settings)
+        result = preview(
+            payload,
+            source=args.source,
+            target=args.target,
+            shop_country=args.shop_country.upper(),
+            eligible_statuses=frozenset(s.strip() for s in args.statuses.split(",")) if args.statuses else None,
+            vat_rates=args.vat_rates,
+            target_settings=settings,
+        )
+    except (OSError, ValueError, OrderInvalid) as exc:
+        message = exc.message if isinstance(exc, OrderInvalid) else str(exc)
+        print(json.dumps({"error": "ORDER_UNREADABLE", "message": message}), file=sys.stderr)
+        return EXIT_UNREADABLE
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return EXIT_OK if all(check["passed"] for check in result["checks"]) else EXIT_BLOCKED

@@ -1,0 +1,158 @@
+"""Django settings. Everything a deployment changes comes from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if not value else float(value)
+
+
+DATA_DIR = Path(os.environ.get("KOPPEL_DATA_DIR", Path.cwd() / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+DEBUG = env_bool("KOPPEL_DEBUG", False)
+# Development, tests and the demo run with a fixed key; `manage.py check --deploy` flags it in production.
+SECRET_KEY = os.environ.get("KOPPEL_SECRET_KEY") or "django-insecure-koppel-dev-key-set-KOPPEL_SECRET_KEY"
+
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("KOPPEL_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("KOPPEL_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+#: The address shops use to reach Koppel's webhooks (no trailing slash).
+PUBLIC_URL = os.environ.get("KOPPEL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "koppel.accounts",
+    "koppel.connections",
+    "koppel.sync",
+    "koppel.intake",
+    "koppel.dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "koppel.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "koppel.wsgi.application"
+ASGI_APPLICATION = "koppel.asgi.application"
+
+
+def _database() -> dict:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'koppel.sqlite3'}"
+    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["CONN_MAX_AGE"] = 0 if os.environ.get("KOPPEL_SQLITE_CLOSE") else 600
+        config["OPTIONS"] = {
+            # Web, worker and housekeeping write concurrently: WAL lets readers go on while one writes,
+            # IMMEDIATE transactions avoid lock upgrades that would deadlock, and writers wait their turn.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+        # A file, not memory: tests start real worker processes that must see the same database.
+        config["TEST"] = {"NAME": os.environ.get("KOPPEL_TEST_SQLITE") or str(DATA_DIR / "test_koppel.sqlite3")}
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:records"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "nl"
+LANGUAGES = [("nl", "Nederlands"), ("en", "English")]
+LOCALE_PATHS = [Path(__file__).parent / "locale"]
+TIME_ZONE = os.environ.get("KOPPEL_TIME_ZONE", "Europe/Amsterdam")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("KOPPEL_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+#: Fernet keys for credentials at rest, newest first, comma-separated. See ``koppel rotate_keys``.
+FERNET_KEYS = [k.strip() for k in os.environ.get("KOPPEL_FERNET_KEYS", "").split(",") if k.strip()]
+
+#: Retry policy for transient failures (timeouts, 5xx, rate limits).
+RETRY_MAX_ATTEMPTS = int(os.environ.get("KOPPEL_RETRY_MAX_ATTEMPTS", "8"))
+RETRY_BASE_SECONDS = env_float("KOPPEL_RETRY_BASE_SECONDS", 10.0)
+RETRY_CAP_SECONDS = env_float("KOPPEL_RETRY_CAP_SECONDS", 3600.0)
+#: A worker that has not sent a heartbeat for this long is dead; its tasks are picked up again.
+WORKER_DEAD_AFTER_SECONDS = env_float("KOPPEL_WORKER_DEAD_AFTER", 30.0)
+WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)
+#: How long a record stays leased to the worker processing it before another may take over.
+RECORD_LEASE_SECONDS = env_float("KOPPEL_RECORD_LEASE", 600.0)
+#: The safety-net poll interval every connection gets unless its own setting is shorter.
+DEFAULT_POLL_MINUTES = int(os.environ.get("KOPPEL_POLL_MINUTES", "60"))
+#: Local time of the nightly look at open records.
+NIGHTLY_HOUR = int(os.environ.get("KOPPEL_NIGHTLY_HOUR", "3"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "koppel": {"handlers": ["console"], "level": os.environ.get("KOPPEL_LOG_LEVEL", "INFO")},
+        # httpx logs every URL at INFO; URLs carry no secrets, but the noise does not help.
+        "httpx": {"handlers": ["console"], "level": "WARNING"},
+        "django_tasks_db": {"handlers": ["console"], "level": "WARNING"},
+    },
+}

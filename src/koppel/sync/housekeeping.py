@@ -1,0 +1,125 @@
+"""What django-tasks-db does not do by itself: notice dead workers and give their work back, schedule the
+safety-net polls and the nightly look at open records, and re-queue records whose task went missing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from koppel.connections.models import Connection
+
+from .models import Record, Schedule, State, WorkerHeartbeat
+from .tasks import enqueue_process, poll_connection, recheck_open
+
+logger = logging.getLogger("koppel.worker")
+
+NIGHTLY = "nightly-open-records"
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def heartbeat(worker_id: str) -> None:
+    now = timezone.now()
+    updated = WorkerHeartbeat.objects.filter(pk=worker_id).update(last_seen=now)
+    if not updated:
+        WorkerHeartbeat.objects.update_or_create(
+            worker_id=worker_id,
+            defaults={"hostname": socket.gethostname()[:200], "pid": os.getpid(), "started_at": now, "last_seen": now},
+        )
+
+
+def forget_worker(worker_id: str) -> None:
+    WorkerHeartbeat.objects.filter(pk=worker_id).delete()
+
+
+def reap_dead_workers() -> int:
+    """Tasks left RUNNING by a worker that stopped beating go back to READY; its record leases are freed."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+    alive = set(WorkerHeartbeat.objects.filter(last_seen__gte=cutoff).values_list("worker_id", flat=True))
+    dead = set(WorkerHeartbeat.objects.filter(last_seen__lt=cutoff).values_list("worker_id", flat=True))
+    reset = 0
+    for task in DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff):
+        owner = task.worker_ids[-1] if task.worker_ids else ""
+        if owner in alive:
+            continue
+        reset += DBTaskResult.objects.filter(pk=task.pk, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.READY, started_at=None, run_after=now
+        )
+        logger.warning("Task %s of dead worker %s is picked up again", task.pk, owner or "?")
+    if dead:
+        freed = Record.objects.filter(lease_owner__in=dead).update(lease_owner="", lease_until=None)
+        if freed:
+            logger.warning("Freed %d record lease(s) of dead worker(s) %s", freed, ", ".join(sorted(dead)))
+        WorkerHeartbeat.objects.filter(worker_id__in=dead, last_seen__lt=cutoff).delete()
+    return reset
+
+
+def schedule_polls() -> int:
+    """Enqueue a poll for each connection whose turn has come (at least hourly, or its own interval)."""
+    now = timezone.now()
+    started = 0
+    due = Connection.objects.filter(active=True).filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+    for connection in due.only("pk", "poll_minutes", "next_poll_at"):
+        minutes = min(connection.poll_minutes or settings.DEFAULT_POLL_MINUTES, settings.DEFAULT_POLL_MINUTES)
+        claimed = Connection.objects.filter(pk=connection.pk, next_poll_at=connection.next_poll_at).update(
+            next_poll_at=now + timedelta(minutes=max(1, minutes))
+        )
+        if claimed:
+            poll_connection.enqueue(connection.pk)
+            started += 1
+    return started
+
+
+def next_nightly(after: datetime) -> datetime:
+    local = timezone.localtime(after)
+    run = timezone.make_aware(datetime.combine(local.date(), time(settings.NIGHTLY_HOUR)))
+    return run if run > after else run + timedelta(days=1)
+
+
+def schedule_nightly() -> int:
+    now = timezone.now()
+    row, _ = Schedule.objects.get_or_create(name=NIGHTLY, defaults={"next_run_at": next_nightly(now)})
+    if row.next_run_at > now:
+        return 0
+    claimed = Schedule.objects.filter(name=NIGHTLY, next_run_at=row.next_run_at).update(
+        next_run_at=next_nightly(now), last_run_at=now
+    )
+    if not claimed:
+        return 0
+    ids = list(Connection.objects.filter(active=True).values_list("pk", flat=True))
+    for connection_id in ids:
+        recheck_open.enqueue(connection_id)
+    return len(ids)
+
+
+def requeue_stuck() -> int:
+    """Queued records nobody works on and no retry is planned for: enqueue them again (a duplicate task is
+    harmless, the record lease decides)."""
+    cutoff = timezone.now() - STUCK_AFTER
+    stuck = (
+        Record.objects.filter(state=State.QUEUED, updated_at__lt=cutoff)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff))
+    )
+    count = 0
+    for record_id in stuck.values_list("pk", flat=True)[:500]:
+        Record.objects.filter(pk=record_id).update(updated_at=timezone.now())
+        enqueue_process(record_id, trigger="sweep")
+        count += 1
+    return count
+
+
+def run_once(worker_id: str) -> None:
+    heartbeat(worker_id)
+    reap_dead_workers()
+    schedule_polls()
+    schedule_nightly()
+    requeue_stuck()

@@ -1,0 +1,113 @@
+"""Records: one per order that reached a connection, with its state, the reason it was not booked, the
+target's ids once it was, and every attempt made."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from koppel.connections.models import Connection
+from koppel.documents.codes import Code
+
+
+class State(models.TextChoices):
+    OPEN = "open", "Open"  # not yet eligible (status); looked at again on change and every night
+    QUEUED = "queued", "Queued"  # waiting for a worker (or for its next retry)
+    HANDLED = "handled", "Handled"  # booked; target ids kept
+    ERROR = "error", "Error"  # not booked; code + message say why
+    SKIPPED = "skipped", "Skipped"  # deliberately not booked: before the start date, or booked before
+
+
+class Record(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records")
+    source_order_id = models.CharField(max_length=100)
+    order_number = models.CharField(max_length=100, blank=True, default="")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    error_code = models.CharField(max_length=40, blank=True, default="", choices=[(c, c) for c in Code])
+    message = models.TextField(blank=True, default="")
+
+    payload = models.JSONField(null=True, blank=True, help_text="The order exactly as the source sent it.")
+    payload_fetched_at = models.DateTimeField(null=True, blank=True)
+    document = models.JSONField(null=True, blank=True, help_text="The canonical invoice as booked.")
+    order_created_at = models.DateTimeField(null=True, blank=True)
+    order_status = models.CharField(max_length=40, blank=True, default="")
+    total = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    customer_name = models.CharField(max_length=200, blank=True, default="")
+    customer_email = models.CharField(max_length=254, blank=True, default="")
+
+    target_debtor_id = models.CharField(max_length=100, blank=True, default="")
+    target_invoice_id = models.CharField(max_length=100, blank=True, default="")
+    target_invoice_number = models.CharField(max_length=100, blank=True, default="")
+
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed tries counted toward the retry limit.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    booking_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set (and committed) just before the invoice is sent to the target."
+    )
+    received_via = models.CharField(max_length=20, blank=True, default="")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "source_order_id"], name="one_record_per_source_order")
+        ]
+        indexes = [
+            models.Index(fields=["connection", "state", "-created_at"], name="record_state_idx"),
+            models.Index(fields=["state", "updated_at"], name="record_sweep_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.order_number or self.source_order_id} ({self.state})"
+
+
+class Attempt(models.Model):
+    """One try at a record: what happened and which calls it made (method, path, status; never secrets)."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=20, blank=True, default="")
+    worker = models.CharField(max_length=64, blank=True, default="")
+    outcome = models.CharField(max_length=20, blank=True, default="")
+    error_code = models.CharField(max_length=40, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    calls = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+
+class DebtorClaim(models.Model):
+    """Guards the creation of a debtor per e-mail so two workers never create the same customer twice."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="debtor_claims")
+    email = models.CharField(max_length=254)
+    debtor_id = models.CharField(max_length=100, blank=True, default="")
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "email"], name="one_debtor_per_email")]
+
+
+class WorkerHeartbeat(models.Model):
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=200, blank=True, default="")
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+
+class Schedule(models.Model):
+    """A periodic job's next run, claimed with a conditional update so one worker runs it."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)

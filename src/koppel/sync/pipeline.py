@@ -1,0 +1,283 @@
+"""Process one record: fetch the order, pre-check it, find or create the debtor, book the invoice.
+
+Exactly once rests on four things, outermost first:
+
+1. one record per (connection, source order id), enforced by a unique constraint;
+2. a lease on the record, taken with a conditional UPDATE, so one worker at a time works on it;
+3. before an invoice is created the target is searched for the order's reference, so a crash between
+   the target's answer and our commit finds the invoice instead of booking it again;
+4. ``booking_started_at`` is committed before the invoice is sent, which tells a recovered booking (ours)
+   from an invoice someone else made (``ALREADY_PROCESSED``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from koppel.connections.models import Connection
+from koppel.connectors.base import Debtor, TargetConnector
+from koppel.connectors.errors import ConnectorError, RateLimited
+from koppel.connectors.http import CallLog
+from koppel.documents.checks import (
+    check_icp_vat_number,
+    check_start_date,
+    check_status,
+    check_total,
+    check_vat_codes,
+    first_failure,
+)
+from koppel.documents.codes import Code
+from koppel.documents.model import Invoice, Order, build_invoice
+from koppel.documents.vat import is_intra_community_supply
+
+from . import retry
+from .models import Attempt, DebtorClaim, Record, State
+
+logger = logging.getLogger("koppel.sync")
+
+DEBTOR_CLAIM_PATIENCE = timedelta(seconds=60)
+
+
+class Busy(Exception):
+    """Someone else is doing the work this needs (e.g. creating the same debtor): try again shortly."""
+
+    def __init__(self, message: str, retry_in: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+@dataclass
+class Outcome:
+    state: State
+    code: str = ""
+    message: str = ""
+    retry_at: datetime | None = None
+    counts_as_attempt: bool = False
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return "retry" if self.retry_at else str(self.state)
+
+
+def claim(record_id: int, owner: str) -> bool:
+    """Lease a queued record whose turn has come. Atomic on SQLite and PostgreSQL alike."""
+    now = timezone.now()
+    return (
+        Record.objects.filter(pk=record_id, state=State.QUEUED)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=settings.RECORD_LEASE_SECONDS))
+        == 1
+    )
+
+
+def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
+    """Run one attempt on a record. Returns ``None`` when the record was not ours to process."""
+    if not claim(record_id, owner):
+        return None
+    record = Record.objects.select_related("connection", "connection__account").get(pk=record_id)
+    started = timezone.now()
+    log = CallLog()
+    try:
+        outcome = attempt(record, log, owner)
+    except ConnectorError as exc:
+        outcome = failure(record, exc)
+    except Busy as exc:
+        outcome = Outcome(State.QUEUED, message=str(exc), retry_at=timezone.now() + timedelta(seconds=exc.retry_in))
+    except Exception as exc:
+        logger.exception("Record %s failed unexpectedly", record_id)
+        outcome = Outcome(State.ERROR, Code.INTERNAL_ERROR, f"Unexpected error: {type(exc).__name__}: {exc}")
+    finish(record, outcome, owner, Attempt(started_at=started, trigger=trigger, worker=owner, calls=log.calls))
+    return outcome
+
+
+def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
+    connection = record.connection
+    now = timezone.now()
+    if connection.target_paused_until and connection.target_paused_until > now:
+        return Outcome(
+            State.QUEUED,
+            message=f"{connection.target_class.label} asked us to wait (rate limit)",
+            retry_at=connection.target_paused_until,
+        )
+    source = connection.source(log)
+    try:
+        payload = source.fetch_order(record.source_order_id)
+    finally:
+        source.close()
+    record.payload, record.payload_fetched_at = payload, now
+    order = connection.source_class.parse_order(payload)
+    summarize(record, order)
+
+    ctx = connection.check_context(vat_rates=None)
+    for check in (check_status, check_start_date):
+        result = check(order, ctx)
+        if not result.passed:
+            state = State.OPEN if result.code == Code.STATUS_NOT_ELIGIBLE else State.SKIPPED
+            return Outcome(state, result.code, result.message)
+    failed = first_failure([check_total(order, ctx), *check_icp_vat_number(order, ctx)])
+    if failed:
+        return Outcome(State.ERROR, failed.code, failed.message)
+
+    target = connection.target(log)
+    try:
+        return book(record, order, connection, target, owner)
+    finally:
+        target.close()
+
+
+def book(record: Record, order: Order, connection: Connection, target: TargetConnector, owner: str) -> Outcome:
+    rates = connection.cached_vat_rates()
+    if rates is None:
+        rates = target.vat_rates()
+        connection.remember_vat_rates(rates)
+    failed = first_failure([check_vat_codes(order, connection.check_context(vat_rates=rates))])
+    if failed:
+        return Outcome(State.ERROR, failed.code, failed.message)
+
+    invoice = build_invoice(order, intra_community=is_intra_community_supply(order, connection.shop_country))
+    record.document = invoice.as_dict()
+    existing = target.find_invoice(order.number)
+    if existing is not None:
+        ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
+        if record.booking_started_at is not None:
+            return Outcome(
+                State.HANDLED,
+                message=f"Booked (found invoice {existing.number or existing.id} after an interrupted attempt)",
+                fields=ids,
+            )
+        return Outcome(
+            State.SKIPPED,
+            Code.ALREADY_PROCESSED,
+            f"{target.label} already has invoice {existing.number or existing.id} with reference "
+            f"{order.number}; not booked again",
+            fields=ids,
+        )
+
+    debtor = obtain_debtor(connection, target, invoice, owner)
+    record.target_debtor_id = debtor.id
+    record.booking_started_at = timezone.now()
+    Record.objects.filter(pk=record.pk, lease_owner=owner).update(
+        booking_started_at=record.booking_started_at,
+        target_debtor_id=debtor.id,
+        payload=record.payload,
+        payload_fetched_at=record.payload_fetched_at,
+    )
+    booked = target.create_invoice(invoice, debtor)
+    return Outcome(
+        State.HANDLED,
+        message=f"Booked as {target.label} invoice {booked.number or booked.id}",
+        fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
+    )
+
+
+def obtain_debtor(connection: Connection, target: TargetConnector, invoice: Invoice, owner: str) -> Debtor:
+    """The target's debtor for this customer: found by e-mail, else created once (never modified)."""
+    found = target.find_debtor(invoice.customer)
+    if found is not None:
+        return found
+    email = invoice.customer.email.strip().lower()
+    if not email:
+        return target.create_debtor(invoice)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            claim_row, created = DebtorClaim.objects.get_or_create(
+                connection=connection, email=email, defaults={"claimed_by": owner, "claimed_at": now}
+            )
+    except IntegrityError:
+        claim_row, created = DebtorClaim.objects.get(connection=connection, email=email), False
+    if not created:
+        if claim_row.debtor_id:
+            return Debtor(id=claim_row.debtor_id, email=email, name=invoice.customer.full_name)
+        if claim_row.claimed_by != owner and claim_row.claimed_at > now - DEBTOR_CLAIM_PATIENCE:
+            raise Busy(f"Debtor {email} is being created by another worker")
+        taken = DebtorClaim.objects.filter(pk=claim_row.pk, claimed_at=claim_row.claimed_at).update(
+            claimed_by=owner, claimed_at=now
+        )
+        if not taken:
+            raise Busy(f"Debtor {email} is being created by another worker")
+    debtor = target.create_debtor(invoice)
+    DebtorClaim.objects.filter(pk=claim_row.pk).update(debtor_id=debtor.id)
+    return debtor
+
+
+def failure(record: Record, exc: ConnectorError) -> Outcome:
+    if not exc.transient:
+        return Outcome(State.ERROR, exc.code, exc.message)
+    tries = record.attempts + 1
+    if retry.exhausted(tries):
+        return Outcome(
+            State.ERROR, exc.code, f"Gave up after {tries} attempts: {exc.message}", counts_as_attempt=True
+        )
+    retry_at = timezone.now() + retry.backoff(tries, retry_after=exc.retry_after)
+    if isinstance(exc, RateLimited) and exc.side == "target":
+        Connection.objects.filter(pk=record.connection_id).update(target_paused_until=retry_at)
+    return Outcome(
+        State.QUEUED, exc.code, f"Attempt {tries} failed, retrying: {exc.message}", retry_at, counts_as_attempt=True
+    )
+
+
+def summarize(record: Record, order: Order) -> None:
+    record.order_number = order.number
+    record.order_created_at = order.created_at
+    record.order_status = order.status
+    record.total = order.total
+    record.currency = order.currency
+    record.customer_name = (order.customer.company or order.customer.full_name)[:200]
+    record.customer_email = order.customer.email[:254]
+
+
+def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> None:
+    """Write the outcome, the attempt and (for a retry) the next task in one transaction."""
+    from .tasks import enqueue_process  # the tasks module imports this one
+
+    now = timezone.now()
+    settled = outcome.state in (State.HANDLED, State.OPEN, State.SKIPPED)
+    attempts = 0 if settled else record.attempts + int(outcome.counts_as_attempt)
+    values: dict[str, Any] = {
+        "state": outcome.state,
+        "error_code": "" if outcome.state == State.HANDLED else str(outcome.code),
+        "message": outcome.message,
+        "attempts": attempts,
+        "next_attempt_at": outcome.retry_at,
+        "lease_owner": "",
+        "lease_until": None,
+        "payload": record.payload,
+        "payload_fetched_at": record.payload_fetched_at,
+        "document": record.document,
+        "order_number": record.order_number,
+        "order_created_at": record.order_created_at,
+        "order_status": record.order_status,
+        "total": record.total,
+        "currency": record.currency,
+        "customer_name": record.customer_name,
+        "customer_email": record.customer_email,
+        "target_debtor_id": record.target_debtor_id,
+        "updated_at": now,
+        **outcome.fields,
+    }
+    if outcome.state == State.HANDLED:
+        values["handled_at"] = now
+    log_entry.record = record
+    log_entry.finished_at = now
+    log_entry.outcome = outcome.label
+    log_entry.error_code = str(outcome.code)
+    log_entry.message = outcome.message
+    with transaction.atomic():
+        updated = Record.objects.filter(pk=record.pk, lease_owner=owner).update(**values)
+        if not updated:
+            logger.warning("Record %s: lease lost before the outcome %s was written", record.pk, outcome.label)
+            log_entry.outcome = "lease-lost"
+        log_entry.save()
+        if updated and outcome.retry_at is not None:
+            enqueue_process(record.pk, run_after=outcome.retry_at, trigger="retry")

@@ -1,0 +1,91 @@
+"""State changes of records that come from outside the pipeline: an order arrives, a merchant presses
+Process, the nightly job looks again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from koppel.connections.models import Connection
+
+from .models import Record, State
+from .tasks import enqueue_process
+
+#: When the shop reports a change, these records get another try.
+REQUEUE_ON_CHANGE = frozenset({State.OPEN, State.ERROR})
+
+
+class AlreadyHandled(Exception):
+    """A handled order is never booked again (the manual: "it cannot be processed again")."""
+
+
+def note_order(
+    connection: Connection, order_id: str, *, via: str, payload: dict[str, Any] | None = None
+) -> tuple[Record, bool]:
+    """An order reached the connection (webhook, poll, backfill): store its record and queue the work.
+
+    Returns the record and whether this call queued work. A repeated, late or out-of-order notification
+    queues nothing new: the worker always fetches the current order, and a handled record stays handled.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        record, created = Record.objects.get_or_create(
+            connection=connection,
+            source_order_id=order_id,
+            defaults={
+                "state": State.QUEUED,
+                "received_via": via,
+                "payload": payload,
+                "payload_fetched_at": now if payload is not None else None,
+                "created_at": now,
+            },
+        )
+        if created:
+            enqueue_process(record.pk, trigger=via)
+            return record, True
+        changed = payload is None or payload != record.payload
+        if record.state in REQUEUE_ON_CHANGE and changed:
+            return record, requeue(record, trigger=via, payload=payload)
+    return record, False
+
+
+def requeue(
+    record: Record, *, trigger: str, payload: dict[str, Any] | None = None, message: str = ""
+) -> bool:
+    """Put an open or failed record back in the queue (only if nobody changed it meanwhile)."""
+    values: dict[str, Any] = {
+        "state": State.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "updated_at": timezone.now(),
+    }
+    if message:
+        values["message"] = message
+    if payload is not None:
+        values.update(payload=payload, payload_fetched_at=timezone.now())
+    with transaction.atomic():
+        moved = Record.objects.filter(pk=record.pk, state=record.state).update(**values)
+        if moved:
+            enqueue_process(record.pk, trigger=trigger)
+    if moved:
+        record.refresh_from_db()
+    return bool(moved)
+
+
+def reprocess(record: Record) -> Record:
+    """The Process button: book an open, failed or skipped order now."""
+    if record.state == State.HANDLED:
+        raise AlreadyHandled(
+            f"Order {record.order_number or record.source_order_id} is booked already "
+            f"(invoice {record.target_invoice_number or record.target_invoice_id})"
+        )
+    if record.state == State.QUEUED:
+        with transaction.atomic():
+            Record.objects.filter(pk=record.pk, state=State.QUEUED).update(next_attempt_at=None)
+            enqueue_process(record.pk, trigger="manual")
+        record.refresh_from_db()
+        return record
+    requeue(record, trigger="manual", message="Queued by hand")
+    return record

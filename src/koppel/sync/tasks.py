@@ -1,0 +1,77 @@
+"""Background tasks (django-tasks on the database backend). Each is small and idempotent: a task that runs
+twice, late, or after a crash does no harm."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django_tasks import task
+
+from koppel.connections.models import Connection
+from koppel.connectors.errors import ConnectorError
+
+from . import retry
+from .identity import worker_id
+
+logger = logging.getLogger("koppel.sync")
+
+#: Polls read a little before the last cursor, so an order changed during the previous poll is not missed.
+POLL_OVERLAP = timedelta(minutes=5)
+
+
+@task()
+def process_record(record_id: int, trigger: str = "") -> str:
+    from . import pipeline
+
+    outcome = pipeline.process(record_id, worker_id(), trigger)
+    return outcome.label if outcome else "not-claimed"
+
+
+def enqueue_process(record_id: int, *, run_after: datetime | None = None, trigger: str = "") -> None:
+    runner = process_record if run_after is None else process_record.using(run_after=run_after)
+    runner.enqueue(record_id, trigger)
+
+
+@task()
+def poll_connection(connection_id: int, attempt: int = 1) -> int:
+    """The safety net under the webhooks: every order changed since the last poll gets a record."""
+    from .services import note_order
+
+    connection = Connection.objects.filter(pk=connection_id, active=True).first()
+    if connection is None:
+        return 0
+    started = timezone.now()
+    since = (connection.poll_cursor or connection.start_at) - POLL_OVERLAP
+    source = connection.source()
+    seen = 0
+    try:
+        for payload in source.iter_orders(since):
+            note_order(connection, connection.source_class.order_id(payload), via="poll", payload=payload)
+            seen += 1
+    except ConnectorError as exc:
+        Connection.objects.filter(pk=connection_id).update(last_poll_error=f"{exc.code}: {exc.message}"[:500])
+        if exc.transient and not retry.exhausted(attempt):
+            when = timezone.now() + retry.backoff(attempt, retry_after=exc.retry_after)
+            poll_connection.using(run_after=when).enqueue(connection_id, attempt + 1)
+        logger.warning("Poll of connection %s failed: %s", connection_id, exc.message)
+        return seen
+    finally:
+        source.close()
+    Connection.objects.filter(pk=connection_id).update(
+        poll_cursor=started, last_polled_at=timezone.now(), last_poll_error=""
+    )
+    return seen
+
+
+@task()
+def recheck_open(connection_id: int) -> int:
+    """The nightly job: every open record is looked at again with the order's current status."""
+    from .models import Record, State
+    from .services import requeue
+
+    moved = 0
+    for record in Record.objects.filter(connection_id=connection_id, state=State.OPEN).iterator():
+        moved += requeue(record, trigger="nightly")
+    return moved

@@ -1,0 +1,259 @@
+"""Shared fixtures: the sandboxes on loopback, a shop and a Factuursturen administration per test, a
+connection between them, signed webhooks, and a worker that runs what is queued."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+_order_ids = itertools.count(int(time.time()) % 100_000 * 100)
+
+
+def shared_file(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"../shared/{relative} is not available")
+    return path
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from koppel.sandbox.server import SandboxServer
+
+    with SandboxServer() as server:
+        yield server
+
+
+class Shop:
+    """A KMO Shops webshop in the sandbox."""
+
+    def __init__(self, sandbox, name: str, api_key: str) -> None:
+        self.sandbox, self.name, self.api_key = sandbox, name, api_key
+        self.url = f"{sandbox.url}/kmoshops/{name}"
+        self.control = f"{sandbox.url}/_sandbox/kmoshops/shops/{name}"
+
+    def place(self, order: dict[str, Any], *, notify: bool = False) -> dict[str, Any]:
+        response = httpx.post(f"{self.control}/orders", params={"notify": str(notify).lower()}, json=order)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def update(self, order_id: str | int, changes: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.patch(f"{self.control}/orders/{order_id}", json=changes)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def delete(self, order_id: str | int) -> None:
+        assert httpx.delete(f"{self.control}/orders/{order_id}").status_code in (200, 204)
+
+    def knobs(self, **values: Any) -> None:
+        assert httpx.post(f"{self.control}/knobs", json=values).status_code == 200
+
+    def configure(self, **values: Any) -> None:
+        body = {"shop": self.name, "api_key": self.api_key, **values}
+        assert httpx.post(f"{self.sandbox.url}/_sandbox/kmoshops/shops", json=body).status_code in (200, 201)
+
+
+class Administration:
+    """A Factuursturen administration in the sandbox."""
+
+    def __init__(self, sandbox, username: str, api_key: str) -> None:
+        self.sandbox, self.username, self.api_key = sandbox, username, api_key
+        self.url = f"{sandbox.url}/factuursturen/api/v1"
+        self.control = f"{sandbox.url}/_sandbox/factuursturen/accounts/{username}"
+
+    def state(self) -> dict[str, Any]:
+        return httpx.get(self.control).json()
+
+    @property
+    def invoices(self) -> list[dict[str, Any]]:
+        return self.state()["invoices"]
+
+    @property
+    def clients(self) -> list[dict[str, Any]]:
+        return self.state()["clients"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        data = httpx.get(f"{self.control}/requests").json()
+        return data["requests"] if isinstance(data, dict) else data
+
+    def knobs(self, **values: Any) -> None:
+        assert httpx.post(f"{self.control}/knobs", json=values).status_code == 200
+
+    def add_client(self, client: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.post(f"{self.control}/clients", json=client)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def create_invoice(self, body: dict[str, Any]) -> str:
+        """Book an invoice by hand, through the real API, as a merchant's bookkeeper would."""
+        response = httpx.post(f"{self.url}/invoices", json=body, auth=(self.username, self.api_key))
+        assert response.status_code == 201, response.text
+        return response.text
+
+
+@pytest.fixture
+def shop(sandbox) -> Shop:
+    item = Shop(sandbox, f"shop-{uuid.uuid4().hex[:8]}", f"kmo-{uuid.uuid4().hex}")
+    item.configure(webhook_url=None, webhook_secret="")
+    return item
+
+
+@pytest.fixture
+def administration(sandbox) -> Administration:
+    item = Administration(sandbox, f"fs-{uuid.uuid4().hex[:8]}", f"fskey-{uuid.uuid4().hex}")
+    body = {"username": item.username, "api_key": item.api_key, "hourly_limit": 100_000}
+    assert httpx.post(f"{sandbox.url}/_sandbox/factuursturen/accounts", json=body).status_code in (200, 201)
+    return item
+
+
+@pytest.fixture
+def retry_fast(settings):
+    settings.RETRY_BASE_SECONDS = 0.02
+    settings.RETRY_CAP_SECONDS = 0.1
+    settings.RETRY_MAX_ATTEMPTS = 4
+    return settings
+
+
+@pytest.fixture
+def account(transactional_db):
+    from koppel.accounts.models import Account
+
+    return Account.objects.create(name="Bakkerij De Witte BV")
+
+
+@pytest.fixture
+def connection(account, shop, administration, retry_fast):
+    from koppel.connections.models import Connection
+
+    item = Connection(
+        account=account,
+        name="KMO Shops → Factuursturen",
+        source_kind="kmoshops",
+        source_url=shop.url,
+        target_kind="factuursturen",
+        target_url=administration.url,
+        shop_country="NL",
+        start_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    item.source_credentials = {"api_key": shop.api_key}
+    item.target_credentials = {"username": administration.username, "api_key": administration.api_key}
+    item.new_webhook_secret()
+    item.save()
+    return item
+
+
+def make_order(**overrides: Any) -> dict[str, Any]:
+    """A paid Dutch consumer order of two lines plus shipping, placed now; override any field."""
+    order_id = next(_order_ids)
+    customer = {
+        "firstname": "Sanne",
+        "lastname": "Jansen",
+        "company": "",
+        "address1": "Kerkstraat",
+        "address2": "",
+        "house_number": "7",
+        "zipcode": "3511 LK",
+        "city": "Utrecht",
+        "country": "NL",
+        "telnr": "0301234567",
+        "mobile": "0612345678",
+        "email": f"sanne.{order_id}@example.nl",
+        "vatnumber": "",
+    }
+    customer.update(overrides.pop("customer", {}))
+    order = {
+        "id": order_id,
+        "number": f"K{order_id}",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "status": "paid",
+        "currency": "EUR",
+        "priceincltax": True,
+        "payment_method": "iDEAL",
+        "paid": True,
+        "customer": customer,
+        "lines": [
+            {"sku": "MUG-1", "description": "Mok Delfts blauw", "amount": 2, "price": "12.95", "tax_rate": "21.00"},
+            {"sku": "TEA-9", "description": "Thee, losse blad", "amount": 1, "price": "7.49", "tax_rate": "9.00"},
+        ],
+        "shipping": {"description": "Verzendkosten", "price": "4.95", "tax_rate": "21.00"},
+    }
+    order.update(overrides)
+    if "total" not in order:
+        order["total"] = str(
+            sum(Decimal(str(line["amount"])) * Decimal(line["price"]) for line in order["lines"])
+            + Decimal(order["shipping"]["price"] if order.get("shipping") else "0")
+        )
+    return order
+
+
+def signed(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_body(order_id: Any, event: str = "order.created") -> bytes:
+    return json.dumps({"event": event, "order_id": str(order_id), "shop": "test"}, separators=(",", ":")).encode()
+
+
+@pytest.fixture
+def deliver(client):
+    """Send Koppel a correctly signed KMO Shops webhook for an order, as the shop would."""
+
+    def send(connection, order_id: Any, event: str = "order.created"):
+        body = webhook_body(order_id, event)
+        return client.post(
+            connection.webhook_path,
+            body,
+            content_type="application/json",
+            HTTP_X_KMO_SIGNATURE=signed(body, connection.webhook_secret),
+        )
+
+    return send
+
+
+def drain(timeout: float = 20.0) -> None:
+    """Run queued tasks in this process until none is ready or due within ``timeout`` seconds."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from koppel.sync.worker import run_worker
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run_worker(batch=True, worker_id="test-worker", housekeeping_enabled=False, interval=0)
+        if not DBTaskResult.objects.filter(status=TaskResultStatus.READY).exists():
+            return
+        time.sleep(0.02)
+    raise AssertionError("tasks were still queued after the timeout")
+
+
+@pytest.fixture
+def run_queue():
+    return drain
+
+
+def record_of(connection, order: dict[str, Any]):
+    from koppel.sync.models import Record
+
+    return Record.objects.get(connection=connection, source_order_id=str(order["id"]))
+
+
+def in_past(days: int) -> str:
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
