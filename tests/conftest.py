@@ -190,8 +190,20 @@ def make_order(**overrides: Any) -> dict[str, Any]:
         "paid": True,
         "customer": customer,
         "lines": [
-            {"sku": "MUG-1", "description": "Mok Delfts blauw", "amount": 2, "price": "12.95", "tax_rate": "21.00"},
-            {"sku": "TEA-9", "description": "Thee, losse blad", "amount": 1, "price": "7.49", "tax_rate": "9.00"},
+            {
+                "sku": "MUG-1",
+                "description": "Mok Delfts blauw",
+                "amount": 2,
+                "price": "12.95",
+                "tax_rate": "21.00",
+            },
+            {
+                "sku": "TEA-9",
+                "description": "Thee, losse blad",
+                "amount": 1,
+                "price": "7.49",
+                "tax_rate": "9.00",
+            },
         ],
         "shipping": {"description": "Verzendkosten", "price": "4.95", "tax_rate": "21.00"},
     }
@@ -209,7 +221,9 @@ def signed(body: bytes, secret: str) -> str:
 
 
 def webhook_body(order_id: Any, event: str = "order.created") -> bytes:
-    return json.dumps({"event": event, "order_id": str(order_id), "shop": "test"}, separators=(",", ":")).encode()
+    return json.dumps(
+        {"event": event, "order_id": str(order_id), "shop": "test"}, separators=(",", ":")
+    ).encode()
 
 
 @pytest.fixture

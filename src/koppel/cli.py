@@ -16,7 +16,9 @@ def _django() -> None:
 
 
 def cmd_serve(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="koppel serve", description="Run the web app (dashboard, API, webhooks).")
+    parser = argparse.ArgumentParser(
+        prog="koppel serve", description="Run the web app (dashboard, API, webhooks)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="web processes (use >1 only on PostgreSQL)")
@@ -58,7 +60,9 @@ def cmd_sandbox(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from koppel.sandbox.server import serve
 
-    print(f"Sandboxes on http://{args.host}:{args.port} (KMO Shops: /kmoshops, Factuursturen: /factuursturen)")
+    print(
+        f"Sandboxes on http://{args.host}:{args.port} (KMO Shops: /kmoshops, Factuursturen: /factuursturen)"
+    )
     serve(args.host, args.port)
     return 0
 
@@ -90,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[argv[0]](argv[1:]) or 0
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__.strip())
-        print("\nCommands: " + ", ".join(COMMANDS) + ", or any Django management command (koppel help --django).")
+        print(
+            "\nCommands: "
+            + ", ".join(COMMANDS)
+            + ", or any Django management command (koppel help --django)."
+        )
         if argv[1:2] != ["--django"]:
             return 0
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "koppel.settings")

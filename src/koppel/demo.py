@@ -618,14 +618,14 @@ def main(argv: list[str] | None = None) -> int:
 
     taken = [port for port in dict.fromkeys((args.port, args.sandbox_port)) if port_taken(port)]
     if args.port == args.sandbox_port or taken:
-        problem = (
-            f"port {', '.join(map(str, taken))} on {HOST} is already in use"
-            if taken
-            else "--port and --sandbox-port must differ"
-        )
+        if taken:
+            ports = " and ".join(map(str, taken))
+            problem = f"port {ports} on {HOST} {'is' if len(taken) == 1 else 'are'} already in use"
+        else:
+            problem = "--port and --sandbox-port must differ"
         print(
-            f"koppel demo: {problem}. Stop what uses it (is another demo running?) or pick other ports, "
-            "e.g. koppel demo --port 8100 --sandbox-port 8101",
+            f"koppel demo: {problem}. Stop what uses it (another demo?) or choose other ports, e.g. "
+            f"koppel demo --port {args.port + 100} --sandbox-port {args.port + 101}",
             file=sys.stderr,
         )
         return 2

@@ -68,8 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", required=True, choices=sorted(registry.targets()))
     parser.add_argument("--shop-country", default="NL", help="country the shop sells from (default NL)")
     parser.add_argument("--statuses", help="comma-separated statuses to book (default: the source's)")
-    parser.add_argument("--vat-rates", type=_rates, help="the target's VAT rates, e.g. 21,9,0 (default: its usual)")
-    parser.add_argument("--settings", default="{}", help="target settings as JSON, e.g. '{\"send_invoice\": \"email\"}'")
+    parser.add_argument(
+        "--vat-rates", type=_rates, help="the target's VAT rates, e.g. 21,9,0 (default: its usual)"
+    )
+    parser.add_argument(
+        "--settings", default="{}", help='target settings as JSON, e.g. \'{"send_invoice": "email"}\''
+    )
     return parser
 
 
@@ -86,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             source=args.source,
             target=args.target,
             shop_country=args.shop_country.upper(),
-            eligible_statuses=frozenset(s.strip() for s in args.statuses.split(",")) if args.statuses else None,
+            eligible_statuses=frozenset(s.strip() for s in args.statuses.split(","))
+            if args.statuses
+            else None,
             vat_rates=args.vat_rates,
             target_settings=settings,
         )

@@ -1,4 +1,4 @@
-"""Django settings. Everything a deployment changes comes from the environment (see README, "Configuration")."""
+"""Django settings. What a deployment changes comes from the environment (README, "Configuration")."""
 
 from __future__ import annotations
 
@@ -91,7 +91,9 @@ def _database() -> dict:
             "timeout": 30,
         }
         # A file, not memory: tests start real worker processes that must see the same database.
-        config["TEST"] = {"NAME": os.environ.get("KOPPEL_TEST_SQLITE") or str(DATA_DIR / "test_koppel.sqlite3")}
+        config["TEST"] = {
+            "NAME": os.environ.get("KOPPEL_TEST_SQLITE") or str(DATA_DIR / "test_koppel.sqlite3")
+        }
     return config
 
 

@@ -102,7 +102,12 @@ def world() -> World:
         ),
         "queued": make_record(connection, "1004", State.QUEUED, 2),
         "skipped": make_record(
-            connection, "1005", State.SKIPPED, 1, error_code="BEFORE_START_DATE", message="Placed before start."
+            connection,
+            "1005",
+            State.SKIPPED,
+            1,
+            error_code="BEFORE_START_DATE",
+            message="Placed before start.",
         ),
     }
     Attempt.objects.create(
@@ -203,7 +208,9 @@ def test_an_unknown_state_is_a_validation_error(world):
 def test_search_matches_order_number_customer_and_email(world):
     client = world.client()
     assert [i["order_number"] for i in client.get("/api/records", {"q": "1002"}).json()["items"]] == ["1002"]
-    assert [i["order_number"] for i in client.get("/api/records", {"q": "pieters"}).json()["items"]] == ["1002"]
+    assert [i["order_number"] for i in client.get("/api/records", {"q": "pieters"}).json()["items"]] == [
+        "1002"
+    ]
     assert [i["order_number"] for i in client.get("/api/records", {"q": "PIET@"}).json()["items"]] == ["1002"]
     # The other account's "Anna Other" is not found by this account.
     assert client.get("/api/records", {"q": "Other"}).json()["count"] == 0
@@ -246,7 +253,9 @@ def test_record_detail_has_reason_remedy_attempts_and_payload(world):
     assert body["payload"] == {"id": "src-1002", "number": "1002", "total": "121.00"}
     assert body["document"] is None
     (attempt,) = body["attempts"]
-    assert attempt["outcome"] == "error" and attempt["trigger"] == "webhook" and attempt["worker"] == "worker-1"
+    assert (
+        attempt["outcome"] == "error" and attempt["trigger"] == "webhook" and attempt["worker"] == "worker-1"
+    )
     assert attempt["calls"] == [
         {"method": "GET", "path": "api/v1/orders/src-1002", "status": 200, "ms": 12.5, "error": None}
     ]
@@ -329,7 +338,10 @@ def test_wrong_methods_and_unknown_paths_answer_in_json(world):
 def test_openapi_lists_the_four_operations(client):
     schema = client.get("/api/openapi.json").json()
     operations = {
-        (method.upper(), path) for path, item in schema["paths"].items() for method in item if method != "parameters"
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method != "parameters"
     }
     assert operations == {
         ("GET", "/api/connections"),

@@ -110,7 +110,12 @@ def world() -> World:
         ),
         "queued": make_record(connection, "1004", State.QUEUED, 2),
         "skipped": make_record(
-            connection, "1005", State.SKIPPED, 1, error_code="BEFORE_START_DATE", message="Placed before start"
+            connection,
+            "1005",
+            State.SKIPPED,
+            1,
+            error_code="BEFORE_START_DATE",
+            message="Placed before start",
         ),
     }
     Attempt.objects.create(
@@ -204,7 +209,12 @@ def test_another_accounts_records_are_not_listed(world):
         assert "7001" not in order_numbers(response)
         assert b"Anna Other" not in response.content
         assert b"Other shop" not in response.content
-    assert client.get("/", {"state": "error", "connection": world.other_connection.pk}).context["page"].paginator.count == 0
+    assert (
+        client.get("/", {"state": "error", "connection": world.other_connection.pk})
+        .context["page"]
+        .paginator.count
+        == 0
+    )
 
 
 def test_a_user_without_an_account_sees_nothing(world):
@@ -224,7 +234,9 @@ def test_a_superuser_sees_every_account(world):
 
 def test_search_and_connection_filter(world):
     second = make_connection(world.connection.account, "Second shop")
-    make_record(second, "2001", State.ERROR, 0.5, customer_name="Klaas Klant", customer_email="klaas@example.nl")
+    make_record(
+        second, "2001", State.ERROR, 0.5, customer_name="Klaas Klant", customer_email="klaas@example.nl"
+    )
     client = world.client()
     assert set(order_numbers(client.get("/", {"state": "error"}))) == {"1002", "2001"}
     assert order_numbers(client.get("/", {"state": "error", "q": "pieters"})) == ["1002"]
@@ -234,7 +246,7 @@ def test_search_and_connection_filter(world):
     assert order_numbers(response) == ["2001"]
     assert {tab["state"]: tab["count"] for tab in response.context["tabs"]}["handled"] == 0
     # The filters survive a change of tab.
-    assert f'connection={second.pk}'.encode() in response.content
+    assert f"connection={second.pk}".encode() in response.content
 
 
 def test_pagination_fifty_per_page(world):
@@ -268,7 +280,7 @@ def test_detail_shows_reason_remedy_attempts_and_payload(world):
     assert "TOTAL_MISMATCH" in content
     assert "The total 59.50 differs from the lines by 10.00" in content
     assert escape(remedy("TOTAL_MISMATCH")) in content
-    assert "api/v1/orders/src-1002" in content and "12.5" in content  # the call of the attempt
+    assert "api/v1/orders/src-1002" in content and re.search(r">12[.,]5<", content)  # the attempt's call
     assert "worker-1" in content
     assert "payload-marker" in content and "&quot;number&quot;: &quot;1002&quot;" in content  # pretty JSON
     assert f'action="/records/{record.pk}/process/"' in content

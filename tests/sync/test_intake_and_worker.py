@@ -25,7 +25,6 @@ from koppel.sync.models import Attempt, Record, State, WorkerHeartbeat
 from koppel.sync.tasks import poll_connection, recheck_open
 from tests.conftest import drain, make_order, record_of, signed, webhook_body
 
-
 # -- webhook intake ---------------------------------------------------------------------------------------
 
 
@@ -84,7 +83,9 @@ def test_unknown_connection_is_404(client, connection):
 
 def test_webhooks_from_the_shop_over_real_http(live_server, shop, administration, connection, settings):
     """The KMO Shops sandbox itself signs and sends the webhook to Koppel's live server."""
-    shop.configure(webhook_url=live_server.url + connection.webhook_path, webhook_secret=connection.webhook_secret)
+    shop.configure(
+        webhook_url=live_server.url + connection.webhook_path, webhook_secret=connection.webhook_secret
+    )
     shop.knobs(duplicate_webhooks=2)
     order = make_order()
     shop.place(order, notify=True)
@@ -106,7 +107,9 @@ def test_concurrent_duplicate_webhooks_make_one_record_and_one_invoice(
     headers = {"X-KMO-Signature": signed(body, connection.webhook_secret), "Content-Type": "application/json"}
     url = live_server.url + connection.webhook_path
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda _: httpx.post(url, content=body, headers=headers).status_code, range(16)))
+        statuses = list(
+            pool.map(lambda _: httpx.post(url, content=body, headers=headers).status_code, range(16))
+        )
     assert statuses == [202] * 16
     assert Record.objects.filter(connection=connection).count() == 1
     drain()
@@ -157,7 +160,11 @@ def test_scheduler_polls_each_connection_once_per_interval(connection):
     assert housekeeping.schedule_polls() == 1
     assert housekeeping.schedule_polls() == 0
     connection.refresh_from_db()
-    assert timezone.now() + timedelta(minutes=55) < connection.next_poll_at <= timezone.now() + timedelta(hours=1)
+    assert (
+        timezone.now() + timedelta(minutes=55)
+        < connection.next_poll_at
+        <= timezone.now() + timedelta(hours=1)
+    )
 
 
 def test_nightly_schedule_runs_once_per_night(connection, settings):
@@ -247,7 +254,9 @@ def test_several_workers_never_process_a_record_twice(shop, administration, conn
     workers = [start_worker(f"parallel-{n}") for n in range(3)]
     try:
         wait_for(
-            lambda: Record.objects.filter(state=State.HANDLED).count() == len(orders), timeout=90, what="all booked"
+            lambda: Record.objects.filter(state=State.HANDLED).count() == len(orders),
+            timeout=90,
+            what="all booked",
         )
     finally:
         for worker in workers:

@@ -64,7 +64,9 @@ def test_debtor_is_reused_by_email_and_never_modified(shop, administration, conn
         shop,
         connection,
         deliver,
-        make_order(customer={"email": "Trouwe.Klant@example.nl", "address1": "Nieuwe Gracht", "city": "Delft"}),
+        make_order(
+            customer={"email": "Trouwe.Klant@example.nl", "address1": "Nieuwe Gracht", "city": "Delft"}
+        ),
     )
     assert first.state == second.state == State.HANDLED
     [client] = administration.clients
@@ -115,8 +117,11 @@ def test_existing_extax_debtor_gets_prices_excluding_vat(shop, administration, c
             "but the billing country is Belgium",
         ),
         (
-            {"lines": [{"description": "Kinderstoel", "amount": 1, "price": "50.00", "tax_rate": "7.00"}],
-             "shipping": None, "total": "50.00"},
+            {
+                "lines": [{"description": "Kinderstoel", "amount": 1, "price": "50.00", "tax_rate": "7.00"}],
+                "shipping": None,
+                "total": "50.00",
+            },
             "VAT_CODE_MISSING",
             "has no VAT rate 7.00%",
         ),
@@ -145,8 +150,13 @@ def test_missing_vat_rate_names_the_rates_the_administration_has(shop, administr
 
 def test_valid_intra_community_order_is_booked_vat_shifted(shop, administration, connection, deliver):
     order = make_order(
-        customer={"company": "Brasserie Anvers BV", "country": "BE", "vatnumber": "BE0403019261", "city": "Antwerpen",
-                  "zipcode": "2000"},
+        customer={
+            "company": "Brasserie Anvers BV",
+            "country": "BE",
+            "vatnumber": "BE0403019261",
+            "city": "Antwerpen",
+            "zipcode": "2000",
+        },
         lines=[{"description": "Koffiemolen", "amount": 2, "price": "80.00", "tax_rate": "0"}],
         shipping=None,
         priceincltax=False,

@@ -18,16 +18,15 @@ from koppel.sync.models import Record
 from koppel.sync.services import AlreadyHandled, reprocess
 
 from .auth import AccountToken
+from .schemas import ConnectionOut, ErrorOut, RecordDetailOut, RecordPage, RecordQuery, StateCounts
 
 try:
     from ninja import Status
-except ImportError:  # django-ninja < 1.6 takes a (status, body) tuple
+except ImportError:  # older django-ninja (pyproject allows >=1.3) takes a (status, body) tuple
 
-    def Status(status_code: int, value: Any) -> Any:  # noqa: N802
+    def Status(status_code: int, value: Any) -> Any:
         return status_code, value
 
-
-from .schemas import ConnectionOut, ErrorOut, RecordDetailOut, RecordPage, RecordQuery, StateCounts
 
 logger = logging.getLogger("koppel.api")
 
@@ -92,7 +91,9 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return error_response(request, exc.status_code, HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), exc.message)
+    return error_response(
+        request, exc.status_code, HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), exc.message
+    )
 
 
 @api.exception_handler(AlreadyHandled)
@@ -161,7 +162,9 @@ def list_connections(request: HttpRequest) -> list[dict[str, Any]]:
     return [connection_out(c, counts.get(c.pk, {})) for c in connections]
 
 
-@api.get("/records", response={200: RecordPage, **COMMON_ERRORS}, operation_id="list_records", tags=["records"])
+@api.get(
+    "/records", response={200: RecordPage, **COMMON_ERRORS}, operation_id="list_records", tags=["records"]
+)
 def list_records(request: HttpRequest, filters: Query[RecordQuery]) -> dict[str, Any]:
     """Records, newest first, filtered by state, connection, error code or a search (order number,
     customer name, e-mail)."""

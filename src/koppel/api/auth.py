@@ -1,4 +1,4 @@
-"""Bearer tokens for the REST API: ``Authorization: Bearer kp_...``; the token's account scopes every query."""
+"""Bearer tokens for the REST API (``Authorization: Bearer kp_...``); the account scopes every query."""
 
 from __future__ import annotations
 

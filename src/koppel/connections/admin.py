@@ -4,6 +4,7 @@ the ``*_encrypted`` fields are excluded, and nothing on these pages decrypts the
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from .models import Connection
 
@@ -12,10 +13,19 @@ SECRET_FIELDS = ("source_credentials_encrypted", "target_credentials_encrypted",
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
-    list_display = ("name", "account", "source_kind", "target_kind", "active", "last_polled_at", "rejected_webhooks")
+    list_display = (
+        "name",
+        "account",
+        "source_kind",
+        "target_kind",
+        "active",
+        "last_polled_at",
+        "rejected_webhooks",
+    )
     list_filter = ("active", "source_kind", "target_kind", "account")
     search_fields = ("name", "source_url", "target_url", "account__name")
     exclude = SECRET_FIELDS
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = (
         "webhook_url",
         "poll_cursor",

@@ -50,7 +50,12 @@ def decrypt(token: str) -> dict[str, Any]:
 
 def rotate(token: str) -> str:
     """Re-encrypt with the newest key (``MultiFernet.rotate``)."""
-    return fernet().rotate(token.encode()).decode() if token else token
+    if not token:
+        return token
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialsUnreadable("credentials cannot be decrypted with the configured keys") from None
 
 
 class Secrets(dict):

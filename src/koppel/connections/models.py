@@ -27,7 +27,9 @@ class Connection(models.Model):
     active = models.BooleanField(default=True)
 
     source_kind = models.CharField(max_length=40)
-    source_url = models.URLField(max_length=500, help_text="The shop's address, e.g. https://myshop.kmoshops.be")
+    source_url = models.URLField(
+        max_length=500, help_text="The shop's address, e.g. https://myshop.kmoshops.be"
+    )
     source_credentials_encrypted = models.TextField(blank=True, default="")
     target_kind = models.CharField(max_length=40)
     target_url = models.URLField(max_length=500)
@@ -88,7 +90,11 @@ class Connection(models.Model):
         return self.webhook_secret
 
     def rotate_keys(self) -> None:
-        for name in ("source_credentials_encrypted", "target_credentials_encrypted", "webhook_secret_encrypted"):
+        for name in (
+            "source_credentials_encrypted",
+            "target_credentials_encrypted",
+            "webhook_secret_encrypted",
+        ):
             setattr(self, name, crypto.rotate(getattr(self, name)))
 
     # Connectors ----------------------------------------------------------------------------------------
@@ -112,7 +118,9 @@ class Connection(models.Model):
     def statuses_to_book(self) -> frozenset[str]:
         return frozenset(self.eligible_statuses or self.source_class.default_eligible_statuses)
 
-    def check_context(self, *, vat_rates: frozenset[Decimal] | None, existing: str | None = None) -> CheckContext:
+    def check_context(
+        self, *, vat_rates: frozenset[Decimal] | None, existing: str | None = None
+    ) -> CheckContext:
         return CheckContext(
             shop_country=self.shop_country,
             eligible_statuses=self.statuses_to_book,

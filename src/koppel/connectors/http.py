@@ -116,7 +116,9 @@ class ApiClient:
             raise Unavailable(f"{self.system} did not answer in time", side=self.side) from exc
         except httpx.TransportError as exc:
             self.log.add(method, path, None, started, type(exc).__name__)
-            raise Unavailable(f"{self.system} cannot be reached ({type(exc).__name__})", side=self.side) from exc
+            raise Unavailable(
+                f"{self.system} cannot be reached ({type(exc).__name__})", side=self.side
+            ) from exc
         self.log.add(method, path, response.status_code, started)
         self.classify(response)
         return response

@@ -136,7 +136,9 @@ def record_process(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         reprocess(record)
     except AlreadyHandled:
-        messages.error(request, _("Order %(order)s is booked already; it cannot be processed again.") % {"order": order})
+        messages.error(
+            request, _("Order %(order)s is booked already; it cannot be processed again.") % {"order": order}
+        )
     else:
         messages.success(request, _("Order %(order)s is queued for processing.") % {"order": order})
     return redirect("dashboard:record", pk=record.pk)

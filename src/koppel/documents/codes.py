@@ -32,8 +32,8 @@ class Code(StrEnum):
 REMEDIES: dict[Code, tuple[str, str]] = {
     Code.TOTAL_MISMATCH: (
         "The order total differs from the sum of its lines plus shipping by more than per-line VAT rounding.",
-        "Check the order in the shop (a discount, fee or line the shop does not report per line). Correct it, "
-        "then press Process.",
+        "Check the order in the shop: a discount, fee or line the shop does not report per line. Correct "
+        "it, then press Process.",
     ),
     Code.ICP_VAT_NUMBER_MISSING: (
         "A business order from another EU country has no VAT number.",
@@ -47,11 +47,13 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     ),
     Code.VAT_CODE_MISSING: (
         "An order line carries a VAT rate that the invoicing administration does not have.",
-        "Add the rate to the administration (Factuursturen: Instellingen > BTW-tarieven), then press Process.",
+        "Add the rate to the administration (Factuursturen: Instellingen > BTW-tarieven), then press "
+        "Process.",
     ),
     Code.ALREADY_PROCESSED: (
         "The order was booked before, by Koppel or by hand: an invoice with this reference exists.",
-        "Nothing to do. To book it anyway, remove or renumber the existing invoice first, then press Process.",
+        "Nothing to do. To book it anyway, remove or renumber the existing invoice first, then press "
+        "Process.",
     ),
     Code.STATUS_NOT_ELIGIBLE: (
         "The order's status is not (yet) one the connection books (the record waits under Open).",

@@ -15,7 +15,7 @@ class MoneyError(ValueError):
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     """Read a decimal string, int or Decimal. Floats are refused: they cannot carry cents exactly."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(f"{field}: expected a decimal string, got {value!r}")
     if isinstance(value, Decimal):
         result = value

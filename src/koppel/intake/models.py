@@ -21,3 +21,6 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["connection", "-received_at"], name="delivery_conn_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event or 'webhook'} {self.order_id} ({self.outcome})"

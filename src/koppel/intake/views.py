@@ -36,7 +36,9 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         # Stored nowhere: an unsigned request could be anyone's. Only counted, to show on the dashboard.
         Connection.objects.filter(pk=connection.pk).update(rejected_webhooks=F("rejected_webhooks") + 1)
         logger.warning("Webhook for connection %s rejected: bad signature", connection.pk)
-        return problem(401, "SIGNATURE_INVALID", "The webhook signature does not match the connection's secret")
+        return problem(
+            401, "SIGNATURE_INVALID", "The webhook signature does not match the connection's secret"
+        )
     delivery = WebhookDelivery(connection=connection, body=body.decode("utf-8", errors="replace"))
     try:
         notice = source.parse_webhook(body, headers)
@@ -44,7 +46,11 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         delivery.outcome, delivery.message = "invalid", str(exc)[:1000]
         delivery.save()
         return problem(400, "WEBHOOK_INVALID", f"The notification is not understood: {exc}")
-    delivery.event, delivery.order_id, delivery.delivery_id = notice.event, notice.order_id, notice.delivery_id
+    delivery.event, delivery.order_id, delivery.delivery_id = (
+        notice.event,
+        notice.order_id,
+        notice.delivery_id,
+    )
     with transaction.atomic():
         record, queued = note_order(connection, notice.order_id, via="webhook")
         delivery.outcome = "queued" if queued else f"noted ({record.state})"

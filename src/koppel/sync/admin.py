@@ -21,9 +21,24 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Record)
 class RecordAdmin(admin.ModelAdmin):
-    list_display = ("id", "connection", "order_number", "state", "error_code", "customer_name", "total", "created_at")
+    list_display = (
+        "id",
+        "connection",
+        "order_number",
+        "state",
+        "error_code",
+        "customer_name",
+        "total",
+        "created_at",
+    )
     list_filter = ("state", "error_code", "connection")
-    search_fields = ("order_number", "source_order_id", "customer_name", "customer_email", "target_invoice_number")
+    search_fields = (
+        "order_number",
+        "source_order_id",
+        "customer_name",
+        "customer_email",
+        "target_invoice_number",
+    )
     list_select_related = ("connection",)
     date_hierarchy = "created_at"
     inlines = [AttemptInline]
@@ -47,7 +62,9 @@ class RecordAdmin(admin.ModelAdmin):
         refused += queryset.filter(state=State.HANDLED).count()
         self.message_user(request, f"{queued} record(s) queued.", messages.SUCCESS)
         if refused:
-            self.message_user(request, f"{refused} handled record(s) left alone: booked already.", messages.WARNING)
+            self.message_user(
+                request, f"{refused} handled record(s) left alone: booked already.", messages.WARNING
+            )
 
 
 @admin.register(WorkerHeartbeat)

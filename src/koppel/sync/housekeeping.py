@@ -31,7 +31,12 @@ def heartbeat(worker_id: str) -> None:
     if not updated:
         WorkerHeartbeat.objects.update_or_create(
             worker_id=worker_id,
-            defaults={"hostname": socket.gethostname()[:200], "pid": os.getpid(), "started_at": now, "last_seen": now},
+            defaults={
+                "hostname": socket.gethostname()[:200],
+                "pid": os.getpid(),
+                "started_at": now,
+                "last_seen": now,
+            },
         )
 
 
@@ -66,7 +71,9 @@ def schedule_polls() -> int:
     """Enqueue a poll for each connection whose turn has come (at least hourly, or its own interval)."""
     now = timezone.now()
     started = 0
-    due = Connection.objects.filter(active=True).filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+    due = Connection.objects.filter(active=True).filter(
+        Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+    )
     for connection in due.only("pk", "poll_minutes", "next_poll_at"):
         minutes = min(connection.poll_minutes or settings.DEFAULT_POLL_MINUTES, settings.DEFAULT_POLL_MINUTES)
         claimed = Connection.objects.filter(pk=connection.pk, next_poll_at=connection.next_poll_at).update(

@@ -40,7 +40,9 @@ class Record(models.Model):
     target_invoice_id = models.CharField(max_length=100, blank=True, default="")
     target_invoice_number = models.CharField(max_length=100, blank=True, default="")
 
-    attempts = models.PositiveIntegerField(default=0, help_text="Failed tries counted toward the retry limit.")
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Failed tries counted toward the retry limit."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -56,7 +58,9 @@ class Record(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["connection", "source_order_id"], name="one_record_per_source_order")
+            models.UniqueConstraint(
+                fields=["connection", "source_order_id"], name="one_record_per_source_order"
+            )
         ]
         indexes = [
             models.Index(fields=["connection", "state", "-created_at"], name="record_state_idx"),
@@ -83,6 +87,9 @@ class Attempt(models.Model):
     class Meta:
         ordering = ["started_at", "id"]
 
+    def __str__(self) -> str:
+        return f"attempt on record {self.record_id}: {self.outcome}"
+
 
 class DebtorClaim(models.Model):
     """Guards the creation of a debtor per e-mail so two workers never create the same customer twice."""
@@ -96,6 +103,9 @@ class DebtorClaim(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "email"], name="one_debtor_per_email")]
 
+    def __str__(self) -> str:
+        return f"{self.email} → {self.debtor_id or '(being created)'}"
+
 
 class WorkerHeartbeat(models.Model):
     worker_id = models.CharField(max_length=64, primary_key=True)
@@ -104,6 +114,9 @@ class WorkerHeartbeat(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return f"{self.worker_id} (pid {self.pid} on {self.hostname})"
+
 
 class Schedule(models.Model):
     """A periodic job's next run, claimed with a conditional update so one worker runs it."""
@@ -111,3 +124,6 @@ class Schedule(models.Model):
     name = models.CharField(max_length=100, primary_key=True)
     next_run_at = models.DateTimeField()
     last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.next_run_at:%Y-%m-%d %H:%M}"

@@ -92,11 +92,15 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
     except ConnectorError as exc:
         outcome = failure(record, exc)
     except Busy as exc:
-        outcome = Outcome(State.QUEUED, message=str(exc), retry_at=timezone.now() + timedelta(seconds=exc.retry_in))
+        outcome = Outcome(
+            State.QUEUED, message=str(exc), retry_at=timezone.now() + timedelta(seconds=exc.retry_in)
+        )
     except Exception as exc:
         logger.exception("Record %s failed unexpectedly", record_id)
         outcome = Outcome(State.ERROR, Code.INTERNAL_ERROR, f"Unexpected error: {type(exc).__name__}: {exc}")
-    finish(record, outcome, owner, Attempt(started_at=started, trigger=trigger, worker=owner, calls=log.calls))
+    finish(
+        record, outcome, owner, Attempt(started_at=started, trigger=trigger, worker=owner, calls=log.calls)
+    )
     return outcome
 
 
@@ -135,7 +139,9 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
         target.close()
 
 
-def book(record: Record, order: Order, connection: Connection, target: TargetConnector, owner: str) -> Outcome:
+def book(
+    record: Record, order: Order, connection: Connection, target: TargetConnector, owner: str
+) -> Outcome:
     rates = connection.cached_vat_rates()
     if rates is None:
         rates = target.vat_rates()
@@ -152,7 +158,8 @@ def book(record: Record, order: Order, connection: Connection, target: TargetCon
         if record.booking_started_at is not None:
             return Outcome(
                 State.HANDLED,
-                message=f"Booked (found invoice {existing.number or existing.id} after an interrupted attempt)",
+                message=f"Booked (found invoice {existing.number or existing.id} after an interrupted "
+                "attempt)",
                 fields=ids,
             )
         return Outcome(
@@ -223,7 +230,11 @@ def failure(record: Record, exc: ConnectorError) -> Outcome:
     if isinstance(exc, RateLimited) and exc.side == "target":
         Connection.objects.filter(pk=record.connection_id).update(target_paused_until=retry_at)
     return Outcome(
-        State.QUEUED, exc.code, f"Attempt {tries} failed, retrying: {exc.message}", retry_at, counts_as_attempt=True
+        State.QUEUED,
+        exc.code,
+        f"Attempt {tries} failed, retrying: {exc.message}",
+        retry_at,
+        counts_as_attempt=True,
     )
 
 
@@ -276,7 +287,9 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
     with transaction.atomic():
         updated = Record.objects.filter(pk=record.pk, lease_owner=owner).update(**values)
         if not updated:
-            logger.warning("Record %s: lease lost before the outcome %s was written", record.pk, outcome.label)
+            logger.warning(
+                "Record %s: lease lost before the outcome %s was written", record.pk, outcome.label
+            )
             log_entry.outcome = "lease-lost"
         log_entry.save()
         if updated and outcome.retry_at is not None:

@@ -36,8 +36,14 @@ class Housekeeper(threading.Thread):
         connection.close()
 
 
-def run_worker(*, interval: float = 0.2, worker_id: str | None = None, batch: bool = False,
-               max_tasks: int | None = None, housekeeping_enabled: bool = True) -> None:
+def run_worker(
+    *,
+    interval: float = 0.2,
+    worker_id: str | None = None,
+    batch: bool = False,
+    max_tasks: int | None = None,
+    housekeeping_enabled: bool = True,
+) -> None:
     worker_id = worker_id or f"w-{get_random_string(12)}"
     set_worker_id(worker_id)
     housekeeping.heartbeat(worker_id)

@@ -6,45 +6,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Connection',
+            name="Connection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('active', models.BooleanField(default=True)),
-                ('source_kind', models.CharField(max_length=40)),
-                ('source_url', models.URLField(help_text="The shop's address, e.g. https://myshop.kmoshops.be", max_length=500)),
-                ('source_credentials_encrypted', models.TextField(blank=True, default='')),
-                ('target_kind', models.CharField(max_length=40)),
-                ('target_url', models.URLField(max_length=500)),
-                ('target_credentials_encrypted', models.TextField(blank=True, default='')),
-                ('target_settings', models.JSONField(blank=True, default=dict)),
-                ('webhook_secret_encrypted', models.TextField(blank=True, default='')),
-                ('shop_country', models.CharField(default='NL', help_text='Country the shop sells from.', max_length=2)),
-                ('eligible_statuses', models.JSONField(blank=True, default=list, help_text="Empty: the source's default.")),
-                ('start_at', models.DateTimeField(default=django.utils.timezone.now, help_text='Orders placed before this are skipped.')),
-                ('poll_minutes', models.PositiveIntegerField(default=60)),
-                ('poll_cursor', models.DateTimeField(blank=True, null=True)),
-                ('next_poll_at', models.DateTimeField(blank=True, null=True)),
-                ('last_polled_at', models.DateTimeField(blank=True, null=True)),
-                ('last_poll_error', models.CharField(blank=True, default='', max_length=500)),
-                ('rejected_webhooks', models.PositiveIntegerField(default=0)),
-                ('target_paused_until', models.DateTimeField(blank=True, null=True)),
-                ('target_vat_rates', models.JSONField(blank=True, null=True)),
-                ('target_vat_rates_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='connections', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("active", models.BooleanField(default=True)),
+                ("source_kind", models.CharField(max_length=40)),
+                (
+                    "source_url",
+                    models.URLField(
+                        help_text="The shop's address, e.g. https://myshop.kmoshops.be", max_length=500
+                    ),
+                ),
+                ("source_credentials_encrypted", models.TextField(blank=True, default="")),
+                ("target_kind", models.CharField(max_length=40)),
+                ("target_url", models.URLField(max_length=500)),
+                ("target_credentials_encrypted", models.TextField(blank=True, default="")),
+                ("target_settings", models.JSONField(blank=True, default=dict)),
+                ("webhook_secret_encrypted", models.TextField(blank=True, default="")),
+                (
+                    "shop_country",
+                    models.CharField(default="NL", help_text="Country the shop sells from.", max_length=2),
+                ),
+                (
+                    "eligible_statuses",
+                    models.JSONField(blank=True, default=list, help_text="Empty: the source's default."),
+                ),
+                (
+                    "start_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, help_text="Orders placed before this are skipped."
+                    ),
+                ),
+                ("poll_minutes", models.PositiveIntegerField(default=60)),
+                ("poll_cursor", models.DateTimeField(blank=True, null=True)),
+                ("next_poll_at", models.DateTimeField(blank=True, null=True)),
+                ("last_polled_at", models.DateTimeField(blank=True, null=True)),
+                ("last_poll_error", models.CharField(blank=True, default="", max_length=500)),
+                ("rejected_webhooks", models.PositiveIntegerField(default=0)),
+                ("target_paused_until", models.DateTimeField(blank=True, null=True)),
+                ("target_vat_rates", models.JSONField(blank=True, null=True)),
+                ("target_vat_rates_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="connections",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
     ]

@@ -55,7 +55,9 @@ class FactuursturenClient(ApiClient):
         try:
             return response.json()
         except ValueError:
-            raise Rejected(f"Factuursturen answered {path} with something that is not JSON", side="target") from None
+            raise Rejected(
+                f"Factuursturen answered {path} with something that is not JSON", side="target"
+            ) from None
 
     def search(self, area: str, field: str, query: str) -> list[dict[str, Any]]:
         data = self.get(f"search/{area}/{field}/{quote(query, safe='')}")

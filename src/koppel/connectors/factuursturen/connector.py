@@ -57,7 +57,9 @@ class FactuursturenTarget(TargetConnector):
     def layouts(self) -> list[Layout]:
         data = self.client.get("profiles")
         items = data.values() if isinstance(data, dict) else data or []
-        return [Layout(id=str(p.get("id", "")), name=str(p.get("name", ""))) for p in items if isinstance(p, dict)]
+        return [
+            Layout(id=str(p.get("id", "")), name=str(p.get("name", ""))) for p in items if isinstance(p, dict)
+        ]
 
     def find_debtor(self, party: Party) -> Debtor | None:
         email = party.email.strip().lower()
@@ -97,7 +99,9 @@ class FactuursturenTarget(TargetConnector):
         return None
 
     def create_invoice(self, invoice: Invoice, debtor: Debtor) -> BookedInvoice:
-        include_vat = invoice.prices_include_vat if debtor.prices_include_vat is None else debtor.prices_include_vat
+        include_vat = (
+            invoice.prices_include_vat if debtor.prices_include_vat is None else debtor.prices_include_vat
+        )
         body = mapping.invoice_body(
             invoice, debtor.id, debtor_prices_include_vat=include_vat, settings=self.settings
         )
@@ -124,7 +128,10 @@ class FactuursturenTarget(TargetConnector):
                 "POST",
                 "invoices",
                 mapping.invoice_body(
-                    invoice, NEW_DEBTOR, debtor_prices_include_vat=invoice.prices_include_vat, settings=settings
+                    invoice,
+                    NEW_DEBTOR,
+                    debtor_prices_include_vat=invoice.prices_include_vat,
+                    settings=settings,
                 ),
             ),
         ]

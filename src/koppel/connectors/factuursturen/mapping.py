@@ -30,10 +30,16 @@ MAX_LENGTHS = {
     "mailintro": 128,
 }
 TEXTS = {
-    "nl": {"mailintro": "Geachte {first_name} {last_name},", "thanks": "Bedankt voor uw bestelling",
-           "payment": "Betaalmethode"},
-    "en": {"mailintro": "Dear {first_name} {last_name},", "thanks": "Thank you for your order",
-           "payment": "Payment method"},
+    "nl": {
+        "mailintro": "Geachte {first_name} {last_name},",
+        "thanks": "Bedankt voor uw bestelling",
+        "payment": "Betaalmethode",
+    },
+    "en": {
+        "mailintro": "Dear {first_name} {last_name},",
+        "thanks": "Thank you for your order",
+        "payment": "Payment method",
+    },
 }
 
 

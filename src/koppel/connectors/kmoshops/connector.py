@@ -1,4 +1,5 @@
-"""KMO Shops as a source: webhooks ``X-KMO-Signature`` (hex HMAC-SHA256 of the raw body), order fetch, polling."""
+"""KMO Shops as a source: webhooks signed with ``X-KMO-Signature`` (hex HMAC-SHA256 of the raw
+body), order fetch, polling."""
 
 from __future__ import annotations
 

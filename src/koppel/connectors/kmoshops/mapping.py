@@ -1,4 +1,4 @@
-"""KMO Shops order JSON (``shared/specs/kmoshops``) into the canonical :class:`~koppel.documents.model.Order`."""
+"""KMO Shops order JSON (``shared/specs/kmoshops``) into the canonical order."""
 
 from __future__ import annotations
 

@@ -6,30 +6,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0001_initial'),
+        ("connections", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('body', models.TextField()),
-                ('event', models.CharField(blank=True, default='', max_length=60)),
-                ('order_id', models.CharField(blank=True, default='', max_length=100)),
-                ('delivery_id', models.CharField(blank=True, default='', max_length=200)),
-                ('outcome', models.CharField(blank=True, default='', max_length=40)),
-                ('message', models.TextField(blank=True, default='')),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_deliveries', to='connections.connection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("body", models.TextField()),
+                ("event", models.CharField(blank=True, default="", max_length=60)),
+                ("order_id", models.CharField(blank=True, default="", max_length=100)),
+                ("delivery_id", models.CharField(blank=True, default="", max_length=200)),
+                ("outcome", models.CharField(blank=True, default="", max_length=40)),
+                ("message", models.TextField(blank=True, default="")),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_deliveries",
+                        to="connections.connection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at'],
-                'indexes': [models.Index(fields=['connection', '-received_at'], name='delivery_conn_idx')],
+                "ordering": ["-received_at"],
+                "indexes": [models.Index(fields=["connection", "-received_at"], name="delivery_conn_idx")],
             },
         ),
     ]

@@ -2,115 +2,257 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import koppel.documents.codes
 from django.db import migrations, models
+
+import koppel.documents.codes
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0001_initial'),
+        ("connections", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Schedule',
+            name="Schedule",
             fields=[
-                ('name', models.CharField(max_length=100, primary_key=True, serialize=False)),
-                ('next_run_at', models.DateTimeField()),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
+                ("name", models.CharField(max_length=100, primary_key=True, serialize=False)),
+                ("next_run_at", models.DateTimeField()),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('worker_id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('hostname', models.CharField(blank=True, default='', max_length=200)),
-                ('pid', models.PositiveIntegerField(default=0)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen', models.DateTimeField(default=django.utils.timezone.now)),
+                ("worker_id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("hostname", models.CharField(blank=True, default="", max_length=200)),
+                ("pid", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Record',
+            name="Record",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_order_id', models.CharField(max_length=100)),
-                ('order_number', models.CharField(blank=True, default='', max_length=100)),
-                ('state', models.CharField(choices=[('open', 'Open'), ('queued', 'Queued'), ('handled', 'Handled'), ('error', 'Error'), ('skipped', 'Skipped')], default='queued', max_length=10)),
-                ('error_code', models.CharField(blank=True, choices=[(koppel.documents.codes.Code['TOTAL_MISMATCH'], koppel.documents.codes.Code['TOTAL_MISMATCH']), (koppel.documents.codes.Code['ICP_VAT_NUMBER_MISSING'], koppel.documents.codes.Code['ICP_VAT_NUMBER_MISSING']), (koppel.documents.codes.Code['ICP_VAT_NUMBER_INVALID'], koppel.documents.codes.Code['ICP_VAT_NUMBER_INVALID']), (koppel.documents.codes.Code['VAT_CODE_MISSING'], koppel.documents.codes.Code['VAT_CODE_MISSING']), (koppel.documents.codes.Code['ALREADY_PROCESSED'], koppel.documents.codes.Code['ALREADY_PROCESSED']), (koppel.documents.codes.Code['STATUS_NOT_ELIGIBLE'], koppel.documents.codes.Code['STATUS_NOT_ELIGIBLE']), (koppel.documents.codes.Code['BEFORE_START_DATE'], koppel.documents.codes.Code['BEFORE_START_DATE']), (koppel.documents.codes.Code['ORDER_INVALID'], koppel.documents.codes.Code['ORDER_INVALID']), (koppel.documents.codes.Code['SOURCE_AUTH_FAILED'], koppel.documents.codes.Code['SOURCE_AUTH_FAILED']), (koppel.documents.codes.Code['SOURCE_ORDER_NOT_FOUND'], koppel.documents.codes.Code['SOURCE_ORDER_NOT_FOUND']), (koppel.documents.codes.Code['SOURCE_UNAVAILABLE'], koppel.documents.codes.Code['SOURCE_UNAVAILABLE']), (koppel.documents.codes.Code['TARGET_AUTH_FAILED'], koppel.documents.codes.Code['TARGET_AUTH_FAILED']), (koppel.documents.codes.Code['TARGET_REJECTED'], koppel.documents.codes.Code['TARGET_REJECTED']), (koppel.documents.codes.Code['TARGET_UNAVAILABLE'], koppel.documents.codes.Code['TARGET_UNAVAILABLE']), (koppel.documents.codes.Code['INTERNAL_ERROR'], koppel.documents.codes.Code['INTERNAL_ERROR'])], default='', max_length=40)),
-                ('message', models.TextField(blank=True, default='')),
-                ('payload', models.JSONField(blank=True, help_text='The order exactly as the source sent it.', null=True)),
-                ('payload_fetched_at', models.DateTimeField(blank=True, null=True)),
-                ('document', models.JSONField(blank=True, help_text='The canonical invoice as booked.', null=True)),
-                ('order_created_at', models.DateTimeField(blank=True, null=True)),
-                ('order_status', models.CharField(blank=True, default='', max_length=40)),
-                ('total', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('currency', models.CharField(blank=True, default='', max_length=3)),
-                ('customer_name', models.CharField(blank=True, default='', max_length=200)),
-                ('customer_email', models.CharField(blank=True, default='', max_length=254)),
-                ('target_debtor_id', models.CharField(blank=True, default='', max_length=100)),
-                ('target_invoice_id', models.CharField(blank=True, default='', max_length=100)),
-                ('target_invoice_number', models.CharField(blank=True, default='', max_length=100)),
-                ('attempts', models.PositiveIntegerField(default=0, help_text='Failed tries counted toward the retry limit.')),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_owner', models.CharField(blank=True, default='', max_length=64)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('booking_started_at', models.DateTimeField(blank=True, help_text='Set (and committed) just before the invoice is sent to the target.', null=True)),
-                ('received_via', models.CharField(blank=True, default='', max_length=20)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('handled_at', models.DateTimeField(blank=True, null=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='records', to='connections.connection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source_order_id", models.CharField(max_length=100)),
+                ("order_number", models.CharField(blank=True, default="", max_length=100)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("queued", "Queued"),
+                            ("handled", "Handled"),
+                            ("error", "Error"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "error_code",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            (
+                                koppel.documents.codes.Code["TOTAL_MISMATCH"],
+                                koppel.documents.codes.Code["TOTAL_MISMATCH"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["ICP_VAT_NUMBER_MISSING"],
+                                koppel.documents.codes.Code["ICP_VAT_NUMBER_MISSING"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["ICP_VAT_NUMBER_INVALID"],
+                                koppel.documents.codes.Code["ICP_VAT_NUMBER_INVALID"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["VAT_CODE_MISSING"],
+                                koppel.documents.codes.Code["VAT_CODE_MISSING"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["ALREADY_PROCESSED"],
+                                koppel.documents.codes.Code["ALREADY_PROCESSED"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["STATUS_NOT_ELIGIBLE"],
+                                koppel.documents.codes.Code["STATUS_NOT_ELIGIBLE"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["BEFORE_START_DATE"],
+                                koppel.documents.codes.Code["BEFORE_START_DATE"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["ORDER_INVALID"],
+                                koppel.documents.codes.Code["ORDER_INVALID"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["SOURCE_AUTH_FAILED"],
+                                koppel.documents.codes.Code["SOURCE_AUTH_FAILED"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["SOURCE_ORDER_NOT_FOUND"],
+                                koppel.documents.codes.Code["SOURCE_ORDER_NOT_FOUND"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["SOURCE_UNAVAILABLE"],
+                                koppel.documents.codes.Code["SOURCE_UNAVAILABLE"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["TARGET_AUTH_FAILED"],
+                                koppel.documents.codes.Code["TARGET_AUTH_FAILED"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["TARGET_REJECTED"],
+                                koppel.documents.codes.Code["TARGET_REJECTED"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["TARGET_UNAVAILABLE"],
+                                koppel.documents.codes.Code["TARGET_UNAVAILABLE"],
+                            ),
+                            (
+                                koppel.documents.codes.Code["INTERNAL_ERROR"],
+                                koppel.documents.codes.Code["INTERNAL_ERROR"],
+                            ),
+                        ],
+                        default="",
+                        max_length=40,
+                    ),
+                ),
+                ("message", models.TextField(blank=True, default="")),
+                (
+                    "payload",
+                    models.JSONField(
+                        blank=True, help_text="The order exactly as the source sent it.", null=True
+                    ),
+                ),
+                ("payload_fetched_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "document",
+                    models.JSONField(blank=True, help_text="The canonical invoice as booked.", null=True),
+                ),
+                ("order_created_at", models.DateTimeField(blank=True, null=True)),
+                ("order_status", models.CharField(blank=True, default="", max_length=40)),
+                ("total", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("currency", models.CharField(blank=True, default="", max_length=3)),
+                ("customer_name", models.CharField(blank=True, default="", max_length=200)),
+                ("customer_email", models.CharField(blank=True, default="", max_length=254)),
+                ("target_debtor_id", models.CharField(blank=True, default="", max_length=100)),
+                ("target_invoice_id", models.CharField(blank=True, default="", max_length=100)),
+                ("target_invoice_number", models.CharField(blank=True, default="", max_length=100)),
+                (
+                    "attempts",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Failed tries counted toward the retry limit."
+                    ),
+                ),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_owner", models.CharField(blank=True, default="", max_length=64)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "booking_started_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set (and committed) just before the invoice is sent to the target.",
+                        null=True,
+                    ),
+                ),
+                ("received_via", models.CharField(blank=True, default="", max_length=20)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("handled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="records",
+                        to="connections.connection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('trigger', models.CharField(blank=True, default='', max_length=20)),
-                ('worker', models.CharField(blank=True, default='', max_length=64)),
-                ('outcome', models.CharField(blank=True, default='', max_length=20)),
-                ('error_code', models.CharField(blank=True, default='', max_length=40)),
-                ('message', models.TextField(blank=True, default='')),
-                ('calls', models.JSONField(blank=True, default=list)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='sync.record')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("trigger", models.CharField(blank=True, default="", max_length=20)),
+                ("worker", models.CharField(blank=True, default="", max_length=64)),
+                ("outcome", models.CharField(blank=True, default="", max_length=20)),
+                ("error_code", models.CharField(blank=True, default="", max_length=40)),
+                ("message", models.TextField(blank=True, default="")),
+                ("calls", models.JSONField(blank=True, default=list)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="sync.record",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['started_at', 'id'],
+                "ordering": ["started_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DebtorClaim',
+            name="DebtorClaim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(max_length=254)),
-                ('debtor_id', models.CharField(blank=True, default='', max_length=100)),
-                ('claimed_by', models.CharField(blank=True, default='', max_length=64)),
-                ('claimed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='debtor_claims', to='connections.connection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.CharField(max_length=254)),
+                ("debtor_id", models.CharField(blank=True, default="", max_length=100)),
+                ("claimed_by", models.CharField(blank=True, default="", max_length=64)),
+                ("claimed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="debtor_claims",
+                        to="connections.connection",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('connection', 'email'), name='one_debtor_per_email')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("connection", "email"), name="one_debtor_per_email")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=models.Index(fields=['connection', 'state', '-created_at'], name='record_state_idx'),
+            model_name="record",
+            index=models.Index(fields=["connection", "state", "-created_at"], name="record_state_idx"),
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=models.Index(fields=['state', 'updated_at'], name='record_sweep_idx'),
+            model_name="record",
+            index=models.Index(fields=["state", "updated_at"], name="record_sweep_idx"),
         ),
         migrations.AddConstraint(
-            model_name='record',
-            constraint=models.UniqueConstraint(fields=('connection', 'source_order_id'), name='one_record_per_source_order'),
+            model_name="record",
+            constraint=models.UniqueConstraint(
+                fields=("connection", "source_order_id"), name="one_record_per_source_order"
+            ),
         ),
     ]
