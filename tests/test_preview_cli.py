@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -98,7 +99,9 @@ def test_example_order_passes_and_shows_everything(capsys: pytest.CaptureFixture
     assert [x["price"] for x in invoice["lines"]] == ["249.00", "19.99", "12.50", "6.95"]
 
 
-def test_vat_rate_the_target_lacks_blocks(capsys: pytest.CaptureFixture[str], seven_percent_order: Path) -> None:
+def test_vat_rate_the_target_lacks_blocks(
+    capsys: pytest.CaptureFixture[str], seven_percent_order: Path
+) -> None:
     code, result, _ = run(capsys, seven_percent_order)
     assert code == EXIT_BLOCKED == 3
     failing = [c for c in result["checks"] if not c["passed"]]
@@ -107,7 +110,9 @@ def test_vat_rate_the_target_lacks_blocks(capsys: pytest.CaptureFixture[str], se
     assert result["document"]["totals"]["gross"] == "308.43"  # the preview is shown even when blocked
 
 
-def test_vat_rates_option_adds_the_rate(capsys: pytest.CaptureFixture[str], seven_percent_order: Path) -> None:
+def test_vat_rates_option_adds_the_rate(
+    capsys: pytest.CaptureFixture[str], seven_percent_order: Path
+) -> None:
     code, result, _ = run(capsys, seven_percent_order, "--vat-rates", "21,9,0,7")
     assert code == EXIT_OK
     assert all(c["passed"] for c in result["checks"])
@@ -137,7 +142,7 @@ def test_shop_country_makes_a_dutch_company_foreign(capsys: pytest.CaptureFixtur
 def test_order_from_standard_input(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, example: Any
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(json.dumps(example)))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(example)))
     code, result, _ = run(capsys, "-")
     assert code == EXIT_OK
     assert result["document"]["totals"]["gross"] == "308.43"
@@ -194,3 +199,8 @@ def test_console_script(example: Any) -> None:
     result = json.loads(done.stdout)
     assert result["document"]["totals"] == {"net": "256.04", "vat": "52.39", "gross": "308.43"}
     assert [r["path"] for r in result["requests"]][-2:] == ["clients", "invoices"]
+
+
+def test_statuses_option_ignores_case(capsys: pytest.CaptureFixture[str], example: Any) -> None:
+    code, _, _ = run(capsys, EXAMPLE, "--statuses", "Paid,Shipped")
+    assert code == EXIT_OK

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             source=args.source,
             target=args.target,
             shop_country=args.shop_country.upper(),
-            eligible_statuses=frozenset(s.strip() for s in args.statuses.split(","))
+            eligible_statuses=frozenset(s.strip().lower() for s in args.statuses.split(","))
             if args.statuses
             else None,
             vat_rates=args.vat_rates,

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # serves the Swagger UI assets for /api/docs locally (no CDN)
     "koppel.accounts",
     "koppel.connections",
     "koppel.sync",

@@ -17,5 +17,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", health),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("koppel.dashboard.urls")),
 ]

@@ -254,7 +254,15 @@ def test_fractional_quantity_is_kept() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "alpha2"),
-    [("BE", "BE"), ("be", "BE"), ("BEL", "BE"), ("België", "BE"), ("Belgium", "BE"), ("Nederland", "NL"), ("", None)],
+    [
+        ("BE", "BE"),
+        ("be", "BE"),
+        ("BEL", "BE"),
+        ("België", "BE"),
+        ("Belgium", "BE"),
+        ("Nederland", "NL"),
+        ("", None),
+    ],
 )
 def test_country_as_code_name_or_empty(raw: str, alpha2: str | None) -> None:
     customer = parse_order(with_customer(country=raw)).customer
@@ -279,7 +287,9 @@ def test_whitespace_around_values_is_dropped() -> None:
     assert (customer.first_name, customer.email) == ("Lotte", "lotte@example.be")
 
 
-@pytest.mark.parametrize(("raw", "status"), [("PAID", "paid"), ("Shipped", "shipped"), (" Completed ", "completed")])
+@pytest.mark.parametrize(
+    ("raw", "status"), [("PAID", "paid"), ("Shipped", "shipped"), (" Completed ", "completed")]
+)
 def test_status_is_lower_cased(raw: str, status: str) -> None:
     assert parse_order(small_order(status=raw)).status == status
 
@@ -314,7 +324,12 @@ def test_defaults_when_optional_fields_are_absent() -> None:
     for key in ("currency", "priceincltax", "payment_method", "paid", "number"):
         del payload[key]
     order: Order = parse_order(payload)
-    assert (order.currency, order.prices_include_vat, order.payment_method, order.paid) == ("EUR", True, "", False)
+    assert (order.currency, order.prices_include_vat, order.payment_method, order.paid) == (
+        "EUR",
+        True,
+        "",
+        False,
+    )
 
 
 def test_unknown_fields_are_ignored() -> None:

@@ -67,7 +67,13 @@ def kmo_order(
             **customer,
         },
         "lines": [
-            {"sku": f"SKU-{n}", "description": f"Artikel {n}", "amount": amount, "price": price, "tax_rate": rate}
+            {
+                "sku": f"SKU-{n}",
+                "description": f"Artikel {n}",
+                "amount": amount,
+                "price": price,
+                "tax_rate": rate,
+            }
             for n, (amount, price, rate) in enumerate(lines, 1)
         ],
         "total": total,
@@ -173,7 +179,9 @@ def test_total_incl_vat_matches_exactly() -> None:
     assert result.message == "Total 295.93 matches the lines"
 
 
-@pytest.mark.parametrize(("total", "difference"), [("295.94", "0.01"), ("295.92", "-0.01"), ("289.98", "-5.95")])
+@pytest.mark.parametrize(
+    ("total", "difference"), [("295.94", "0.01"), ("295.92", "-0.01"), ("289.98", "-5.95")]
+)
 def test_total_incl_vat_allows_no_difference(total: str, difference: str) -> None:
     result = check_total(bed_and_pillows(total=total), ctx())
     assert (result.code, result.passed) == (Code.TOTAL_MISMATCH, False)
@@ -213,12 +221,17 @@ def test_total_excl_vat_beyond_half_a_cent_per_line_fails(total: str, difference
 
 def test_total_excl_vat_tolerance_counts_paid_shipping_as_a_line() -> None:
     # Two lines + paid shipping = 3 lines: tolerance 0.015 → 0.02. Per line: 2 × (0.50 + 0.11) + 0.61.
-    order = kmo_order([(1, "0.50", "21"), (1, "0.50", "21")], total="1.83", incl=False, shipping=("0.50", "21"))
+    order = kmo_order(
+        [(1, "0.50", "21"), (1, "0.50", "21")], total="1.83", incl=False, shipping=("0.50", "21")
+    )
     assert expected_total(order) == (D("1.83"), D("0.02"))
-    per_rate = kmo_order([(1, "0.50", "21"), (1, "0.50", "21")], total="1.82", incl=False, shipping=("0.50", "21"))
+    per_rate = kmo_order(
+        [(1, "0.50", "21"), (1, "0.50", "21")], total="1.82", incl=False, shipping=("0.50", "21")
+    )
     assert check_total(per_rate, ctx()).passed  # 1.50 + 0.315 → 1.82
     assert not check_total(
-        kmo_order([(1, "0.50", "21"), (1, "0.50", "21")], total="1.80", incl=False, shipping=("0.50", "21")), ctx()
+        kmo_order([(1, "0.50", "21"), (1, "0.50", "21")], total="1.80", incl=False, shipping=("0.50", "21")),
+        ctx(),
     ).passed
 
 
@@ -271,8 +284,11 @@ def test_non_eu_company_is_not_icp() -> None:
     ("vat_number", "message"),
     [
         ("BE0403019262", "VAT number 'BE0403019262' has a wrong format or check digits"),
-        ("NL004495445B01", "VAT number 'NL004495445B01' is from Netherlands, but the billing country is Belgium"),
-        ("hello", "VAT number 'hello' cannot be read"),
+        (
+            "NL004495445B01",
+            "VAT number 'NL004495445B01' is from Netherlands, but the billing country is Belgium",
+        ),
+        ("hello", "VAT number 'hello' does not start with an EU country code"),
         ("BE123", "VAT number 'BE123' has a wrong format or check digits"),
         ("XI980780684", "VAT number 'XI980780684' does not start with an EU country code"),
     ],
@@ -351,7 +367,9 @@ def test_unknown_target_rates_pass_with_a_note() -> None:
 
 
 def test_run_checks_in_the_order_the_merchant_reads_them() -> None:
-    results = run_checks(bed_and_pillows(company="Frituur Claes BV", country="BE", vatnumber="BE0403019261"), ctx())
+    results = run_checks(
+        bed_and_pillows(company="Frituur Claes BV", country="BE", vatnumber="BE0403019261"), ctx()
+    )
     assert [r.code for r in results] == [
         Code.STATUS_NOT_ELIGIBLE,
         Code.BEFORE_START_DATE,

@@ -183,7 +183,9 @@ def test_unusable_vat_numbers(number: str) -> None:
 # --- rates ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("a", "b"), [("21", "21.00"), ("21.0", "21"), ("9", "9.00"), ("0", "0.00"), ("5.5", "5.50")])
+@pytest.mark.parametrize(
+    ("a", "b"), [("21", "21.00"), ("21.0", "21"), ("9", "9.00"), ("0", "0.00"), ("5.5", "5.50")]
+)
 def test_normalized_rate_same_rate_in_any_notation(a: str, b: str) -> None:
     assert normalized_rate(D(a)) == normalized_rate(D(b))
     assert hash(normalized_rate(D(a))) == hash(normalized_rate(D(b)))

@@ -86,7 +86,9 @@ def test_client_create_and_read_back_stringified(account: httpx.Client) -> None:
     assert account.get("clients").json() == [client]
 
     belgian = create_client(account, country="Belgium", zipcode="1000", tax_type="intax")
-    assert account.get(f"clients/{belgian}").json()["client"]["country"] == create_country_id(account, "België")
+    assert account.get(f"clients/{belgian}").json()["client"]["country"] == create_country_id(
+        account, "België"
+    )
 
     missing = account.get("clients/99")
     assert (missing.status_code, missing.text) == (404, "Client not found")
@@ -144,7 +146,12 @@ def test_search(account: httpx.Client) -> None:
 def test_invoice_totals_intax(account: httpx.Client) -> None:
     nr = create_client(account, tax_type="intax", city="Amsterdam", country="146")
     response = create_invoice(
-        account, nr, reference={"line1": "367439"}, alreadypaid="full", alreadypaidmethod="Credit card", sent="2026-02-13"
+        account,
+        nr,
+        reference={"line1": "367439"},
+        alreadypaid="full",
+        alreadypaidmethod="Credit card",
+        sent="2026-02-13",
     )
     assert response.status_code == 201 and response.headers["content-type"].startswith("text/plain")
     assert re.fullmatch(r"\d+", response.text)
@@ -155,7 +162,11 @@ def test_invoice_totals_intax(account: httpx.Client) -> None:
         "tax2": {"rate": 9, "sum": "1.03", "sum_of": "11.47"},
     }
     assert invoice["invoicenr"] == "F20260001" and invoice["id"] == "20260001"
-    assert invoice["open"] == "0.00" and invoice["paiddate"] == "2026-02-13" and invoice["duedate"] == "2026-03-15"
+    assert (
+        invoice["open"] == "0.00"
+        and invoice["paiddate"] == "2026-02-13"
+        and invoice["duedate"] == "2026-03-15"
+    )
     assert invoice["lines"]["line2"] == {
         "amount": 2,
         "amount_desc": "",
@@ -166,7 +177,11 @@ def test_invoice_totals_intax(account: httpx.Client) -> None:
         "linetotal": 39.98,
     }
     assert invoice["tax_type"] == "intax" and invoice["tax_shifted"] == "false"
-    assert invoice["clientnr"] == nr and invoice["company"] == "Bakery De Witte" and invoice["city"] == "Amsterdam"
+    assert (
+        invoice["clientnr"] == nr
+        and invoice["company"] == "Bakery De Witte"
+        and invoice["city"] == "Amsterdam"
+    )
     assert invoice["history"]["item1"]["description"] == "Factuur aangemaakt"
     assert account.get("invoices/F20260001").json() == {"invoice": invoice}
     assert account.get("invoices").json() == [invoice]
@@ -191,7 +206,10 @@ def test_invoice_totals_extax_partly_paid(account: httpx.Client) -> None:
     [
         ({"clientnr": "99"}, "Client 99 not found"),
         ({"lines": [{**EXAMPLE_LINES[0], "tax_rate": 7}]}, "Invalid tax rate 7 on line 1"),
-        ({"lines": [EXAMPLE_LINES[0], {**EXAMPLE_LINES[0], "tax_rate": "7.00"}]}, "Invalid tax rate 7.00 on line 2"),
+        (
+            {"lines": [EXAMPLE_LINES[0], {**EXAMPLE_LINES[0], "tax_rate": "7.00"}]},
+            "Invalid tax rate 7.00 on line 2",
+        ),
         ({"action": None}, "action"),
         ({"action": "save"}, "savename"),
         ({"sendmethod": None}, "sendmethod"),

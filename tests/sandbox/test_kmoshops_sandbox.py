@@ -79,17 +79,29 @@ def shop(client: httpx.Client, receiver: Receiver) -> dict[str, str]:
     hook_path = f"/webhooks/kmoshops/{name}"
     response = client.post(
         "/_sandbox/kmoshops/shops",
-        json={"shop": name, "api_key": "key-1", "webhook_url": receiver.url + hook_path, "webhook_secret": SECRET},
+        json={
+            "shop": name,
+            "api_key": "key-1",
+            "webhook_url": receiver.url + hook_path,
+            "webhook_secret": SECRET,
+        },
     )
     assert response.status_code == 201
-    return {"name": name, "url": f"/kmoshops/{name}", "control": f"/_sandbox/kmoshops/shops/{name}", "hook": hook_path}
+    return {
+        "name": name,
+        "url": f"/kmoshops/{name}",
+        "control": f"/_sandbox/kmoshops/shops/{name}",
+        "hook": hook_path,
+    }
 
 
 def api(client: httpx.Client, shop: dict[str, str], path: str, **params: Any) -> httpx.Response:
     return client.get(f"{shop['url']}/api/v1/{path}", params=params, headers={"X-Api-Key": "key-1"})
 
 
-def add_order(client: httpx.Client, shop: dict[str, str], order: dict[str, Any], notify: bool = False) -> dict:
+def add_order(
+    client: httpx.Client, shop: dict[str, str], order: dict[str, Any], notify: bool = False
+) -> dict:
     response = client.post(f"{shop['control']}/orders", json=order, params={"notify": str(notify).lower()})
     assert response.status_code == 201, response.text
     return response.json()
@@ -110,7 +122,10 @@ def test_auth_and_not_found(client: httpx.Client, shop: dict[str, str]) -> None:
     missing = api(client, shop, "orders/999")
     assert missing.status_code == 404
     assert missing.json() == {"error": "not_found", "message": "Order 999 not found"}
-    assert client.get("/kmoshops/no-such-shop/api/v1/orders/1", headers={"X-Api-Key": "key-1"}).status_code == 404
+    assert (
+        client.get("/kmoshops/no-such-shop/api/v1/orders/1", headers={"X-Api-Key": "key-1"}).status_code
+        == 404
+    )
     assert api(client, shop, "customers").status_code == 404
 
 
@@ -126,7 +141,10 @@ def test_example_order_round_trip_and_totals(client: httpx.Client, shop: dict[st
         shop,
         {
             "priceincltax": False,
-            "lines": [{"amount": 3, "price": "10.00", "tax_rate": "21.00"}, {"price": "9.99", "tax_rate": "9"}],
+            "lines": [
+                {"amount": 3, "price": "10.00", "tax_rate": "21.00"},
+                {"price": "9.99", "tax_rate": "9"},
+            ],
             "shipping": {"price": "5.00", "tax_rate": "21.00"},
         },
     )
@@ -181,7 +199,9 @@ def test_fault_knobs_and_request_log(client: httpx.Client, shop: dict[str, str])
     assert knobs["fail_next"] == [503, 500] and knobs["rate_limit_per_minute"] == 60
     assert [api(client, shop, "orders").status_code for _ in range(3)] == [503, 500, 200]
     log = client.get(f"{shop['control']}/requests").json()
-    assert [(e["method"], e["path"], e["status"]) for e in log[-3:]] == [("GET", "/api/v1/orders", s) for s in (503, 500, 200)]
+    assert [(e["method"], e["path"], e["status"]) for e in log[-3:]] == [
+        ("GET", "/api/v1/orders", s) for s in (503, 500, 200)
+    ]
     assert client.post(f"{shop['control']}/knobs", json={"nonsense": 1}).status_code == 400
     assert client.post(f"{shop['control']}/knobs", json={"error_rate": 2}).status_code == 400
 
@@ -197,9 +217,13 @@ def test_webhook_signed_delivery(client: httpx.Client, shop: dict[str, str], rec
     assert len(log) == 1 and log[0]["status"] == 204 and log[0]["event"] == "order.created"
     [hit] = receiver.for_path(shop["hook"])
     body = hit["body"]
-    assert body == json.dumps(
-        {"event": "order.created", "order_id": str(order["id"]), "shop": shop["name"]}, separators=(",", ":")
-    ).encode()
+    assert (
+        body
+        == json.dumps(
+            {"event": "order.created", "order_id": str(order["id"]), "shop": shop["name"]},
+            separators=(",", ":"),
+        ).encode()
+    )
     expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert hit["headers"]["X-KMO-Signature"] == expected
     assert hit["headers"]["Content-Type"] == "application/json"
@@ -210,7 +234,9 @@ def test_webhook_signed_delivery(client: httpx.Client, shop: dict[str, str], rec
     assert json.loads(receiver.for_path(shop["hook"])[1]["body"])["event"] == "order.updated"
 
 
-def test_duplicates_retries_resend_and_delete(client: httpx.Client, shop: dict[str, str], receiver: Receiver) -> None:
+def test_duplicates_retries_resend_and_delete(
+    client: httpx.Client, shop: dict[str, str], receiver: Receiver
+) -> None:
     client.post(f"{shop['control']}/knobs", json={"duplicate_webhooks": 2})
     order = add_order(client, shop, {}, notify=True)
     assert len(deliveries(client, shop, 3)) == 3
@@ -222,7 +248,9 @@ def test_duplicates_retries_resend_and_delete(client: httpx.Client, shop: dict[s
     log = deliveries(client, shop, 5)
     assert [(e["attempt"], e["status"]) for e in log[3:]] == [(1, 500), (2, 204)]
 
-    resent = client.post(f"{shop['control']}/webhooks/resend", json={"order_id": "42", "event": "order.created"})
+    resent = client.post(
+        f"{shop['control']}/webhooks/resend", json={"order_id": "42", "event": "order.created"}
+    )
     assert resent.status_code == 202
     assert deliveries(client, shop, 6)[-1]["order_id"] == "42"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -49,6 +50,8 @@ class ApiToken(models.Model):
         if not token.startswith(TOKEN_PREFIX):
             return None
         row = cls.objects.select_related("account").filter(token_hash=hash_token(token)).first()
-        if row is not None:
-            cls.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        # At most one write a minute per token: every API call writing would serialize readers on SQLite.
+        if row is not None and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)):
+            cls.objects.filter(pk=row.pk).update(last_used_at=now)
         return row

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
 from .codes import Code
@@ -77,7 +77,10 @@ def check_status(order: Order, ctx: CheckContext) -> CheckResult:
 
 
 def check_start_date(order: Order, ctx: CheckContext) -> CheckResult:
-    ok = ctx.start_at is None or order.created_at >= ctx.start_at
+    start = ctx.start_at
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)  # a start date without an offset is taken as UTC
+    ok = start is None or order.created_at >= start
     when = ctx.start_at.isoformat(timespec="minutes") if ctx.start_at else ""
     return CheckResult(
         Code.BEFORE_START_DATE,

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from .countries import Country, country_by_code, resolve_country
 from .money import ZERO, cents, fmt, fmt_rate, vat_factor
+
+UNIT_PRICE_PRECISION = Decimal("0.0001")
 
 
 class LineKind(StrEnum):
@@ -118,12 +120,16 @@ class InvoiceLine:
     sku: str = ""
 
     def unit_price_for(self, *, include_vat: bool) -> Decimal:
-        """The unit price incl. or excl. VAT, converted when the target keeps prices the other way."""
+        """The unit price incl. or excl. VAT, converted when the target keeps prices the other way.
+
+        A converted price keeps four decimals: rounded to the cent, quantity × price would drift from what
+        the customer paid (3 × 9.99 incl. 21% is 29.97; 3 × 8.26 excl. plus VAT is 29.98).
+        """
         if include_vat == self.prices_include_vat:
             return self.unit_price
-        if include_vat:
-            return cents(self.unit_price * vat_factor(self.vat_rate))
-        return cents(self.unit_price / vat_factor(self.vat_rate))
+        factor = vat_factor(self.vat_rate)
+        converted = self.unit_price * factor if include_vat else self.unit_price / factor
+        return converted.quantize(UNIT_PRICE_PRECISION, rounding=ROUND_HALF_UP)
 
     def as_dict(self) -> dict[str, object]:
         return {

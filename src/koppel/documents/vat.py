@@ -3,6 +3,7 @@ buyer's VAT number usable."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,15 +31,21 @@ def is_cross_border_business(order: Order, shop_country: str) -> bool:
 
 
 def is_intra_community_supply(order: Order, shop_country: str) -> bool:
-    """A 0% intra-community supply: cross-border business order, VAT number given, no VAT charged.
+    """A 0% intra-community supply: cross-border business order, valid VAT number, no VAT charged.
 
     When the shop charged VAT anyway, the sale is booked as it was charged (not VAT-shifted).
     """
     return (
         is_cross_border_business(order, shop_country)
         and bool(order.customer.vat_number.strip())
+        and vat_number_problem(order.customer.vat_number, order.customer.country) is None
         and all(rate == ZERO for rate in order.vat_rates)
     )
+
+
+def vat_compact(vat_number: str) -> str:
+    """``BE 0403.019.261`` → ``BE0403019261``: no spaces, dots or dashes, upper case."""
+    return re.sub(r"[\s.\-/]", "", vat_number).upper()
 
 
 def vat_number_problem(vat_number: str, country: Country | None) -> VatNumberProblem | None:
@@ -46,12 +53,8 @@ def vat_number_problem(vat_number: str, country: Country | None) -> VatNumberPro
 
     Checks format and check digits offline (python-stdnum); does not consult VIES.
     """
-    try:
-        compact = eu_vat.compact(vat_number)
-    except Exception:  # stdnum raises its own ValidationError subclasses on garbage
-        return VatNumberProblem(f"VAT number {vat_number!r} cannot be read")
-    prefix = compact[:2].upper()
-    prefix_country = country_by_code(prefix)
+    compact = vat_compact(vat_number)
+    prefix_country = country_by_code(compact[:2]) if compact[:2].isalpha() else None
     if prefix_country is None or not prefix_country.eu:
         return VatNumberProblem(f"VAT number {vat_number!r} does not start with an EU country code")
     if not eu_vat.is_valid(compact):

@@ -62,7 +62,7 @@ def requeue(
         "updated_at": timezone.now(),
     }
     if message:
-        values["message"] = message
+        values.update(message=message, error_code="")
     if payload is not None:
         values.update(payload=payload, payload_fetched_at=timezone.now())
     with transaction.atomic():

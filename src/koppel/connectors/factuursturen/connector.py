@@ -29,6 +29,12 @@ def _rate(item: Any) -> Decimal | None:
         return None
 
 
+def _includes_vat(tax_type: Any) -> bool | None:
+    """``intax``/``extax`` as the debtor says; ``None`` (use the order's own) when it says nothing."""
+    value = str(tax_type or "").strip().lower()
+    return {"intax": True, "extax": False}.get(value)
+
+
 class FactuursturenTarget(TargetConnector):
     kind = "factuursturen"
     label = "Factuursturen"
@@ -72,7 +78,7 @@ class FactuursturenTarget(TargetConnector):
                     id=str(client.get("clientnr", "")),
                     email=email,
                     name=str(client.get("company") or client.get("contact") or ""),
-                    prices_include_vat=str(client.get("tax_type", "extax")) == "intax",
+                    prices_include_vat=_includes_vat(client.get("tax_type")),
                 )
         return None
 

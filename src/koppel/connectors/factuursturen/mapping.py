@@ -13,7 +13,8 @@ from typing import Any, Literal
 from koppel.connectors.base import ConnectorSettings
 from koppel.documents.countries import country_by_code
 from koppel.documents.model import Invoice, InvoiceLine, Party
-from koppel.documents.money import fmt, fmt_rate
+from koppel.documents.money import cents, fmt, fmt_rate
+from koppel.documents.vat import vat_compact
 
 DEFAULT_COUNTRY = "Nederland"
 #: Field lengths of the Factuursturen clients API; longer values are cut rather than refused.
@@ -21,7 +22,6 @@ MAX_LENGTHS = {
     "contact": 50,
     "company": 50,
     "address": 50,
-    "zipcode": 10,
     "city": 50,
     "phone": 13,
     "mobile": 13,
@@ -32,11 +32,13 @@ MAX_LENGTHS = {
 TEXTS = {
     "nl": {
         "mailintro": "Geachte {first_name} {last_name},",
+        "mailintro_anonymous": "Geachte heer/mevrouw,",
         "thanks": "Bedankt voor uw bestelling",
         "payment": "Betaalmethode",
     },
     "en": {
         "mailintro": "Dear {first_name} {last_name},",
+        "mailintro_anonymous": "Dear Sir or Madam,",
         "thanks": "Thank you for your order",
         "payment": "Payment method",
     },
@@ -69,6 +71,9 @@ def country_name(raw: str) -> str:
 
 def phone_number(value: str) -> str:
     """Drop spaces, dots, dashes and brackets, so international numbers fit the 13 characters."""
+    value = value.strip()
+    if value.startswith("+"):
+        value = value.replace("(0)", "")  # +31 (0)20 ...: the trunk zero is not dialled after a country code
     return re.sub(r"[\s.\-()/]", "", value)
 
 
@@ -84,6 +89,8 @@ def sendmethod(settings: FactuursturenSettings) -> str:
 
 
 def mailintro(party: Party, settings: FactuursturenSettings) -> str:
+    if not party.full_name and not settings.mailintro:
+        return TEXTS[settings.language]["mailintro_anonymous"]
     template = settings.mailintro or TEXTS[settings.language]["mailintro"]
     text = template.format(first_name=party.first_name, last_name=party.last_name)
     return re.sub(r"\s+", " ", text).replace(" ,", ",").strip()
@@ -104,7 +111,7 @@ def debtor_body(invoice: Invoice, settings: FactuursturenSettings) -> dict[str, 
             "mobile": phone_number(party.mobile),
             "email": party.email,
             "bankcode": "",
-            "taxnumber": party.vat_number.replace(" ", "").upper(),
+            "taxnumber": vat_compact(party.vat_number),
             "tax_shifted": invoice.intra_community,
             "sendmethod": sendmethod(settings),
             "paymentmethod": "bank",
@@ -124,12 +131,17 @@ def _quantity(value: Decimal) -> str:
     return str(int(value)) if value == value.to_integral() else str(value.normalize())
 
 
+def unit_price(value: Decimal) -> str:
+    """Two decimals, or up to four when a converted price needs them to add up to the cent."""
+    return fmt(value) if value == cents(value) else f"{value.normalize():f}"
+
+
 def invoice_line(line: InvoiceLine, *, prices_include_vat: bool) -> dict[str, str]:
     return {
         "amount": _quantity(line.quantity),
         "description": line.description,
         "tax_rate": fmt_rate(line.vat_rate),
-        "price": fmt(line.unit_price_for(include_vat=prices_include_vat)),
+        "price": unit_price(line.unit_price_for(include_vat=prices_include_vat)),
     }
 
 

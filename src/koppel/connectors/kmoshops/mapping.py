@@ -7,7 +7,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from koppel.connectors.errors import OrderInvalid
 from koppel.documents.model import LineKind, Order, OrderLine, Party
@@ -20,9 +28,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
-def _money(value: Any) -> Decimal:
+def _money(value: Any, info: ValidationInfo) -> Decimal:
     try:
-        return to_decimal(value)
+        return to_decimal(value, field=info.field_name or "amount")
     except MoneyError as exc:
         raise ValueError(str(exc)) from None
 
@@ -55,15 +63,25 @@ class KmoLine(_Model):
     price: Decimal
     tax_rate: Decimal = Field(ge=0, le=100)
 
-    _decimal = field_validator("amount", "price", "tax_rate", mode="before")(lambda cls, v: _money(v))
+    _decimal = field_validator("amount", "price", "tax_rate", mode="before")(
+        lambda cls, v, info: _money(v, info)
+    )
 
 
 class KmoShipping(_Model):
     description: str = ""
     price: Decimal = Decimal("0.00")
-    tax_rate: Decimal = Field(default=Decimal("0"), ge=0, le=100)
+    tax_rate: Decimal | None = Field(default=None, ge=0, le=100)
 
-    _decimal = field_validator("price", "tax_rate", mode="before")(lambda cls, v: _money(v))
+    @model_validator(mode="after")
+    def _rate_when_charged(self) -> KmoShipping:
+        if self.price != 0 and self.tax_rate is None:
+            raise ValueError("shipping costs something but has no tax_rate")
+        return self
+
+    _decimal = field_validator("price", "tax_rate", mode="before")(
+        lambda cls, v, info: None if v is None else _money(v, info)
+    )
 
 
 class KmoOrder(_Model):
@@ -80,7 +98,12 @@ class KmoOrder(_Model):
     shipping: KmoShipping | None = None
     total: Decimal
 
-    _decimal = field_validator("total", mode="before")(lambda cls, v: _money(v))
+    @field_validator("number", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    _decimal = field_validator("total", mode="before")(lambda cls, v, info: _money(v, info))
 
     @field_validator("created_at")
     @classmethod
@@ -136,7 +159,7 @@ def parse_order(payload: Mapping[str, Any]) -> Order:
             description=raw.shipping.description or "Verzendkosten",
             quantity=Decimal(1),
             unit_price=raw.shipping.price,
-            vat_rate=raw.shipping.tax_rate,
+            vat_rate=raw.shipping.tax_rate if raw.shipping.tax_rate is not None else Decimal(0),
             kind=LineKind.SHIPPING,
         )
     return Order(
