@@ -1,6 +1,9 @@
 import os
+import warnings
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "koppel.settings")
+# Static files are served as synchronous file streams; under ASGI Django warns once per file. Harmless.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 application = get_asgi_application()
