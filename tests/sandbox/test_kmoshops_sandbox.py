@@ -1,4 +1,8 @@
-"""The simulated KMO Shops, spoken to over real HTTP like Koppel's connector will."""
+"""The simulated KMO Shops, spoken to over real HTTP like Koppel's connector will.
+
+Uses the session ``sandbox`` server of ``tests/conftest.py``; the ``shop`` fixture here replaces the shared
+one.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +22,38 @@ import pytest
 
 from koppel.sandbox.server import SandboxServer
 
-EXAMPLE = json.loads(Path("/work/shared/specs/kmoshops/order-example.json").read_text())
+ORDER = {  # every field of the README's order, in its order
+    "id": 424242,
+    "number": "W-424242",
+    "created_at": "2026-02-13T10:15:00+01:00",
+    "status": "paid",
+    "currency": "EUR",
+    "priceincltax": True,
+    "payment_method": "iDEAL",
+    "paid": True,
+    "customer": {
+        "firstname": "Jan",
+        "lastname": "Jansen",
+        "company": "Jansen Meubels",
+        "address1": "Dorpsstraat",
+        "address2": "",
+        "house_number": "7",
+        "zipcode": "1234 AB",
+        "city": "Utrecht",
+        "country": "NL",
+        "telnr": "0301234567",
+        "mobile": "",
+        "email": "jan@example.nl",
+        "vatnumber": "",
+    },
+    "lines": [
+        {"sku": "M-1", "description": "Matras", "amount": 1, "price": "249.00", "tax_rate": "21.00"},
+        {"sku": "K-2", "description": "Kussen", "amount": 2, "price": "19.99", "tax_rate": "21.00"},
+        {"sku": "B-3", "description": "Boek", "amount": 1, "price": "12.50", "tax_rate": "9.00"},
+    ],
+    "shipping": {"description": "Verzending", "price": "6.95", "tax_rate": "21.00"},
+    "total": "308.43",
+}
 SECRET = "s3cret-äé"
 
 
@@ -52,12 +86,6 @@ class Receiver:
     def for_path(self, path: str) -> list[dict[str, Any]]:
         with self.lock:
             return [item for item in self.received if item["path"] == path]
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -130,10 +158,11 @@ def test_auth_and_not_found(client: httpx.Client, shop: dict[str, str]) -> None:
 
 
 def test_example_order_round_trip_and_totals(client: httpx.Client, shop: dict[str, str]) -> None:
-    stored = add_order(client, shop, {k: v for k, v in EXAMPLE.items() if k != "total"})
-    fetched = api(client, shop, f"orders/{EXAMPLE['id']}").json()
+    stored = add_order(client, shop, {k: v for k, v in ORDER.items() if k != "total"})
+    fetched = api(client, shop, f"orders/{ORDER['id']}").json()
     assert fetched == stored
-    assert {k: v for k, v in fetched.items() if k != "updated_at"} == EXAMPLE  # total computed: 308.43
+    assert list(fetched) == [*ORDER, "updated_at"]
+    assert {k: v for k, v in fetched.items() if k != "updated_at"} == ORDER  # total computed: 308.43
     assert datetime.fromisoformat(fetched["updated_at"]).utcoffset() is not None
 
     excl = add_order(

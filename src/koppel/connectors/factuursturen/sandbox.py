@@ -62,9 +62,7 @@ LOG_LIMIT = 10_000
 NETHERLANDS_ID = "146"
 DEFAULT_TAXES = ("21", "9", "0")
 DEFAULT_PROFILES = ({"id": "1", "name": "Standaard"}, {"id": "2", "name": "Webshop"})
-PAYMENT_CONDITION = (
-    "Betalingsconditie: betaling binnen %PAYMENT_PERIOD% dagen o.v.v. het factuur- en klantnummer"
-)
+PAYMENT_CONDITION = "Gelieve binnen %PAYMENT_PERIOD% dagen te betalen onder vermelding van het factuurnummer"
 UNAUTHORIZED = "Unauthorized: invalid username or API key"
 RATE_LIMITED = "Too many requests: API limit reached for this hour"
 
@@ -134,7 +132,7 @@ CLIENT_DEFAULTS: dict[str, Any] = {
     "paymentmethod": "bank",
     "top": "30",
     "stddiscount": "0",
-    "mailintro": "Geachte heer/mevrouw,",
+    "mailintro": "Beste klant,",
     "reference": {"line1": "", "line2": "", "line3": ""},
     "notes": "",
     "notes_on_invoice": "false",
@@ -744,9 +742,8 @@ class FactuursturenSandbox:
         if action == "send":
             history.append({**history[0], "description": "Factuur verstuurd"})
         if paid:
-            note = f"Betaling van € {paid:.2f} geregistreerd".replace(".", ",") + (
-                f" ({method})" if method else ""
-            )
+            amount = f"{paid:.2f}".replace(".", ",")
+            note = f"Betaling van € {amount} geregistreerd" + (f" ({method})" if method else "")
             history.append({**history[0], "description": note})
 
         if action != "send":
@@ -790,7 +787,7 @@ class FactuursturenSandbox:
             "tax_shifted": client["tax_shifted"],
         }
         account.put_invoice(invoice)
-        client["lastinvoice"] = max(client["lastinvoice"], sent)
+        account.put_client({**client, "lastinvoice": max(client["lastinvoice"], sent)})
         return invoice
 
     # ------------------------------------------------------------------ API
@@ -822,13 +819,13 @@ class FactuursturenSandbox:
         """Wrap an API handler: auth, budget, latency, faults, the rate-limit header and the request log."""
 
         async def endpoint(request: Request, **params: str) -> Response:
-            account, ok = self._authenticate(request)
-            if not ok:
+            named, ok = self._authenticate(request)
+            account = named if ok else None
+            if account is None:
                 response = Response.text(
                     UNAUTHORIZED, 401, {"WWW-Authenticate": 'Basic realm="FactuurSturen API"'}
                 )
             else:
-                assert account is not None
                 response = await self._gate(account, request)
                 if response is None:
                     try:
@@ -836,13 +833,14 @@ class FactuursturenSandbox:
                     except HTTPException as exc:
                         response = exc.response
                 response.headers.setdefault("X-RateLimit-Remaining", str(account.remaining))
-            if account is not None:
-                self._log(account, request, response.status)
+            if named is not None:  # a wrong key for a known username is logged too
+                self._log(named, request, response.status)
             return response
 
         return endpoint
 
     def _authenticate(self, request: Request) -> tuple[Account | None, bool]:
+        """The account named by the Basic credentials (if any), and whether the key is right."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return None, False

@@ -286,28 +286,27 @@ class KmoShopsSandbox:
         current = shop.orders.get(order_id)
         if current is None:
             raise HTTPException(error(404, f"Order {order_id} not found"))
-        order = dict(current)
+        merged = dict(current)
         for key, value in changes.items():
             if key == "id":
                 continue
             if (
                 key in ("customer", "shipping")
                 and isinstance(value, dict)
-                and isinstance(order.get(key), dict)
+                and isinstance(merged.get(key), dict)
             ):
-                order[key] = {**order[key], **value}
+                merged[key] = {**merged[key], **value}
             else:
-                order[key] = value
+                merged[key] = value
         if "status" in changes and "paid" not in changes:
             if changes["status"] in _PAID_STATUSES:
-                order["paid"] = True
+                merged["paid"] = True
             elif changes["status"] == "pending":
-                order["paid"] = False
+                merged["paid"] = False
         if "total" not in changes and {"lines", "shipping", "priceincltax"} & changes.keys():
-            order["total"] = order_total(order)
-        order["updated_at"] = _parse_time(
-            changes.get("updated_at") or now_local().isoformat(), "updated_at"
-        ).isoformat()
+            del merged["total"]  # recomputed
+        merged["updated_at"] = changes.get("updated_at") or now_local().isoformat()
+        order = self._build_order(shop, merged)
         shop.put(order)
         return order
 
