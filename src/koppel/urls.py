@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
 from django.contrib.staticfiles.views import serve as serve_static
+from django.http import JsonResponse
 from django.urls import include, path, re_path
 
 from koppel.api.api import api
