@@ -29,6 +29,12 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+@pytest.fixture
+def example() -> dict[str, Any]:
+    """The example order of ``shared/specs/kmoshops`` (skips when ../shared is absent)."""
+    return json.loads(shared_file("specs/kmoshops/order-example.json").read_text(encoding="utf-8"))
+
+
 def postgres_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")
     return url if url.startswith(("postgres://", "postgresql://")) else None

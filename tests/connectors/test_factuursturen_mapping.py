@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,17 +15,7 @@ from koppel.connectors.kmoshops.mapping import parse_order
 from koppel.documents.model import Invoice, build_invoice
 from koppel.documents.vat import is_intra_community_supply
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-EXAMPLE = SHARED / "specs" / "kmoshops" / "order-example.json"
-
 D = Decimal
-
-
-@pytest.fixture
-def example() -> dict[str, Any]:
-    if not EXAMPLE.exists():
-        pytest.skip(f"the example order {EXAMPLE} is not available (../shared is absent)")
-    return json.loads(EXAMPLE.read_text(encoding="utf-8"))
 
 
 def invoice_of(payload: dict[str, Any], shop_country: str = "NL") -> Invoice:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,17 +14,7 @@ from koppel.connectors.kmoshops.mapping import order_id, parse_order
 from koppel.documents.codes import Code
 from koppel.documents.model import LineKind, Order, OrderLine, Party
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-EXAMPLE = SHARED / "specs" / "kmoshops" / "order-example.json"
-
 D = Decimal
-
-
-@pytest.fixture
-def example() -> dict[str, Any]:
-    if not EXAMPLE.exists():
-        pytest.skip(f"the example order {EXAMPLE} is not available (../shared is absent)")
-    return json.loads(EXAMPLE.read_text(encoding="utf-8"))
 
 
 def small_order(**changes: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,43 +18,11 @@ from koppel.accounts.models import Account, ApiToken
 from koppel.connections.models import Connection
 from koppel.documents.codes import remedy
 from koppel.sync.models import Attempt, Record, State
+from tests.factories import make_connection, make_record
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery staple"
-
-
-def make_connection(account: Account, name: str) -> Connection:
-    connection = Connection(
-        account=account,
-        name=name,
-        source_kind="kmoshops",
-        source_url="http://127.0.0.1:9/kmoshops/shop",
-        target_kind="factuursturen",
-        target_url="http://127.0.0.1:9/factuursturen/api/v1",
-    )
-    connection.source_credentials = {"api_key": "SECRET-KEY-1"}
-    connection.target_credentials = {"username": "u", "api_key": "SECRET-KEY-2"}
-    connection.new_webhook_secret()
-    connection.save()
-    return connection
-
-
-def make_record(connection: Connection, number: str, state: str, hours_ago: float, **fields) -> Record:
-    values = {
-        "source_order_id": f"src-{number}",
-        "order_number": number,
-        "state": state,
-        "order_created_at": timezone.now() - timedelta(hours=hours_ago, minutes=5),
-        "total": Decimal("121.00"),
-        "currency": "EUR",
-        "customer_name": "Anna de Vries",
-        "customer_email": "anna@example.nl",
-        "created_at": timezone.now() - timedelta(hours=hours_ago),
-        "payload": {"id": f"src-{number}", "number": number, "note": "payload-marker"},
-    }
-    values.update(fields)
-    return Record.objects.create(connection=connection, **values)
 
 
 @dataclass
