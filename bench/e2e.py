@@ -2,8 +2,8 @@
 
 Starts the sandboxes, the web app and the worker(s) as processes on 127.0.0.1 (SQLite in a temporary data
 directory, or the PostgreSQL database of DATABASE_URL), places N orders in the simulated shop in one bulk
-request (the shop then sends N signed webhooks), and measures from the first webhook Koppel stored to the
-last invoice it booked.
+request (the shop then sends N signed webhooks at once; ``--chunk K`` sends at most K at a time), and
+measures from the first webhook Koppel stored to the last invoice it booked.
 
 In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel makes per order (GET
 the order from the shop; search the invoice by reference; search the debtor by e-mail; POST clients for a
@@ -12,7 +12,8 @@ account, with as many threads as Koppel has workers. Koppel / floor is the share
 that Koppel reaches; the rest is its own work (database, queue, checks, mapping, new connections).
 
     .venv/bin/python bench/e2e.py --orders 300
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/e2e.py --workers 2
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/koppel_bench
+    .venv/bin/python bench/e2e.py --workers 2 --chunk 20
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -70,6 +72,8 @@ class Harness:
         return f"PostgreSQL {connection.pg_version // 10000} ({connection.settings_dict['HOST']})"
 
     def __enter__(self) -> Harness:
+        # `timeout`, CI or a Ctrl-C must still stop the children (they run in their own sessions).
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         try:
             setup_django(self.stack.env)
             if self.with_sandbox:
@@ -93,13 +97,16 @@ class Harness:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        self.close(keep=exc is not None)  # its logs tell what went wrong
 
-    def close(self) -> None:
+    def close(self, keep: bool = False) -> None:
         self.stack.stop()
         if self.account is not None and self.postgres:
             self.forget_account()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if keep:
+            print(f"Kept {self.data_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def forget_account(self) -> None:
         """Delete the account (its connection, records, deliveries) and the tasks enqueued for it."""
@@ -121,9 +128,11 @@ class Harness:
 # ---------------------------------------------------------------------------------------- Koppel
 
 
-def run_koppel(harness: Harness, orders: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
-    """Place the orders in one bulk request and wait until every record has settled."""
-    from django.db.models import Max, Min
+def run_koppel(harness: Harness, orders: list[dict[str, Any]], chunk: int, timeout: float) -> dict[str, Any]:
+    """Place the orders in bulk requests of ``chunk`` (each waits until the previous chunk's webhooks
+    have made their records, so no more than ``chunk`` webhooks are in flight), then wait until every
+    record has settled."""
+    from django.db.models import Max, Min, QuerySet
 
     from koppel.sync.models import Record, State
 
@@ -138,21 +147,30 @@ def run_koppel(harness: Harness, orders: list[dict[str, Any]], timeout: float) -
         poll=False,
     )
     records = Record.objects.filter(connection=connection)
+    deadline = time.monotonic() + timeout
+    ids: list[int] = []
     with httpx.Client(base_url=harness.sandbox_url, timeout=60.0) as client:
-        response = client.post(
-            f"/_sandbox/kmoshops/shops/{SHOP}/orders/bulk", json={"orders": orders, "notify": True}
-        )
-        response.raise_for_status()
-        ids: list[int] = response.json()["ids"]
-        deadline = time.monotonic() + timeout
-        while records.exclude(state=State.QUEUED).count() < len(ids):
-            harness.stack.check()
-            if time.monotonic() > deadline:
-                states = Counter(records.values_list("state", flat=True))
-                raise SystemExit(
-                    f"Koppel did not settle {len(ids)} orders within {timeout:.0f} s: {dict(states)}"
-                )
-            time.sleep(0.1)
+
+        def wait_until(query: QuerySet[Record], count: int) -> None:
+            while query.count() < count:
+                harness.stack.check()
+                if time.monotonic() > deadline:
+                    states = Counter(records.values_list("state", flat=True))
+                    hooks = client.get(f"/_sandbox/kmoshops/shops/{SHOP}/webhooks").json()
+                    answers = Counter(hook["status"] or hook["error"] for hook in hooks)
+                    raise SystemExit(
+                        f"Koppel did not settle {len(orders)} orders within {timeout:.0f} s: records "
+                        f"{dict(states)}, webhook answers {dict(answers)}; logs in {harness.stack.log_dir}"
+                    )
+                time.sleep(0.05)
+
+        for start in range(0, len(orders), chunk):
+            if ids:
+                wait_until(records, len(ids))
+            batch = {"orders": orders[start : start + chunk], "notify": True}
+            response = client.post(f"/_sandbox/kmoshops/shops/{SHOP}/orders/bulk", json=batch)
+            ids += response.raise_for_status().json()["ids"]
+        wait_until(records.exclude(state=State.QUEUED), len(ids))
         shop_calls = len(client.get(f"/_sandbox/kmoshops/shops/{SHOP}/requests").json())
         fs_calls = len(client.get(f"/_sandbox/factuursturen/accounts/{KOPPEL_FS_USER}/requests").json())
         client.delete(f"/_sandbox/kmoshops/shops/{SHOP}/requests")
@@ -184,7 +202,6 @@ def run_floor(harness: Harness, shop_key: str, ids: list[int], threads: int) -> 
         f"{base}/_sandbox/factuursturen/accounts",
         json={"username": FLOOR_FS_USER, "api_key": fs_key, "hourly_limit": 10**9},
     ).raise_for_status()
-    debtors: dict[str, str] = {}
     lock = threading.Lock()
     calls = Counter[str]()
 
@@ -223,7 +240,6 @@ def run_floor(harness: Harness, shop_key: str, ids: list[int], threads: int) -> 
         }
         fs.post("invoices", json=invoice).raise_for_status()
         with lock:
-            debtors.setdefault(email, clientnr)
             calls.update(shop=1, fs=3 + new)
 
     def worker(share: list[int]) -> None:
@@ -262,30 +278,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="Koppel workers and floor threads (>1: PostgreSQL)"
     )
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=0,
+        help="place the orders in bulk requests of this many (default: all at once)",
+    )
+    parser.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
     maker = OrderMaker(args.seed)
     orders = [maker.make(scenario) for scenario in islice(maker.scenarios(failing=False), args.orders)]
     with Harness(workers=args.workers) as harness:
-        koppel = run_koppel(harness, orders, args.timeout)
+        koppel = run_koppel(harness, orders, args.chunk or args.orders, args.timeout)
         floor = run_floor(harness, koppel["shop_key"], koppel["ids"], args.workers)
         database = harness.database
 
     n = args.orders
     koppel_rate, floor_rate = n / koppel["seconds"], n / floor["seconds"]
     cuts = statistics.quantiles(koppel["latencies"], n=100) if len(koppel["latencies"]) > 1 else [0.0] * 99
-    conditions = f"{args.workers} worker(s), 1 web process, {database}, {os.cpu_count()} CPUs"
-    print(f"End to end, {n} orders, {conditions}")
+    placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
+    print(f"End to end, {n} orders placed {placed}, {args.workers} worker(s) and as many floor threads,")
+    print(f"1 web process, {database}, {os.cpu_count()} CPUs")
     print(
-        f"  Koppel  {koppel_rate:8.1f} orders/s  ({koppel['seconds']:.2f} s from first webhook to last invoice)"
+        f"  Koppel  {koppel_rate:8.1f} orders/s  ({koppel['seconds']:.2f} s, first webhook to last invoice)"
     )
     print(f"          webhook to invoice per order: p50 {cuts[49]:.2f} s, p99 {cuts[98]:.2f} s")
     print(f"          calls per order: {per_order(koppel)}")
-    print(
-        f"  Floor   {floor_rate:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx, {args.workers} thread(s))"
-    )
+    print(f"  Floor   {floor_rate:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx loop)")
     print(f"          calls per order: {per_order(floor)}")
     print(f"  Ratio   Koppel / floor = {koppel_rate / floor_rate:.2f}")
     states = dict(koppel["states"])

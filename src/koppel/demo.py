@@ -42,7 +42,8 @@ DEMO_ACCOUNT = "Demo"
 DEMO_CONNECTION = "Demo-webshop → Factuursturen (sandbox)"
 DEMO_SHOP = "demo-shop"
 DEMO_FS_USER = "demo"
-EXAMPLE_ORDER = Path("/work/shared/specs/kmoshops/order-example.json")
+#: The spec's example order, in the reference material next to the repository (absent elsewhere).
+EXAMPLE_ORDER = Path(__file__).resolve().parents[3] / "shared" / "specs" / "kmoshops" / "order-example.json"
 STOP_TIMEOUT = 10.0
 
 
@@ -385,7 +386,7 @@ class OrderMaker:
     def scenarios(self, *, failing: bool = True) -> Iterator[str]:
         """The demo's sequence: the opening, then roughly one failing order in six."""
         if failing:
-            yield from OPENING
+            yield from OPENING if EXAMPLE_ORDER.exists() else ("consumer", *OPENING[1:])
         while True:
             if failing and self.random.random() < 1 / 6:
                 yield self.random.choice(FAILING)
@@ -424,7 +425,7 @@ class OrderMaker:
     def make(self, scenario: str) -> dict[str, Any]:
         """An order body for ``POST /_sandbox/kmoshops/shops/{shop}/orders`` (id and total by the shop)."""
         if scenario == "example" and (order := example_order()) is not None:
-            return order
+            return order  # without the file: a consumer order
         include_vat, zero_rated, status, paid, payment = True, False, "paid", True, "iDEAL"
         if scenario == "business":
             customer = self.random.choice(NL_BUSINESSES)
@@ -469,13 +470,13 @@ class OutcomeWatcher:
     """Prints a line whenever a record of the connection reaches a new state (polls the database)."""
 
     connection_id: int
-    labels: dict[str, str] = field(default_factory=dict)
-    """Scenario label per source order id, shown after the outcome."""
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+    """What each order placed by the demo is meant to show, by source order id."""
     seen: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     since: datetime | None = None
 
-    def poll(self) -> int:
-        """Print what changed since the last poll; returns the number of lines printed."""
+    def poll(self) -> None:
+        """Print what changed since the last poll."""
         from django.utils import timezone
 
         from koppel.sync.models import Record, State
@@ -484,16 +485,13 @@ class OutcomeWatcher:
         records = Record.objects.filter(connection_id=self.connection_id).order_by("updated_at", "pk")
         if self.since is not None:
             records = records.filter(updated_at__gte=self.since - timedelta(seconds=5))
-        printed = 0
         for r in records:
             key = (r.state, r.error_code, r.attempts, r.target_invoice_id)
             if (r.state == State.QUEUED and not r.attempts) or self.seen.get(r.pk) == key:
                 continue
             self.seen[r.pk] = key
             print(self.describe(r), flush=True)
-            printed += 1
         self.since = started
-        return printed
 
     def describe(self, r: Any) -> str:
         who = f"{r.customer_name}, EUR {r.total}" if r.total is not None else ""
@@ -503,9 +501,12 @@ class OutcomeWatcher:
             what = f"retry {r.attempts}: {r.error_code} {r.message}"
         else:
             what = f"{r.error_code}: {r.message}"
-        label = self.labels.get(r.source_order_id)
         line = f"  #{r.order_number or r.source_order_id:<8} {r.state:<8} {what}"
-        return f"{line}   [{label}]" if label else line
+        scenario = self.scenarios.get(r.source_order_id)
+        if scenario is None:
+            return line
+        as_meant = r.state in scenario.expect or (r.error_code and r.error_code == scenario.expect)
+        return f"{line}   [{scenario.label}{'' if as_meant else '; expected ' + scenario.expect}]"
 
 
 # ---------------------------------------------------------------------------------------- the demo
@@ -592,7 +593,7 @@ def loop(args: argparse.Namespace, stack: Stack, sandbox_url: str, connection_id
                 response = client.post(orders, json=maker.make(scenario.key))
                 response.raise_for_status()
                 order_id = response.json()["id"]
-                watcher.labels[str(order_id)] = f"{scenario.label}; expected: {scenario.expect}"
+                watcher.scenarios[str(order_id)] = scenario
                 if scenario.key == "pending":
                     to_pay.append((now + 10.0, order_id))
                 placed += 1

@@ -81,7 +81,17 @@ ASGI_APPLICATION = "koppel.asgi.application"
 
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'koppel.sqlite3'}"
-    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    config = dj_database_url.parse(url, conn_max_age=0)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # A pool, not persistent per-thread connections: under uvicorn every request thread would keep its
+        # own connection and a burst of webhooks would exhaust PostgreSQL's max_connections.
+        config["OPTIONS"] = {
+            "pool": {
+                "min_size": 1,
+                "max_size": int(os.environ.get("KOPPEL_DB_POOL_SIZE", "8")),
+                "timeout": 30,
+            }
+        }
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["CONN_MAX_AGE"] = 0 if os.environ.get("KOPPEL_SQLITE_CLOSE") else 600
         config["OPTIONS"] = {
@@ -154,6 +164,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "koppel": {"handlers": ["console"], "level": os.environ.get("KOPPEL_LOG_LEVEL", "INFO")},
+        # Unhandled errors in requests (500s): with traceback, never with request bodies or headers.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         # httpx logs every URL at INFO; URLs carry no secrets, but the noise does not help.
         "httpx": {"handlers": ["console"], "level": "WARNING"},
         "django_tasks_db": {"handlers": ["console"], "level": "WARNING"},

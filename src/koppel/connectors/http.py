@@ -13,6 +13,9 @@ import httpx
 from .errors import AuthFailed, NotFound, RateLimited, Rejected, Side, Unavailable
 
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+#: One TLS context for every client: building one loads the CA bundle (about 20 ms), per client that
+#: dominated the time an order takes.
+SSL_CONTEXT = httpx.create_ssl_context()
 USER_AGENT = "Koppel/0.1 (+https://github.com/koppel-hub/koppel)"
 
 
@@ -95,6 +98,7 @@ class ApiClient:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
             timeout=timeout,
             transport=transport,
+            verify=SSL_CONTEXT,
         )
 
     def close(self) -> None:
