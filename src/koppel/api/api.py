@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from koppel.accounts.models import Account
@@ -19,14 +19,6 @@ from koppel.sync.services import AlreadyHandled, reprocess
 
 from .auth import AccountToken
 from .schemas import ConnectionOut, ErrorOut, RecordDetailOut, RecordPage, RecordQuery, StateCounts
-
-try:
-    from ninja import Status
-except ImportError:  # older django-ninja (pyproject allows >=1.3) takes a (status, body) tuple
-
-    def Status(status_code: int, value: Any) -> Any:
-        return status_code, value
-
 
 logger = logging.getLogger("koppel.api")
 
