@@ -34,13 +34,6 @@ TABS = [
     (State.QUEUED, gettext_lazy("Queued")),
     (State.SKIPPED, gettext_lazy("Skipped")),
 ]
-STATE_LABELS = {
-    State.OPEN: gettext_lazy("Open"),
-    State.QUEUED: gettext_lazy("Queued"),
-    State.HANDLED: gettext_lazy("Handled"),
-    State.ERROR: gettext_lazy("Error"),
-    State.SKIPPED: gettext_lazy("Skipped"),
-}
 
 
 def visible_connections(user: Any) -> QuerySet[Connection]:
@@ -87,7 +80,7 @@ def record_list(request: HttpRequest) -> HttpResponse:
         records.filter(state=state).select_related("connection").order_by("-created_at", "-id"), PAGE_SIZE
     ).get_page(request.GET.get("page"))
     for record in page:
-        record.state_label = STATE_LABELS.get(record.state, record.state)
+        record.state_label = record.get_state_display()
     return render(
         request,
         "dashboard/records.html",
@@ -117,7 +110,7 @@ def record_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "dashboard/record_detail.html",
         {
             "record": record,
-            "state_label": STATE_LABELS.get(record.state, record.state),
+            "state_label": record.get_state_display(),
             "meaning": meaning,
             "remedy": fix,
             "attempts": record.attempt_log.all(),

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from koppel.connections.models import Connection
 from koppel.documents.codes import Code
 
 
 class State(models.TextChoices):
-    OPEN = "open", "Open"  # not yet eligible (status); looked at again on change and every night
-    QUEUED = "queued", "Queued"  # waiting for a worker (or for its next retry)
-    HANDLED = "handled", "Handled"  # booked; target ids kept
-    ERROR = "error", "Error"  # not booked; code + message say why
-    SKIPPED = "skipped", "Skipped"  # deliberately not booked: before the start date, or booked before
+    OPEN = "open", _("Open")  # not yet eligible (status); looked at again on change and every night
+    QUEUED = "queued", _("Queued")  # waiting for a worker (or for its next retry)
+    HANDLED = "handled", _("Handled")  # booked; target ids kept
+    ERROR = "error", _("Error")  # not booked; code + message say why
+    SKIPPED = "skipped", _("Skipped")  # deliberately not booked: before the start date, or booked before
 
 
 class Record(models.Model):
