@@ -41,6 +41,29 @@ def postgres_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL, connections that threads of the tests (live server, thread pools) took from psycopg's
+    pool outlive them; the test database can only be dropped once they are gone."""
+    yield
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        for wrapper in connections.all(initialized_only=True):
+            if getattr(wrapper, "pool", None) is not None:
+                wrapper.close_pool()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close()
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
+
+
+@pytest.fixture(scope="session")
 def sandbox():
     from koppel.sandbox.server import SandboxServer
 
