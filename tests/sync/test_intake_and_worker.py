@@ -127,6 +127,10 @@ def test_polling_books_orders_whose_webhooks_never_came(shop, administration, co
     drain()
     assert sorted(Record.objects.values_list("state", flat=True)) == [State.HANDLED] * 3
     assert len(administration.invoices) == 3
+    # The orders came with the poll's page; the worker did not fetch them one by one again.
+    log = httpx.get(f"{shop.control}/requests").json()
+    paths = [entry["path"] for entry in (log["requests"] if isinstance(log, dict) else log)]
+    assert not [path for path in paths if "/api/v1/orders/" in path]
     connection.refresh_from_db()
     assert connection.last_polled_at is not None and connection.last_poll_error == ""
     # A second poll (with its overlap) sees the same orders and books nothing again.

@@ -44,6 +44,8 @@ from .models import Attempt, DebtorClaim, Record, State
 logger = logging.getLogger("koppel.sync")
 
 DEBTOR_CLAIM_PATIENCE = timedelta(seconds=60)
+#: A payload the source gave us this recently (a poll or backfill page) is used as is, not fetched again.
+PAYLOAD_FRESH_FOR = timedelta(seconds=60)
 
 
 class Busy(Exception):
@@ -113,12 +115,14 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
             message=f"{connection.target_class.label} asked us to wait (rate limit)",
             retry_at=connection.target_paused_until,
         )
-    source = connection.source(log)
-    try:
-        payload = source.fetch_order(record.source_order_id)
-    finally:
-        source.close()
-    record.payload, record.payload_fetched_at = payload, now
+    if not has_fresh_payload(record, now):
+        source = connection.source(log)
+        try:
+            record.payload = source.fetch_order(record.source_order_id)
+        finally:
+            source.close()
+        record.payload_fetched_at = now
+    payload = record.payload
     order = connection.source_class.parse_order(payload)
     summarize(record, order)
 
@@ -137,6 +141,11 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
         return book(record, order, connection, target, owner)
     finally:
         target.close()
+
+
+def has_fresh_payload(record: Record, now: datetime) -> bool:
+    fetched = record.payload_fetched_at
+    return record.payload is not None and fetched is not None and now - fetched < PAYLOAD_FRESH_FOR
 
 
 def book(

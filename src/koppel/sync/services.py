@@ -65,6 +65,8 @@ def requeue(
         values.update(message=message, error_code="")
     if payload is not None:
         values.update(payload=payload, payload_fetched_at=timezone.now())
+    else:
+        values["payload_fetched_at"] = None  # the stored order is stale: the worker fetches it again
     with transaction.atomic():
         moved = Record.objects.filter(pk=record.pk, state=record.state).update(**values)
         if moved:
