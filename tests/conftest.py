@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -33,11 +32,6 @@ def shared_file(relative: str) -> Path:
 def example() -> dict[str, Any]:
     """The example order of ``shared/specs/kmoshops`` (skips when ../shared is absent)."""
     return json.loads(shared_file("specs/kmoshops/order-example.json").read_text(encoding="utf-8"))
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith(("postgres://", "postgresql://")) else None
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,7 @@ def _database() -> dict:
             }
         }
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0 if os.environ.get("KOPPEL_SQLITE_CLOSE") else 600
+        config["CONN_MAX_AGE"] = 600
         config["OPTIONS"] = {
             # Web, worker and housekeeping write concurrently: WAL lets readers go on while one writes,
             # IMMEDIATE transactions avoid lock upgrades that would deadlock, and writers wait their turn.

@@ -27,6 +27,7 @@ from koppel.connectors.base import Debtor, TargetConnector
 from koppel.connectors.errors import ConnectorError, RateLimited
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import (
+    WAITING_CODES,
     check_icp_vat_number,
     check_start_date,
     check_status,
@@ -130,7 +131,7 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
     for check in (check_status, check_start_date):
         result = check(order, ctx)
         if not result.passed:
-            state = State.OPEN if result.code == Code.STATUS_NOT_ELIGIBLE else State.SKIPPED
+            state = State.OPEN if result.code in WAITING_CODES else State.SKIPPED
             return Outcome(state, result.code, result.message)
     failed = first_failure([check_total(order, ctx), *check_icp_vat_number(order, ctx)])
     if failed:
