@@ -1,5 +1,6 @@
-"""Shared fixtures: the sandboxes on loopback, a shop and a Factuursturen administration per test, a
-connection between them, signed webhooks, and a worker that runs what is queued."""
+"""Shared fixtures: the sandboxes on loopback, a shop and an invoicing administration per test (Factuursturen,
+or each target in turn through ``target``), a connection between them, signed webhooks, and a worker that
+runs what is queued."""
 
 from __future__ import annotations
 
@@ -94,13 +95,16 @@ class Shop:
         assert httpx.post(f"{self.sandbox.url}/_sandbox/kmoshops/shops", json=body).status_code in (200, 201)
 
 
-class Administration:
-    """A Factuursturen administration in the sandbox."""
+class TargetAccount:
+    """An account in a target's sandbox, seen the way a test checks it: what the invoices and debtors are,
+    whatever the target calls their fields. One subclass per target."""
 
-    def __init__(self, sandbox, username: str, api_key: str) -> None:
-        self.sandbox, self.username, self.api_key = sandbox, username, api_key
-        self.url = f"{sandbox.url}/factuursturen/api/v1"
-        self.control = f"{sandbox.url}/_sandbox/factuursturen/accounts/{username}"
+    kind: str
+    url: str
+    control: str
+    credentials: dict[str, str]
+    #: How the target is made to refuse an order: (settings, customer fields, words in its message).
+    rejection: tuple[dict[str, Any], dict[str, Any], str]
 
     def state(self) -> dict[str, Any]:
         return httpx.get(self.control).json()
@@ -118,7 +122,60 @@ class Administration:
         return data["requests"] if isinstance(data, dict) else data
 
     def knobs(self, **values: Any) -> None:
-        assert httpx.post(f"{self.control}/knobs", json=values).status_code == 200
+        response = httpx.post(f"{self.control}/knobs", json=values)
+        assert response.status_code == 200, response.text
+
+    def connector(self, settings: dict[str, Any] | None = None):
+        from koppel.connectors import registry
+
+        return registry.target(self.kind)(url=self.url, credentials=self.credentials, settings=settings)
+
+    # What each target calls things ------------------------------------------------------------------------
+    def wrong_credentials(self) -> dict[str, str]:
+        return {**self.credentials, "api_key": "not-the-key"}
+
+    def invoice_total(self, invoice: dict[str, Any]) -> Decimal:
+        raise NotImplementedError
+
+    def invoice_client(self, invoice: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def client_id(self, client: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def client_email(self, client: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def client_city(self, client: dict[str, Any]) -> str:
+        return client["city"]
+
+    def client_vat_number(self, client: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def book_by_hand(self, reference: str) -> None:
+        """An invoice a bookkeeper typed in, with ``reference`` as its reference, through the real API."""
+        raise NotImplementedError
+
+    def invoice_posts(self) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.requests()
+            if r["method"] == "POST" and r["path"].rstrip("/").endswith("/invoices")
+        ]
+
+
+class Administration(TargetAccount):
+    """A Factuursturen administration in the sandbox."""
+
+    kind = "factuursturen"
+    # Automatic e-mailing needs an e-mail address; Factuursturen refuses such a debtor without one.
+    rejection = ({"send_invoice": "email"}, {"email": ""}, "email")
+
+    def __init__(self, sandbox, username: str, api_key: str) -> None:
+        self.sandbox, self.username, self.api_key = sandbox, username, api_key
+        self.url = f"{sandbox.url}/factuursturen/api/v1"
+        self.control = f"{sandbox.url}/_sandbox/factuursturen/accounts/{username}"
+        self.credentials = {"username": username, "api_key": api_key}
 
     def add_client(self, client: dict[str, Any]) -> dict[str, Any]:
         response = httpx.post(f"{self.control}/clients", json=client)
@@ -130,6 +187,90 @@ class Administration:
         response = httpx.post(f"{self.url}/invoices", json=body, auth=(self.username, self.api_key))
         assert response.status_code == 201, response.text
         return response.text
+
+    def invoice_total(self, invoice: dict[str, Any]) -> Decimal:
+        return Decimal(invoice["totalintax"])
+
+    def invoice_client(self, invoice: dict[str, Any]) -> str:
+        return str(invoice["clientnr"])
+
+    def client_id(self, client: dict[str, Any]) -> str:
+        return str(client["clientnr"])
+
+    def client_email(self, client: dict[str, Any]) -> str:
+        return client["email"]
+
+    def client_vat_number(self, client: dict[str, Any]) -> str:
+        return client["taxnumber"]
+
+    def book_by_hand(self, reference: str) -> None:
+        client = self.add_client({"contact": "Handmatig", "email": f"hand.{uuid.uuid4().hex[:6]}@example.nl"})
+        self.create_invoice(
+            {
+                "clientnr": client.get("clientnr", "1"),
+                "action": "send",
+                "sendmethod": "mail",
+                "reference": {"line1": reference},
+                "lines": [{"amount": "1", "description": "Handmatig", "tax_rate": "21", "price": "10.00"}],
+            }
+        )
+
+
+class EenvoudigFacturerenAccount(TargetAccount):
+    """An EenvoudigFactureren account in the sandbox."""
+
+    kind = "eenvoudigfactureren"
+    # EenvoudigFactureren checks that an e-mail address looks like one.
+    rejection = ({}, {"email": "sanne@@example"}, "email_address")
+
+    def __init__(self, sandbox, name: str, api_key: str) -> None:
+        self.sandbox, self.name, self.api_key = sandbox, name, api_key
+        self.url = f"{sandbox.url}/eenvoudigfactureren/api/v1"
+        self.control = f"{sandbox.url}/_sandbox/eenvoudigfactureren/accounts/{name}"
+        self.credentials = {"api_key": api_key}
+
+    @property
+    def emails(self) -> list[dict[str, Any]]:
+        return self.state()["emails"]
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"X-API-Key": self.api_key, "Accept": "application/json"}
+        return httpx.request(method, f"{self.url}/{path}", headers=headers, **kwargs)
+
+    def add_client(self, client: dict[str, Any]) -> dict[str, Any]:
+        response = self.api("POST", "clients", json=client)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def invoice_total(self, invoice: dict[str, Any]) -> Decimal:
+        return Decimal(str(invoice["total_with_tax"]))
+
+    def invoice_client(self, invoice: dict[str, Any]) -> str:
+        return str(invoice["client_id"])
+
+    def client_id(self, client: dict[str, Any]) -> str:
+        return str(client["client_id"])
+
+    def client_email(self, client: dict[str, Any]) -> str:
+        return client["email_address"]
+
+    def client_vat_number(self, client: dict[str, Any]) -> str:
+        return client["tax_code"]
+
+    def book_by_hand(self, reference: str) -> None:
+        client = self.add_client(
+            {"name": "Handmatig", "email_address": f"hand.{uuid.uuid4().hex[:6]}@example.be"}
+        )
+        response = self.api(
+            "POST",
+            "invoices",
+            json={
+                "client_id": client["client_id"],
+                "reference": reference,
+                "items": [{"description": "Handmatig", "quantity": 1, "amount": "10.00", "tax_rate": 21}],
+            },
+        )
+        assert response.status_code == 201, response.text
 
 
 @pytest.fixture
@@ -147,6 +288,31 @@ def administration(sandbox) -> Administration:
     return item
 
 
+def new_eenvoudigfactureren_account(sandbox, **settings: Any) -> EenvoudigFacturerenAccount:
+    item = EenvoudigFacturerenAccount(sandbox, f"ef-{uuid.uuid4().hex[:8]}", f"efkey-{uuid.uuid4().hex}")
+    body = {"name": item.name, "api_key": item.api_key, **settings}
+    response = httpx.post(f"{sandbox.url}/_sandbox/eenvoudigfactureren/accounts", json=body)
+    assert response.status_code in (200, 201), response.text
+    return item
+
+
+@pytest.fixture
+def eenvoudigfactureren(sandbox) -> EenvoudigFacturerenAccount:
+    """An EenvoudigFactureren account with the Dutch rates (21, 9 and the 0% every account has)."""
+    return new_eenvoudigfactureren_account(sandbox, taxes=["21", "9"])
+
+
+TARGETS = ("factuursturen", "eenvoudigfactureren")
+
+
+@pytest.fixture(params=TARGETS)
+def target(request, sandbox) -> TargetAccount:
+    """Each target in turn: an account with the Dutch VAT rates 21, 9 and 0."""
+    if request.param == "factuursturen":
+        return request.getfixturevalue("administration")
+    return request.getfixturevalue("eenvoudigfactureren")
+
+
 @pytest.fixture
 def retry_fast(settings):
     settings.RETRY_BASE_SECONDS = 0.02
@@ -162,25 +328,37 @@ def account(transactional_db):
     return Account.objects.create(name="Bakkerij De Witte BV")
 
 
-@pytest.fixture
-def connection(account, shop, administration, retry_fast):
+def connect(account, shop, target: TargetAccount, **fields: Any):
+    """A saved connection from ``shop`` to ``target``, booking everything since 2020."""
     from koppel.connections.models import Connection
 
     item = Connection(
         account=account,
-        name="KMO Shops → Factuursturen",
+        name=f"KMO Shops → {target.kind}",
         source_kind="kmoshops",
         source_url=shop.url,
-        target_kind="factuursturen",
-        target_url=administration.url,
+        target_kind=target.kind,
+        target_url=target.url,
         shop_country="NL",
         start_at=datetime(2020, 1, 1, tzinfo=UTC),
+        **fields,
     )
     item.source_credentials = {"api_key": shop.api_key}
-    item.target_credentials = {"username": administration.username, "api_key": administration.api_key}
+    item.target_credentials = dict(target.credentials)
     item.new_webhook_secret()
     item.save()
     return item
+
+
+@pytest.fixture
+def connection(account, shop, administration, retry_fast):
+    return connect(account, shop, administration)
+
+
+@pytest.fixture
+def target_connection(account, shop, target, retry_fast):
+    """A connection from ``shop`` to each target in turn."""
+    return connect(account, shop, target)
 
 
 def make_order(**overrides: Any) -> dict[str, Any]:

@@ -133,10 +133,19 @@ def test_statuses_option(capsys: pytest.CaptureFixture[str], example: Any) -> No
 
 
 def test_shop_country_makes_a_dutch_company_foreign(capsys: pytest.CaptureFixture[str], example: Any) -> None:
-    code, result, _ = run(capsys, EXAMPLE, "--shop-country", "be")
+    code, result, _ = run(capsys, EXAMPLE, "--shop-country", "be", "--vat-rates", "21,9,0")
     assert code == EXIT_BLOCKED
     failing = [c["code"] for c in result["checks"] if not c["passed"]]
     assert failing == ["ICP_VAT_NUMBER_MISSING"]
+
+
+def test_the_assumed_vat_rates_are_the_shop_countrys(
+    capsys: pytest.CaptureFixture[str], example: Any
+) -> None:
+    # A Belgian administration has 21, 12, 6 and 0%: the example's 9% book is not among them.
+    _, result, _ = run(capsys, EXAMPLE, "--shop-country", "be")
+    [vat] = [c for c in result["checks"] if c["code"] == "VAT_CODE_MISSING"]
+    assert not vat["passed"] and "0.00%, 6.00%, 12.00%, 21.00%" in vat["message"]
 
 
 def test_order_from_standard_input(

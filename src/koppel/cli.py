@@ -52,17 +52,18 @@ def cmd_worker(argv: list[str]) -> int:
 
 
 def cmd_sandbox(argv: list[str]) -> int:
+    from koppel.connectors import registry
+
     parser = argparse.ArgumentParser(
-        prog="koppel sandbox", description="Serve the simulated KMO Shops and Factuursturen APIs."
+        prog="koppel sandbox", description="Serve the simulated APIs of every connector (the sandboxes)."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args(argv)
     from koppel.sandbox.server import serve
 
-    print(
-        f"Sandboxes on http://{args.host}:{args.port} (KMO Shops: /kmoshops, Factuursturen: /factuursturen)"
-    )
+    mounted = ", ".join(f"/{name}" for name in registry.sandboxes())
+    print(f"Sandboxes on http://{args.host}:{args.port}: {mounted}; control API under /_sandbox")
     serve(args.host, args.port)
     return 0
 

@@ -18,7 +18,7 @@ from koppel.connectors import registry
 from koppel.connectors.errors import OrderInvalid
 from koppel.documents.checks import CheckContext, run_checks
 from koppel.documents.model import build_invoice
-from koppel.documents.vat import is_intra_community_supply
+from koppel.documents.vat import DOMESTIC_RATES, is_intra_community_supply
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 2, 3
 
@@ -42,7 +42,9 @@ def preview(
         eligible_statuses=eligible_statuses or frozenset(source_cls.default_eligible_statuses),
         start_at=start_at,
         target_name=target_cls.label,
-        target_vat_rates=vat_rates if vat_rates is not None else target_cls.default_vat_rates,
+        target_vat_rates=vat_rates
+        if vat_rates is not None
+        else DOMESTIC_RATES.get(shop_country.upper(), target_cls.default_vat_rates),
     )
     checks = run_checks(order, ctx)
     invoice = build_invoice(order, intra_community=is_intra_community_supply(order, shop_country))
@@ -69,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shop-country", default="NL", help="country the shop sells from (default NL)")
     parser.add_argument("--statuses", help="comma-separated statuses to book (default: the source's)")
     parser.add_argument(
-        "--vat-rates", type=_rates, help="the target's VAT rates, e.g. 21,9,0 (default: its usual)"
+        "--vat-rates",
+        type=_rates,
+        help="the administration's VAT rates, e.g. 21,9,0 (default: the shop country's, e.g. NL 21,9,0)",
     )
     parser.add_argument(
         "--settings", default="{}", help='target settings as JSON, e.g. \'{"send_invoice": "email"}\''

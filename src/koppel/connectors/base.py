@@ -61,6 +61,8 @@ class BookedInvoice:
     id: str
     number: str = ""
     reference: str = ""
+    #: Something the merchant should know although the invoice was booked (e.g. sending it failed).
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +173,17 @@ class TargetConnector(ABC):
         """Create the debtor for the invoice's customer. Existing debtors are never modified."""
 
     @abstractmethod
-    def find_invoice(self, reference: str) -> BookedInvoice | None:
-        """The invoice that already carries this order reference, if any."""
+    def find_invoice(self, invoice: Invoice) -> BookedInvoice | None:
+        """The invoice the target already has for this order, if any: one Koppel booked (found by what
+        :meth:`create_invoice` writes, e.g. the reference) or one booked by hand with the order number as
+        its reference."""
 
     @abstractmethod
     def create_invoice(self, invoice: Invoice, debtor: Debtor) -> BookedInvoice:
-        """Create the invoice for ``debtor``; the reference is the order number."""
+        """Create the invoice for ``debtor`` such that :meth:`find_invoice` finds it afterwards; then do what
+        the connection's settings ask (e.g. e-mail it). A failure after the invoice exists is reported in
+        ``BookedInvoice.note``, not raised: raising would make the pipeline look for, and find, the invoice
+        and never do the rest."""
 
     @abstractmethod
     def invoice_pdf(self, booked: BookedInvoice) -> bytes:

@@ -47,11 +47,11 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     ),
     Code.VAT_CODE_MISSING: (
         "An order line carries a VAT rate that the invoicing administration does not have.",
-        "Add the rate to the administration (Factuursturen: Instellingen > BTW-tarieven), then press "
-        "Process.",
+        "Add the rate to the administration's VAT rates (Factuursturen: Instellingen > BTW-tarieven; "
+        "EenvoudigFactureren: the VAT rates in its settings), then press Process.",
     ),
     Code.ALREADY_PROCESSED: (
-        "The order was booked before, by Koppel or by hand: an invoice with this reference exists.",
+        "The order was booked before, by Koppel or by hand: an invoice for this order number exists.",
         "Nothing to do. To book it anyway, remove or renumber the existing invoice first, then press "
         "Process.",
     ),
@@ -81,8 +81,9 @@ REMEDIES: dict[Code, tuple[str, str]] = {
         "Koppel retried with backoff. Press Process when the shop is reachable again.",
     ),
     Code.TARGET_AUTH_FAILED: (
-        "The invoicing software refused the username or API key.",
-        "Create or re-activate the API key (Factuursturen: Instellingen > Verbindingen), enter it in the "
+        "The invoicing software refused the API key (or username), or the key lacks a permission.",
+        "Create or re-activate the API key (Factuursturen: Instellingen > Verbindingen; EenvoudigFactureren: "
+        "Profiel > Toegangsbeheer, with access to Invoices, Customers, Items and Layouts), enter it in the "
         "connection settings, then press Process.",
     ),
     Code.TARGET_REJECTED: (

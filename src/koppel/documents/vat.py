@@ -13,6 +13,13 @@ from .countries import Country, country_by_code
 from .model import Order
 from .money import ZERO
 
+#: The VAT rates a shop in these countries charges at home (0% included), for when the administration's own
+#: list is not at hand (``koppel preview``).
+DOMESTIC_RATES: dict[str, frozenset[Decimal]] = {
+    "NL": frozenset(Decimal(r) for r in ("21", "9", "0")),
+    "BE": frozenset(Decimal(r) for r in ("21", "12", "6", "0")),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class VatNumberProblem:

@@ -1,8 +1,10 @@
 """One process serving every simulated external API, for the demo, the tests and the benchmarks.
 
-- ``/kmoshops/{shop}/api/v1/...``: KMO Shops (see :mod:`koppel.connectors.kmoshops.sandbox`)
-- ``/factuursturen/api/v1/...``: Factuursturen (see :mod:`koppel.connectors.factuursturen.sandbox`)
-- ``/_sandbox/...``: the control API (``GET /_sandbox/health``; each sandbox adds its own routes)
+- ``/<connector>/...``: each connector's simulated API, found by the registry (``koppel.connectors.<name>.
+  sandbox.SANDBOX``): ``/kmoshops/{shop}/api/v1/...``, ``/factuursturen/api/v1/...``,
+  ``/eenvoudigfactureren/api/v1/...``
+- ``/_sandbox/...``: the control API (``GET /_sandbox/health``; each sandbox adds its own routes under
+  ``/_sandbox/<connector>``)
 """
 
 from __future__ import annotations
@@ -11,25 +13,31 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
 
-from koppel.connectors.factuursturen.sandbox import FactuursturenSandbox
-from koppel.connectors.kmoshops.sandbox import KmoShopsSandbox
+from koppel.connectors import registry
 from koppel.sandbox.http import App, Request, Response, Router
 
 __all__ = ["SandboxApp", "SandboxServer", "build_app", "serve"]
 
 
 class SandboxApp(App):
-    """The ASGI app, with the sandboxes' in-memory state reachable as attributes."""
+    """The ASGI app, with each sandbox's in-memory state reachable as an attribute named after its
+    connector (``app.kmoshops.shops``)."""
 
     def __init__(self, public_url: str | None = None) -> None:
         super().__init__()
         self.public_url = public_url
-        self.kmoshops = KmoShopsSandbox(public_url)
-        self.factuursturen = FactuursturenSandbox(public_url)
+        self.sandboxes = {name: cls(public_url) for name, cls in registry.sandboxes().items()}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["sandboxes"][name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 async def _health(request: Request) -> Response:
@@ -42,12 +50,13 @@ def build_app(public_url: str | None = None) -> SandboxApp:
     app = SandboxApp(public_url)
     control = Router()
     control.get("/health", _health)
-    app.mount("/kmoshops", app.kmoshops.api_router())
-    app.mount("/factuursturen", app.factuursturen.api_router())
+    for name, simulation in app.sandboxes.items():
+        app.mount(f"/{name}", simulation.api_router())
     app.mount("/_sandbox", control)
-    app.mount("/_sandbox/kmoshops", app.kmoshops.control_router())
-    app.mount("/_sandbox/factuursturen", app.factuursturen.control_router())
-    app.on_shutdown.append(app.kmoshops.aclose)
+    for name, simulation in app.sandboxes.items():
+        app.mount(f"/_sandbox/{name}", simulation.control_router())
+        if hasattr(simulation, "aclose"):
+            app.on_shutdown.append(simulation.aclose)
     return app
 
 

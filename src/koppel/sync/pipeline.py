@@ -162,7 +162,7 @@ def book(
 
     invoice = build_invoice(order, intra_community=is_intra_community_supply(order, connection.shop_country))
     record.document = invoice.as_dict()
-    existing = target.find_invoice(order.number)
+    existing = target.find_invoice(invoice)
     if existing is not None:
         ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
         if record.booking_started_at is not None:
@@ -175,7 +175,7 @@ def book(
         return Outcome(
             State.SKIPPED,
             Code.ALREADY_PROCESSED,
-            f"{target.label} already has invoice {existing.number or existing.id} with reference "
+            f"{target.label} already has invoice {existing.number or existing.id} for order "
             f"{order.number}; not booked again",
             fields=ids,
         )
@@ -190,9 +190,10 @@ def book(
         payload_fetched_at=record.payload_fetched_at,
     )
     booked = target.create_invoice(invoice, debtor)
+    message = f"Booked as {target.label} invoice {booked.number or booked.id}"
     return Outcome(
         State.HANDLED,
-        message=f"Booked as {target.label} invoice {booked.number or booked.id}",
+        message=f"{message}; {booked.note}" if booked.note else message,
         fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
     )
 

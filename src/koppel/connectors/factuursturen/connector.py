@@ -93,7 +93,8 @@ class FactuursturenTarget(TargetConnector):
             prices_include_vat=invoice.prices_include_vat,
         )
 
-    def find_invoice(self, reference: str) -> BookedInvoice | None:
+    def find_invoice(self, invoice: Invoice) -> BookedInvoice | None:
+        reference = invoice.order_number
         for found in self.client.search("invoices", "all", reference):
             ref = found.get("reference") or {}
             if isinstance(ref, dict) and str(ref.get("line1", "")).strip() == reference:

@@ -57,6 +57,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from koppel.documents.countries import COUNTRIES, Country, country_by_code, resolve_country
 from koppel.sandbox.http import HTTPException, Request, Response, Router, reason, update_settings
+from koppel.sandbox.pdf import text_pdf
 
 LOG_LIMIT = 10_000
 NETHERLANDS_ID = "146"
@@ -405,35 +406,7 @@ def invoice_pdf(invoice: dict[str, Any]) -> bytes:
         (12, f"Totaal incl. btw: EUR {invoice['totalintax']}"),
         (12, f"Openstaand: EUR {invoice['open']}"),
     ]
-    ops = [b"BT", b"72 770 Td"]
-    for n, (size, text) in enumerate(texts):
-        escaped = (
-            text.encode("cp1252", "replace")
-            .replace(b"\\", b"\\\\")
-            .replace(b"(", b"\\(")
-            .replace(b")", b"\\)")
-        )
-        ops += [b"0 -24 Td" if n else b"", b"/F1 %d Tf" % size, b"(" + escaped + b") Tj"]
-    ops.append(b"ET")
-    stream = b"\n".join(op for op in ops if op)
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
-        b"/Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for n, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return text_pdf(texts)
 
 
 # ---------------------------------------------------------------------------- search
@@ -1132,3 +1105,6 @@ def _profiles(raw: list[Any]) -> list[dict[str, str]]:
         else:
             raise ValueError("each profile must be a name or an object with id and name")
     return profiles
+
+
+SANDBOX = FactuursturenSandbox

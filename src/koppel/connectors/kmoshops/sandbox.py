@@ -684,3 +684,6 @@ class KmoShopsSandbox:
     async def _c_clear_requests(self, shop: Shop, request: Request) -> Response:
         shop.requests.clear()
         return Response.empty()
+
+
+SANDBOX = KmoShopsSandbox

@@ -1,0 +1,204 @@
+"""The field-level specification of the KMO Shops → EenvoudigFactureren manual, as pure functions.
+
+``client_body`` builds the ``POST clients`` body and ``invoice_body`` the ``POST invoices`` body from a
+canonical invoice; nothing here calls the network, so ``koppel preview`` shows exactly what is sent.
+
+The manual, and how it maps:
+
+- customer identifier → ``client_id`` (the debtor found by e-mail or created);
+- invoice number empty by default (EenvoudigFactureren numbers it), the order number on request
+  (``invoice_number="order_number"``);
+- payment period 14 days, not adjustable → ``expiry_date`` = date + 14;
+- reference = order number by default, adjustable with a template (``reference``);
+- date = the order date; amounts incl. VAT by default (``tax_included``), excl. VAT on request;
+- one item per order line (product name, VAT percentage, quantity, unit price) plus shipping;
+- the customer block: name = company, or first + last name without one; "to the attention of" only with a
+  company; address line, postal code, city, e-mail, phone; and the contact (name, e-mail, phone).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from koppel.connectors.base import ConnectorSettings
+from koppel.documents.model import Invoice, InvoiceLine, Party
+from koppel.documents.money import cents, fmt
+from koppel.documents.vat import vat_compact
+
+#: The manual: "Payment period 14 — not adjustable".
+PAYMENT_DAYS = 14
+DEFAULT_REFERENCE = "{order_number}"
+#: What a reference template may use.
+REFERENCE_FIELDS = ("order_number", "payment_method", "order_date", "customer_name")
+#: Field lengths of the EenvoudigFactureren clients and invoices API; longer values are cut.
+CLIENT_MAX_LENGTHS = {
+    "name": 75,
+    "attention": 100,
+    "street": 150,
+    "street2": 150,
+    "city": 50,
+    "postal_code": 10,
+}
+REFERENCE_MAX_LENGTH = 255
+EXTERNAL_ID_MAX_LENGTH = 50
+#: ``tax_rate_special_status`` for a 0% intra-community supply of goods.
+INTRA_COMMUNITY_GOODS = "ICL"
+
+
+class EenvoudigFacturerenSettings(ConnectorSettings):
+    #: "automatic": EenvoudigFactureren numbers the invoice (the manual recommends it); "order_number": the
+    #: invoice number is the order number.
+    invoice_number: Literal["automatic", "order_number"] = "automatic"
+    #: The invoice's reference; placeholders: {order_number}, {payment_method}, {order_date},
+    #: {customer_name}. It must contain {order_number}.
+    reference: str = DEFAULT_REFERENCE
+    #: Amounts incl. VAT (the manual's default) or excl. VAT.
+    amounts_include_vat: bool = True
+    #: E-mail the invoice to the customer after it is created (off by default, as in the manual).
+    send_invoice: bool = False
+    #: The invoice layout (``layout_id``); empty uses the account's default.
+    layout_id: str = ""
+    #: Register the payment of a paid order, so the invoice is not left open.
+    mark_paid: bool = True
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_template(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"reference template {value!r} is malformed: {exc}") from None
+        unknown = names - set(REFERENCE_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"reference template uses unknown placeholder(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join('{' + f + '}' for f in REFERENCE_FIELDS)}"
+            )
+        if "order_number" not in names:
+            raise ValueError("reference template must contain {order_number}, so a booked order can be found")
+        return value
+
+    @field_validator("layout_id")
+    @classmethod
+    def _layout(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.isdigit():
+            raise ValueError(f"layout_id must be a number, not {value!r}")
+        return value
+
+
+def reference(invoice: Invoice, settings: EenvoudigFacturerenSettings) -> str:
+    text = settings.reference.format(
+        order_number=invoice.order_number,
+        payment_method=invoice.payment_method.strip(),
+        order_date=invoice.date.isoformat(),
+        customer_name=invoice.customer.company or invoice.customer.full_name,
+    )
+    # A template such as "{order_number} / {payment_method}" without a payment method loses its separator.
+    text = re.sub(r"[\s/|,;:-]+$", "", text.strip())
+    return text[:REFERENCE_MAX_LENGTH]
+
+
+def client_name(party: Party) -> tuple[str, str]:
+    """``(name, attention)``: the company with the person to its attention, else the person alone."""
+    person = party.full_name or party.email
+    if party.company.strip():
+        attention = party.full_name if party.full_name != party.company.strip() else ""
+        return party.company.strip(), attention
+    return person, ""
+
+
+def street(party: Party) -> str:
+    return " ".join(part for part in (party.street, party.house_number) if part)
+
+
+def client_body(invoice: Invoice) -> dict[str, Any]:
+    party = invoice.customer
+    name, attention = client_name(party)
+    phone = party.phone.strip() or party.mobile.strip()
+    mobile = party.mobile.strip() if party.phone.strip() else ""
+    body: dict[str, Any] = {
+        "name": name,
+        "attention": attention,
+        "street": street(party),
+        "street2": party.address2,
+        "postal_code": party.zipcode,
+        "city": party.city,
+        "email_address": party.email.strip(),
+        "phone_number": phone,
+        "mobile_number": mobile,
+        "tax_code": vat_compact(party.vat_number),
+    }
+    if party.country is not None:
+        body["country_code"] = party.country.alpha2
+    for field, limit in CLIENT_MAX_LENGTHS.items():
+        body[field] = body[field][:limit]
+    if party.full_name or party.email:
+        body["contacts"] = [
+            {"name": party.full_name, "email_address": party.email.strip(), "phone_number": phone}
+        ]
+    return body
+
+
+def _number(value: Decimal) -> str:
+    """Two decimals, or up to four when a converted unit price needs them to add up to the cent."""
+    return fmt(value) if value == cents(value) else f"{value.normalize():f}"
+
+
+def _quantity(value: Decimal) -> str:
+    return str(int(value)) if value == value.to_integral() else f"{value.normalize():f}"
+
+
+def _rate(value: Decimal) -> str:
+    return _quantity(value)
+
+
+def item(line: InvoiceLine, *, include_vat: bool, intra_community: bool) -> dict[str, str]:
+    price_field = "amount_with_tax" if include_vat else "amount"
+    body = {
+        "description": line.description,
+        "quantity": _quantity(line.quantity),
+        price_field: _number(line.unit_price_for(include_vat=include_vat)),
+        "tax_rate": _rate(line.vat_rate),
+    }
+    if intra_community:
+        body["tax_rate_special_status"] = INTRA_COMMUNITY_GOODS
+    return body
+
+
+def invoice_body(
+    invoice: Invoice, client_id: int | str, settings: EenvoudigFacturerenSettings
+) -> dict[str, Any]:
+    include_vat = settings.amounts_include_vat
+    body: dict[str, Any] = {
+        "client_id": client_id,
+        "external_invoice_id": invoice.order_number[:EXTERNAL_ID_MAX_LENGTH],
+        "date": invoice.date.isoformat(),
+        "expiry_date": (invoice.date + timedelta(days=PAYMENT_DAYS)).isoformat(),
+        "reference": reference(invoice, settings),
+        "tax_included": include_vat,
+        "items": [
+            item(line, include_vat=include_vat, intra_community=invoice.intra_community)
+            for line in invoice.lines
+        ],
+    }
+    if settings.invoice_number == "order_number":
+        body["number"] = invoice.order_number
+    if settings.layout_id:
+        body["layout_id"] = int(settings.layout_id)
+    if settings.mark_paid and invoice.paid:
+        body["payments"] = [
+            {
+                "date": invoice.date.isoformat(),
+                "remaining_amount": "yes",
+                "description": invoice.payment_method.strip() or "Webshop",
+            }
+        ]
+    return body
