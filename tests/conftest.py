@@ -67,10 +67,13 @@ def sandbox():
 
 
 class Shop:
-    """A KMO Shops webshop in the sandbox."""
+    """A KMO Shops webshop in the sandbox. A source in tests offers ``kind``, ``url`` and ``credentials``."""
+
+    kind = "kmoshops"
 
     def __init__(self, sandbox, name: str, api_key: str) -> None:
         self.sandbox, self.name, self.api_key = sandbox, name, api_key
+        self.credentials = {"api_key": api_key}
         self.url = f"{sandbox.url}/kmoshops/{name}"
         self.control = f"{sandbox.url}/_sandbox/kmoshops/shops/{name}"
 
@@ -78,6 +81,16 @@ class Shop:
         response = httpx.post(f"{self.control}/orders", params={"notify": str(notify).lower()}, json=order)
         assert response.status_code == 201, response.text
         return response.json()
+
+    def place_many(self, orders: list[dict[str, Any]]) -> list[int]:
+        """Seed orders without webhooks (as a shop that existed before Koppel)."""
+        response = httpx.post(f"{self.control}/orders/bulk", json={"orders": orders}, timeout=60)
+        assert response.status_code == 201, response.text
+        return response.json()["ids"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        data = httpx.get(f"{self.control}/requests").json()
+        return data["requests"] if isinstance(data, dict) else data
 
     def update(self, order_id: str | int, changes: dict[str, Any]) -> dict[str, Any]:
         response = httpx.patch(f"{self.control}/orders/{order_id}", json=changes)
@@ -328,22 +341,23 @@ def account(transactional_db):
     return Account.objects.create(name="Bakkerij De Witte BV")
 
 
-def connect(account, shop, target: TargetAccount, **fields: Any):
-    """A saved connection from ``shop`` to ``target``, booking everything since 2020."""
+def connect(account, source, target: TargetAccount, **fields: Any):
+    """A saved connection from ``source`` (a sandbox shop: ``kind``, ``url``, ``credentials``) to
+    ``target``, booking everything since 2020."""
     from koppel.connections.models import Connection
 
     item = Connection(
         account=account,
-        name=f"KMO Shops → {target.kind}",
-        source_kind="kmoshops",
-        source_url=shop.url,
+        name=f"{source.kind} → {target.kind}",
+        source_kind=source.kind,
+        source_url=source.url,
         target_kind=target.kind,
         target_url=target.url,
         shop_country="NL",
         start_at=datetime(2020, 1, 1, tzinfo=UTC),
         **fields,
     )
-    item.source_credentials = {"api_key": shop.api_key}
+    item.source_credentials = dict(source.credentials)
     item.target_credentials = dict(target.credentials)
     item.new_webhook_secret()
     item.save()

@@ -16,9 +16,8 @@ from typing import Any
 
 from koppel.connectors import registry
 from koppel.connectors.errors import OrderInvalid
-from koppel.documents.checks import CheckContext, run_checks
-from koppel.documents.model import build_invoice
-from koppel.documents.vat import DOMESTIC_RATES, is_intra_community_supply
+from koppel.documents.checks import CheckContext, invoice_for, run_checks
+from koppel.documents.vat import DOMESTIC_RATES
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 2, 3
 
@@ -47,7 +46,7 @@ def preview(
         else DOMESTIC_RATES.get(shop_country.upper(), target_cls.default_vat_rates),
     )
     checks = run_checks(order, ctx)
-    invoice = build_invoice(order, intra_community=is_intra_community_supply(order, shop_country))
+    invoice = invoice_for(order, shop_country)
     settings = target_cls.load_settings(target_settings or {})
     return {
         "checks": [check.as_dict() for check in checks],

@@ -1,24 +1,40 @@
-"""The REST API (django-ninja), mounted at ``/api/``: connections, records and the Process button.
+"""The REST API (django-ninja), mounted at ``/api/``: connections, records, the Process button, backfills.
 
 Every request carries an account's bearer token; every query is scoped to that account, so another
 account's connection or record does not exist (404). Errors are always ``{"error": CODE, "message": text}``.
 """
 
+import inspect
 import logging
+import re
+from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from koppel.accounts.models import Account
 from koppel.connections.models import Connection
-from koppel.sync.models import Record
+from koppel.sync import backfill as backfills
+from koppel.sync.models import Backfill, Record
 from koppel.sync.services import AlreadyHandled, reprocess
+from koppel.sync.tasks import run_backfill
 
 from .auth import AccountToken
-from .schemas import ConnectionOut, ErrorOut, RecordDetailOut, RecordPage, RecordQuery, StateCounts
+from .schemas import (
+    BackfillIn,
+    BackfillOut,
+    ConnectionOut,
+    ErrorOut,
+    RecordDetailOut,
+    RecordPage,
+    RecordQuery,
+    StateCounts,
+)
 
 logger = logging.getLogger("koppel.api")
 
@@ -203,6 +219,74 @@ def process_record(request: HttpRequest, record_id: int) -> Any:
     return Status(202, get_record(request.auth, record_id))
 
 
+def get_connection(account: Account, connection_id: int) -> Connection:
+    connection = Connection.objects.filter(account=account, pk=connection_id).first()
+    if connection is None:
+        raise ApiError(404, "NOT_FOUND", f"There is no connection {connection_id}.")
+    return connection
+
+
+def get_backfill(account: Account, backfill_id: int) -> Backfill:
+    item = Backfill.objects.filter(connection__account=account, pk=backfill_id).first()
+    if item is None:
+        raise ApiError(404, "NOT_FOUND", f"There is no backfill {backfill_id}.")
+    return item
+
+
+@api.post(
+    "/connections/{connection_id}/backfills",
+    response={202: BackfillOut, 400: ErrorOut, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="start_backfill",
+    tags=["backfills"],
+)
+def start_backfill(request: HttpRequest, connection_id: int, body: BackfillIn) -> Any:
+    """Book the shop's past orders placed in ``[since, until)``, read by a worker at the shop's pace. The
+    same range again resumes the unfinished backfill instead of starting another. Orders that already have a
+    record are left as they are; the connection's start date holds for everything else."""
+    connection = get_connection(request.auth, connection_id)
+    since, until = aware(body.since), aware(body.until) if body.until else None
+    if until is not None and until <= since:
+        raise ApiError(400, "BAD_REQUEST", "until must be after since.")
+    with transaction.atomic():
+        item, _ = backfills.start(connection, since, until)
+        Backfill.objects.filter(pk=item.pk, status=Backfill.Status.FAILED).update(
+            status=Backfill.Status.PAUSED
+        )
+        run_backfill.enqueue(item.pk)
+    item.refresh_from_db()
+    return Status(202, backfills.progress(item))
+
+
+@api.get(
+    "/backfills/{backfill_id}",
+    response={200: BackfillOut, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="get_backfill",
+    tags=["backfills"],
+)
+def backfill_detail(request: HttpRequest, backfill_id: int) -> dict[str, Any]:
+    """How far a backfill is: pages and orders read, and the new records per state."""
+    return backfills.progress(get_backfill(request.auth, backfill_id))
+
+
+@api.post(
+    "/backfills/{backfill_id}/resume",
+    response={202: BackfillOut, 404: ErrorOut, 409: ErrorOut, **COMMON_ERRORS},
+    operation_id="resume_backfill",
+    tags=["backfills"],
+)
+def resume_backfill(request: HttpRequest, backfill_id: int) -> Any:
+    """Continue a paused or failed backfill (after fixing what its message names) from where it stopped."""
+    item = get_backfill(request.auth, backfill_id)
+    if item.status == Backfill.Status.DONE:
+        raise ApiError(409, "CONFLICT", f"Backfill {item.pk} is done.")
+    run_backfill.enqueue(item.pk)
+    return Status(202, backfills.progress(item))
+
+
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo else timezone.make_aware(value)
+
+
 # Everything else under /api/ answers in JSON too -----------------------------------------------------------
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -214,16 +298,17 @@ def _refusal(request: HttpRequest, allowed: str) -> HttpResponse:
 
 
 def _not_allowed(path: str, allowed: str) -> None:
-    if "{record_id}" in path:
+    """Answer every other method on ``path`` with 405 and ``Allow``. The refusal declares the path's
+    parameters (django-ninja reads them from the signature)."""
 
-        def refuse(request: HttpRequest, record_id: str) -> HttpResponse:
-            return _refusal(request, allowed)
+    def refuse(request: HttpRequest, **ids: str) -> HttpResponse:
+        return _refusal(request, allowed)
 
-    else:
-
-        def refuse(request: HttpRequest) -> HttpResponse:
-            return _refusal(request, allowed)
-
+    names = re.findall(r"{(\w+)}", path)
+    refuse.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str) for name in names]
+    )
     others = [method for method in METHODS if method != allowed]
     api.api_operation(others, path, auth=None, include_in_schema=False, operation_id=f"refuse {path}")(refuse)
 
@@ -232,6 +317,9 @@ _not_allowed("/connections", "GET")
 _not_allowed("/records", "GET")
 _not_allowed("/records/{record_id}", "GET")
 _not_allowed("/records/{record_id}/process", "POST")
+_not_allowed("/connections/{connection_id}/backfills", "POST")
+_not_allowed("/backfills/{backfill_id}", "GET")
+_not_allowed("/backfills/{backfill_id}/resume", "POST")
 
 
 @api.api_operation(METHODS, "/", auth=None, include_in_schema=False)

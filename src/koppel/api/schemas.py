@@ -139,3 +139,30 @@ class RecordDetailOut(RecordOut):
 class RecordPage(Schema):
     count: int
     items: list[RecordOut]
+
+
+class BackfillIn(Schema):
+    since: datetime = Field(..., description="First moment of the range (placed at or after).")
+    until: datetime | None = Field(None, description="End of the range (placed before); empty: up to now.")
+
+
+class BackfillOut(Schema):
+    id: int
+    connection: int
+    status: Literal["running", "paused", "done", "failed"] = Field(
+        ...,
+        description="running; paused (resumes by itself, or POST .../resume); done; failed (see message).",
+    )
+    since: datetime
+    until: datetime | None
+    pages_read: int
+    orders_seen: int = Field(..., description="Orders read from the source so far.")
+    orders_new: int = Field(..., description="Orders that got a record and are booked by the workers.")
+    orders_known: int = Field(..., description="Orders that already had a record: left as they are.")
+    orders_total: int | None = Field(None, description="Orders in the range, when the source says.")
+    records: StateCounts = Field(..., description="The new records per state: how far booking is.")
+    settled: int = Field(..., description="New records no longer queued (handled, error, open, skipped).")
+    reading_done: bool
+    message: str
+    created_at: datetime
+    finished_at: datetime | None

@@ -38,6 +38,16 @@ class WebhookNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class BackfillPage:
+    """One page of past orders: raw payloads, the cursor of the next page (``None`` after the last), and the
+    number of orders in the whole range when the platform says."""
+
+    orders: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedRequest:
     method: str
     path: str
@@ -82,6 +92,8 @@ class SourceConnector(ABC):
     #: Names of the secrets the connection stores (encrypted) for this source.
     credential_fields: ClassVar[tuple[str, ...]]
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    #: Requests a second a backfill may make (the platform's own limit, with room for the live traffic).
+    backfill_requests_per_second: ClassVar[float] = 2.0
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:
         self.url = url
@@ -99,6 +111,12 @@ class SourceConnector(ABC):
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         """Raw payloads of orders changed since ``updated_since``, oldest change first, page by page."""
 
+    @abstractmethod
+    def backfill_page(self, since: datetime, until: datetime | None, cursor: str | None) -> BackfillPage:
+        """One page of the orders placed in ``[since, until)`` (``until`` ``None``: up to now), starting at
+        ``cursor`` (``None``: the first page). The cursor is stored after each page, so a backfill resumes
+        where it stopped; orders may come twice (the records make that harmless) but none may be skipped."""
+
     @staticmethod
     @abstractmethod
     def parse_order(payload: Mapping[str, Any]) -> Order:
@@ -113,6 +131,12 @@ class SourceConnector(ABC):
     @abstractmethod
     def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
         """Constant-time check of the webhook's signature over the raw body."""
+
+    @staticmethod
+    def is_ping(body: bytes, headers: Mapping[str, str]) -> bool:
+        """Whether the request is the platform's unsigned "is this URL alive" call (WooCommerce sends one
+        when a webhook is created); it is answered 200 and nothing else happens."""
+        return False
 
     @staticmethod
     @abstractmethod

@@ -12,9 +12,14 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
 from .codes import Code
-from .model import Order
+from .model import Invoice, Order, build_invoice
 from .money import CENT, ZERO, cents, fmt, fmt_rate, vat_factor
-from .vat import is_cross_border_business, normalized_rate, vat_number_problem
+from .vat import (
+    is_cross_border_business,
+    is_intra_community_supply,
+    normalized_rate,
+    vat_number_problem,
+)
 
 #: Codes that leave a record waiting or skipped rather than in error.
 WAITING_CODES = frozenset({Code.STATUS_NOT_ELIGIBLE})
@@ -50,17 +55,20 @@ class CheckContext:
 def expected_total(order: Order) -> tuple[Decimal, Decimal]:
     """Sum of lines plus shipping incl. VAT, and the rounding tolerance allowed against the shop's total.
 
-    With prices incl. VAT the sum is exact. With prices excl. VAT the shop may round VAT per line or per
-    rate; both are accepted: half a cent per line, rounded up to whole cents.
+    With prices incl. VAT each line's gross is what the customer pays, so the sum is exact: a difference
+    means something is not on a line. Unless the shop keeps net amounts and derives the gross from them
+    (``Order.gross_from_net``, WooCommerce), or prices are excl. VAT: then the shop may round VAT per line,
+    per rate or per order, and half a cent per line is accepted, rounded up to whole cents.
+    :func:`invoice_for` books such a difference on a rounding line.
     """
     lines = order.all_lines
+    tolerance = (Decimal("0.005") * len(lines)).quantize(CENT, rounding=ROUND_CEILING)
     if order.prices_include_vat:
-        return sum((cents(line.quantity * line.unit_price) for line in lines), ZERO), ZERO
+        return sum((line.amount for line in lines), ZERO), tolerance if order.gross_from_net else ZERO
     total = ZERO
     for line in lines:
-        net = cents(line.quantity * line.unit_price)
+        net = line.amount
         total += net + cents(net * (vat_factor(line.vat_rate) - 1))
-    tolerance = (Decimal("0.005") * len(lines)).quantize(CENT, rounding=ROUND_CEILING)
     return total, tolerance
 
 
@@ -164,3 +172,14 @@ def run_checks(order: Order, ctx: CheckContext) -> list[CheckResult]:
 
 def first_failure(results: Iterable[CheckResult]) -> CheckResult | None:
     return next((result for result in results if not result.passed), None)
+
+
+def invoice_for(order: Order, shop_country: str) -> Invoice:
+    """The invoice Koppel books for ``order``: VAT-shifted when it is an intra-community supply, and with a
+    rounding line for a difference the total check accepts."""
+    _, tolerance = expected_total(order)
+    return build_invoice(
+        order,
+        intra_community=is_intra_community_supply(order, shop_country),
+        rounding_tolerance=tolerance,
+    )

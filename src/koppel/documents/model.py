@@ -22,6 +22,16 @@ UNIT_PRICE_PRECISION = Decimal("0.0001")
 class LineKind(StrEnum):
     PRODUCT = "product"
     SHIPPING = "shipping"
+    #: A payment or handling fee the shop charged (may be negative when a shop books a discount as a fee).
+    FEE = "fee"
+    #: A discount (coupon, automatic discount) at one VAT rate: a negative amount.
+    DISCOUNT = "discount"
+    #: The cents by which the shop's own rounding differs from per-line VAT (added by :func:`build_invoice`).
+    ROUNDING = "rounding"
+
+
+#: How the rounding line is described on the invoice.
+ROUNDING_DESCRIPTION = "Afrondingsverschil"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +73,23 @@ class Party:
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
+    """One line as the shop reported it, in the order's basis (incl. or excl. VAT).
+
+    ``total`` is the line's exact amount when the platform states it (e.g. 10.00 for 3 items at 3.33⅓);
+    without it the amount is quantity × unit price, rounded to the cent.
+    """
+
     description: str
     quantity: Decimal
     unit_price: Decimal
     vat_rate: Decimal
     kind: LineKind = LineKind.PRODUCT
     sku: str = ""
+    total: Decimal | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        return self.total if self.total is not None else cents(self.quantity * self.unit_price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +109,9 @@ class Order:
     lines: tuple[OrderLine, ...]
     shipping: OrderLine | None
     total: Decimal
+    #: The shop keeps net amounts and derives incl.-VAT ones from them (WooCommerce), so a line's gross may
+    #: be a cent off the shop's total; the total check then allows per-line rounding as for excl. VAT.
+    gross_from_net: bool = False
 
     @property
     def order_date(self) -> date:
@@ -118,13 +142,22 @@ class InvoiceLine:
     gross: Decimal
     kind: LineKind = LineKind.PRODUCT
     sku: str = ""
+    #: The line's amount was stated by the shop rather than quantity × unit price.
+    exact_total: bool = False
 
     def unit_price_for(self, *, include_vat: bool) -> Decimal:
         """The unit price incl. or excl. VAT, converted when the target keeps prices the other way.
 
         A converted price keeps four decimals: rounded to the cent, quantity × price would drift from what
-        the customer paid (3 × 9.99 incl. 21% is 29.97; 3 × 8.26 excl. plus VAT is 29.98).
+        the customer paid (3 × 9.99 incl. 21% is 29.97; 3 × 8.26 excl. plus VAT is 29.98). A line whose
+        total the shop stated is priced from that total (10.00 for 3 → 3.3333), so the target's
+        quantity × price gives it back.
         """
+        if self.exact_total:
+            amount = self.gross if include_vat else self.net
+            if self.quantity == 0:
+                return amount
+            return (amount / self.quantity).quantize(UNIT_PRICE_PRECISION, rounding=ROUND_HALF_UP)
         if include_vat == self.prices_include_vat:
             return self.unit_price
         factor = vat_factor(self.vat_rate)
@@ -171,6 +204,8 @@ class Invoice:
     payment_method: str
     intra_community: bool = False
     vat_totals: tuple[VatTotal, ...] = field(default=())
+    #: What the rounding line absorbs: the shop's total minus the per-line sum (zero when they agree).
+    rounding_difference: Decimal = ZERO
 
     @property
     def net(self) -> Decimal:
@@ -205,6 +240,7 @@ class Invoice:
                 "vat_number": self.customer.vat_number,
             },
             "lines": [line.as_dict() for line in self.lines],
+            "rounding_difference": fmt(self.rounding_difference),
             "vat_totals": [
                 {"vat_rate": fmt_rate(t.rate), "net": fmt(t.net), "vat": fmt(t.vat), "gross": fmt(t.gross)}
                 for t in self.vat_totals
@@ -217,11 +253,11 @@ def invoice_line(line: OrderLine, *, prices_include_vat: bool) -> InvoiceLine:
     """Compute net, VAT and gross for one line, rounding per line as Dutch invoicing software does."""
     factor = vat_factor(line.vat_rate)
     if prices_include_vat:
-        gross = cents(line.quantity * line.unit_price)
+        gross = line.amount
         net = cents(gross / factor)
         vat = gross - net
     else:
-        net = cents(line.quantity * line.unit_price)
+        net = line.amount
         vat = cents(net * line.vat_rate / 100)
         gross = net + vat
     return InvoiceLine(
@@ -235,11 +271,31 @@ def invoice_line(line: OrderLine, *, prices_include_vat: bool) -> InvoiceLine:
         gross=gross,
         kind=line.kind,
         sku=line.sku,
+        exact_total=line.total is not None,
     )
 
 
-def build_invoice(order: Order, *, intra_community: bool = False) -> Invoice:
+def rounding_line(difference: Decimal, *, prices_include_vat: bool) -> InvoiceLine:
+    """A line at 0% VAT for the cents the shop's own rounding differs from per-line VAT.
+
+    Targets compute VAT from unit prices, so the VAT split of a line cannot be nudged; a separate line at
+    0% keeps every other line's VAT exact and makes the invoice total what the customer paid.
+    """
+    line = OrderLine(ROUNDING_DESCRIPTION, Decimal(1), difference, ZERO, LineKind.ROUNDING)
+    return invoice_line(line, prices_include_vat=prices_include_vat)
+
+
+def build_invoice(
+    order: Order, *, intra_community: bool = False, rounding_tolerance: Decimal = ZERO
+) -> Invoice:
+    """The invoice for ``order``. When the shop's total differs from the per-line sum by no more than
+    ``rounding_tolerance`` (the shop rounded VAT per rate or per order), a rounding line absorbs it."""
     lines = tuple(invoice_line(line, prices_include_vat=order.prices_include_vat) for line in order.all_lines)
+    difference = order.total - sum((line.gross for line in lines), ZERO)
+    if difference and abs(difference) <= rounding_tolerance:
+        lines = (*lines, rounding_line(difference, prices_include_vat=order.prices_include_vat))
+    else:
+        difference = ZERO
     per_rate: dict[Decimal, list[InvoiceLine]] = defaultdict(list)
     for line in lines:
         per_rate[line.vat_rate].append(line)
@@ -258,6 +314,7 @@ def build_invoice(order: Order, *, intra_community: bool = False) -> Invoice:
         payment_method=order.payment_method,
         intra_community=intra_community,
         vat_totals=vat_totals,
+        rounding_difference=difference,
     )
 
 

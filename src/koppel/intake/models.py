@@ -20,7 +20,10 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["connection", "-received_at"], name="delivery_conn_idx")]
+        indexes = [
+            models.Index(fields=["connection", "-received_at"], name="delivery_conn_idx"),
+            models.Index(fields=["connection", "delivery_id"], name="delivery_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event or 'webhook'} {self.order_id} ({self.outcome})"

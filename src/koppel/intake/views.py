@@ -1,5 +1,11 @@
 """Webhook intake: verify the signature over the raw body, store the delivery, note the order, answer fast.
-The order itself is fetched by the worker."""
+The order itself is fetched by the worker.
+
+A platform's unsigned "is this URL alive" ping (WooCommerce, when a webhook is created) is answered 200. A
+delivery whose id was seen before (platforms retry, and send the same delivery twice) is stored as a
+duplicate and changes nothing; the record's unique constraint would make it harmless anyway, but this keeps
+the worker from fetching the order again and shows the duplicate on the dashboard.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
     source = connection.source_class
     body = request.body
     headers = {key.lower(): value for key, value in request.headers.items()}
+    if source.is_ping(body, headers):
+        logger.info("Webhook ping for connection %s", connection.pk)
+        return JsonResponse({"ping": True}, status=200)
     if not source.verify_webhook(body, headers, connection.webhook_secret):
         # Stored nowhere: an unsigned request could be anyone's. Only counted, to show on the dashboard.
         Connection.objects.filter(pk=connection.pk).update(rejected_webhooks=F("rejected_webhooks") + 1)
@@ -51,8 +60,21 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         notice.order_id,
         notice.delivery_id,
     )
+    if notice.delivery_id and already_received(connection, notice.delivery_id):
+        delivery.outcome = "duplicate"
+        delivery.save()
+        record = connection.records.filter(source_order_id=notice.order_id).first()
+        state = record.state if record is not None else ""
+        return JsonResponse(
+            {"record": record.pk if record else None, "state": state, "queued": False, "duplicate": True},
+            status=202,
+        )
     with transaction.atomic():
         record, queued = note_order(connection, notice.order_id, via="webhook")
         delivery.outcome = "queued" if queued else f"noted ({record.state})"
         delivery.save()
     return JsonResponse({"record": record.pk, "state": record.state, "queued": queued}, status=202)
+
+
+def already_received(connection: Connection, delivery_id: str) -> bool:
+    return WebhookDelivery.objects.filter(connection=connection, delivery_id=delivery_id).exists()

@@ -51,6 +51,9 @@ class Record(models.Model):
         null=True, blank=True, help_text="Set (and committed) just before the invoice is sent to the target."
     )
     received_via = models.CharField(max_length=20, blank=True, default="")
+    backfill = models.ForeignKey(
+        "Backfill", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -70,6 +73,47 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}:{self.order_number or self.source_order_id} ({self.state})"
+
+
+class Backfill(models.Model):
+    """A migration of past orders: the source's orders placed in ``[since, until)`` get records (and are
+    booked) even though they predate the connection's start date. Read page by page; the cursor and the
+    counters are committed with each page's records, so a stopped backfill resumes where it was."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")  # stopped (Ctrl-C, a dead worker, a source outage): resumable
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")  # the source refused (credentials): fix, then resume
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="backfills")
+    since = models.DateTimeField()
+    until = models.DateTimeField(null=True, blank=True, help_text="Exclusive; empty: up to now.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    cursor = models.TextField(
+        blank=True, default="", help_text="Where the next page starts (source-specific)."
+    )
+    pages_read = models.PositiveIntegerField(default=0)
+    orders_seen = models.PositiveIntegerField(default=0)
+    orders_new = models.PositiveIntegerField(
+        default=0, help_text="Orders that got a record (and are booked)."
+    )
+    orders_known = models.PositiveIntegerField(
+        default=0, help_text="Orders that already had a record: left as they are."
+    )
+    orders_total = models.PositiveIntegerField(null=True, blank=True, help_text="As the source reported.")
+    message = models.TextField(blank=True, default="")
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"backfill {self.pk} of connection {self.connection_id} ({self.status})"
 
 
 class Attempt(models.Model):

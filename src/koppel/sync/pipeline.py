@@ -34,10 +34,11 @@ from koppel.documents.checks import (
     check_total,
     check_vat_codes,
     first_failure,
+    invoice_for,
 )
 from koppel.documents.codes import Code
-from koppel.documents.model import Invoice, Order, build_invoice
-from koppel.documents.vat import is_intra_community_supply
+from koppel.documents.model import Invoice, Order
+from koppel.documents.money import fmt
 
 from . import retry
 from .models import Attempt, DebtorClaim, Record, State
@@ -128,7 +129,9 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
     summarize(record, order)
 
     ctx = connection.check_context(vat_rates=None)
-    for check in (check_status, check_start_date):
+    # A backfill books past orders on purpose: the start date holds for every other way in.
+    checks = (check_status,) if record.received_via == "backfill" else (check_status, check_start_date)
+    for check in checks:
         result = check(order, ctx)
         if not result.passed:
             state = State.OPEN if result.code in WAITING_CODES else State.SKIPPED
@@ -145,8 +148,12 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
 
 
 def has_fresh_payload(record: Record, now: datetime) -> bool:
+    """A payload a poll page delivered moments ago, or a backfill page (past orders rarely change, and a
+    change reported by the shop marks the payload stale), is used as is."""
     fetched = record.payload_fetched_at
-    return record.payload is not None and fetched is not None and now - fetched < PAYLOAD_FRESH_FOR
+    if record.payload is None or fetched is None:
+        return False
+    return record.received_via == "backfill" or now - fetched < PAYLOAD_FRESH_FOR
 
 
 def book(
@@ -160,7 +167,7 @@ def book(
     if failed:
         return Outcome(State.ERROR, failed.code, failed.message)
 
-    invoice = build_invoice(order, intra_community=is_intra_community_supply(order, connection.shop_country))
+    invoice = invoice_for(order, connection.shop_country)
     record.document = invoice.as_dict()
     existing = target.find_invoice(invoice)
     if existing is not None:
@@ -191,6 +198,11 @@ def book(
     )
     booked = target.create_invoice(invoice, debtor)
     message = f"Booked as {target.label} invoice {booked.number or booked.id}"
+    if invoice.rounding_difference:
+        message += (
+            f"; the shop's rounding differs from per-line VAT by {fmt(invoice.rounding_difference)}, "
+            "booked on a separate rounding line"
+        )
     return Outcome(
         State.HANDLED,
         message=f"{message}; {booked.note}" if booked.note else message,

@@ -19,6 +19,8 @@ logger = logging.getLogger("koppel.sync")
 
 #: Polls read a little before the last cursor, so an order changed during the previous poll is not missed.
 POLL_OVERLAP = timedelta(minutes=5)
+#: A backfill paused by a source outage resumes by itself after this long.
+BACKFILL_RESUME_AFTER = timedelta(minutes=5)
 
 
 @task()
@@ -75,3 +77,20 @@ def recheck_open(connection_id: int) -> int:
     for record in Record.objects.filter(connection_id=connection_id, state=State.OPEN).iterator():
         moved += requeue(record, trigger="nightly")
     return moved
+
+
+@task()
+def run_backfill(backfill_id: int) -> str:
+    """Read a backfill's remaining pages (started from the API). A dead worker's backfill is picked up
+    again when its lease runs out; one paused by a source outage tries again in a few minutes."""
+    from . import backfill as backfills
+    from .models import Backfill
+
+    owner = worker_id()
+    item = backfills.run(backfill_id, owner)
+    if item.lease_owner and item.lease_owner != owner and item.status == Backfill.Status.RUNNING:
+        run_backfill.using(run_after=item.lease_until).enqueue(backfill_id)  # someone else's, for now
+        return "leased"
+    if item.status == Backfill.Status.PAUSED:
+        run_backfill.using(run_after=timezone.now() + BACKFILL_RESUME_AFTER).enqueue(backfill_id)
+    return str(item.status)

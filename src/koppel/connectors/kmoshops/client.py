@@ -32,14 +32,16 @@ class KmoShopsClient(ApiClient):
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         page, pages = 1, 1
         while page <= pages:
-            data = self._json(
-                self.request(
-                    "GET", "api/v1/orders", params={"updated_since": updated_since.isoformat(), "page": page}
-                )
-            )
-            yield from data.get("orders", [])
-            pages = int(data.get("pages", 1))
+            orders, pages = self.orders_page(updated_since, page)
+            yield from orders
             page += 1
+
+    def orders_page(self, updated_since: datetime, page: int) -> tuple[list[dict[str, Any]], int]:
+        """One page (50 orders, oldest change first) and the number of pages."""
+        params = {"updated_since": updated_since.isoformat(), "page": page}
+        data = self._json(self.request("GET", "api/v1/orders", params=params))
+        orders = [order for order in data.get("orders", []) if isinstance(order, dict)]
+        return orders, int(data.get("pages", 1) or 1)
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:

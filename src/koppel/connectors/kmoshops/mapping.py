@@ -113,6 +113,25 @@ class KmoOrder(_Model):
         return value
 
 
+def _timestamp(payload: Mapping[str, Any], field: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(str(payload.get(field, "")))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def updated_at(payload: Mapping[str, Any]) -> datetime | None:
+    return _timestamp(payload, "updated_at") or _timestamp(payload, "created_at")
+
+
+def created_between(payload: Mapping[str, Any], since: datetime, until: datetime | None) -> bool:
+    """Whether the order was placed in ``[since, until)``; an order without a readable date is kept (its
+    record will say what is wrong with it)."""
+    created = _timestamp(payload, "created_at")
+    return created is None or (created >= since and (until is None or created < until))
+
+
 def order_id(payload: Mapping[str, Any]) -> str:
     value = payload.get("id")
     if value in (None, ""):
