@@ -33,7 +33,7 @@ format: venv
 
 bench: venv
 	$(BIN)/python bench/intake.py --requests 1000 --concurrency 8
-	$(BIN)/python bench/e2e.py --orders 200 --chunk 20
+	$(BIN)/python bench/e2e.py --orders 200 --chunk 20 --target all
 
 clean:
 	rm -rf var build src/*.egg-info .pytest_cache .ruff_cache .hypothesis

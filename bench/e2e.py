@@ -1,19 +1,26 @@
-"""End-to-end throughput: KMO Shops webhook → Koppel → Factuursturen invoice, against the sandboxes.
+"""End-to-end throughput: KMO Shops webhook → Koppel → invoice in Factuursturen or EenvoudigFactureren,
+against the sandboxes.
 
 Starts the sandboxes, the web app and the worker(s) as processes on 127.0.0.1 (SQLite in a temporary data
-directory, or the PostgreSQL database of DATABASE_URL), places N orders in the simulated shop in one bulk
+directory, or the PostgreSQL database of DATABASE_URL), places N orders in a simulated shop in one bulk
 request (the shop then sends N signed webhooks at once; ``--chunk K`` sends at most K at a time), and
 measures from the first webhook Koppel stored to the last invoice it booked.
 
-In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel makes per order (GET
-the order from the shop; search the invoice by reference; search the debtor by e-mail; POST clients for a
-new customer; POST invoices; GET taxes once), against the same sandboxes and a fresh Factuursturen
-account, with as many threads as Koppel has workers. Koppel / floor is the share of the achievable rate
-that Koppel reaches; the rest is its own work (database, queue, checks, mapping, new connections).
+In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel's connector makes per
+order for that target, against the same sandboxes and a fresh target account, with as many threads as
+Koppel has workers. Factuursturen: GET the order from the shop; search the invoice by reference; search
+the debtor by e-mail; POST clients for a new customer; POST invoices; GET taxes once. EenvoudigFactureren:
+GET the order; GET invoices filtered by external_invoice_id; GET invoices searched by the order number; GET
+clients filtered by e-mail; POST clients for a new customer; POST invoices; GET settings?fields=taxes once.
+Koppel / floor is the share of the achievable rate that Koppel reaches; the rest is its own work
+(database, queue, checks, mapping, new connections).
 
-    .venv/bin/python bench/e2e.py --orders 300
+``--target all`` runs every target one after the other on the same processes and database (each with its
+own shop, connection and target accounts) and prints one table row per target.
+
+    .venv/bin/python bench/e2e.py --orders 300 --target all
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/koppel_bench
-    .venv/bin/python bench/e2e.py --workers 2 --chunk 20
+    .venv/bin/python bench/e2e.py --workers 2 --target all
 """
 
 from __future__ import annotations
@@ -29,21 +36,36 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
-from koppel.demo import OrderMaker, Stack, connect_sandboxes, free_port, setup_django, stack_env
+from koppel.demo import (
+    OrderMaker,
+    Stack,
+    TargetAccount,
+    connect_sandboxes,
+    create_sandbox_account,
+    free_port,
+    setup_django,
+    stack_env,
+)
 
-SHOP = "bench-shop"
-KOPPEL_FS_USER = "bench-koppel"
-FLOOR_FS_USER = "bench-floor"
+TARGETS = ("factuursturen", "eenvoudigfactureren")
+KOPPEL_ACCOUNT = "bench-koppel"
+FLOOR_ACCOUNT = "bench-floor"
+
+
+def shop_name(target: str) -> str:
+    return f"bench-{target}"
 
 
 class Harness:
@@ -128,7 +150,15 @@ class Harness:
 # ---------------------------------------------------------------------------------------- Koppel
 
 
-def run_koppel(harness: Harness, orders: list[dict[str, Any]], chunk: int, timeout: float) -> dict[str, Any]:
+def request_count(client: httpx.Client, target: str, account: str) -> int:
+    """The API requests the target sandbox logged for ``account`` (a list, or ``{"requests": [...]}``)."""
+    logged = client.get(f"/_sandbox/{target}/accounts/{account}/requests").raise_for_status().json()
+    return len(logged["requests"] if isinstance(logged, dict) else logged)
+
+
+def run_koppel(
+    harness: Harness, target: str, orders: list[dict[str, Any]], chunk: int, timeout: float
+) -> dict[str, Any]:
     """Place the orders in bulk requests of ``chunk`` (each waits until the previous chunk's webhooks
     have made their records, so no more than ``chunk`` webhooks are in flight), then wait until every
     record has settled."""
@@ -136,14 +166,15 @@ def run_koppel(harness: Harness, orders: list[dict[str, Any]], chunk: int, timeo
 
     from koppel.sync.models import Record, State
 
+    shop = shop_name(target)
     connection = connect_sandboxes(
         harness.account,
         harness.sandbox_url,
-        name="bench",
-        shop=SHOP,
-        fs_username=KOPPEL_FS_USER,
+        name=f"bench {target}",
+        shop=shop,
+        target=target,
+        target_account=KOPPEL_ACCOUNT,
         shop_knobs={"rate_limit_per_minute": 0},
-        fs_hourly_limit=10**9,
         poll=False,
     )
     records = Record.objects.filter(connection=connection)
@@ -156,7 +187,7 @@ def run_koppel(harness: Harness, orders: list[dict[str, Any]], chunk: int, timeo
                 harness.stack.check()
                 if time.monotonic() > deadline:
                     states = Counter(records.values_list("state", flat=True))
-                    hooks = client.get(f"/_sandbox/kmoshops/shops/{SHOP}/webhooks").json()
+                    hooks = client.get(f"/_sandbox/kmoshops/shops/{shop}/webhooks").json()
                     answers = Counter(hook["status"] or hook["error"] for hook in hooks)
                     raise SystemExit(
                         f"Koppel did not settle {len(orders)} orders within {timeout:.0f} s: records "
@@ -168,12 +199,12 @@ def run_koppel(harness: Harness, orders: list[dict[str, Any]], chunk: int, timeo
             if ids:
                 wait_until(records, len(ids))
             batch = {"orders": orders[start : start + chunk], "notify": True}
-            response = client.post(f"/_sandbox/kmoshops/shops/{SHOP}/orders/bulk", json=batch)
+            response = client.post(f"/_sandbox/kmoshops/shops/{shop}/orders/bulk", json=batch)
             ids += response.raise_for_status().json()["ids"]
         wait_until(records.exclude(state=State.QUEUED), len(ids))
-        shop_calls = len(client.get(f"/_sandbox/kmoshops/shops/{SHOP}/requests").json())
-        fs_calls = len(client.get(f"/_sandbox/factuursturen/accounts/{KOPPEL_FS_USER}/requests").json())
-        client.delete(f"/_sandbox/kmoshops/shops/{SHOP}/requests")
+        shop_calls = len(client.get(f"/_sandbox/kmoshops/shops/{shop}/requests").json())
+        target_calls = request_count(client, target, KOPPEL_ACCOUNT)
+        client.delete(f"/_sandbox/kmoshops/shops/{shop}/requests")
     span = records.aggregate(first=Min("created_at"), last=Max("handled_at"))
     latencies = [
         (handled - created).total_seconds()
@@ -186,7 +217,7 @@ def run_koppel(harness: Harness, orders: list[dict[str, Any]], chunk: int, timeo
         "seconds": (span["last"] - span["first"]).total_seconds(),
         "latencies": latencies,
         "shop_calls": shop_calls,
-        "fs_calls": fs_calls,
+        "target_calls": target_calls,
         "shop_key": connection.source_credentials["api_key"],
     }
 
@@ -194,19 +225,33 @@ def run_koppel(harness: Harness, orders: list[dict[str, Any]], chunk: int, timeo
 # ---------------------------------------------------------------------------------------- floor
 
 
-def run_floor(harness: Harness, shop_key: str, ids: list[int], threads: int) -> dict[str, Any]:
-    """The same calls per order as Koppel, from a bare httpx loop (persistent connections, no database)."""
-    fs_key = uuid.uuid4().hex
-    base = harness.sandbox_url
-    httpx.post(
-        f"{base}/_sandbox/factuursturen/accounts",
-        json={"username": FLOOR_FS_USER, "api_key": fs_key, "hourly_limit": 10**9},
-    ).raise_for_status()
-    lock = threading.Lock()
-    calls = Counter[str]()
+class Floor(Protocol):
+    """The target calls Koppel's connector makes, from bare httpx."""
 
-    def book(shop: httpx.Client, fs: httpx.Client, order_id: int) -> None:
-        order = shop.get(f"/api/v1/orders/{order_id}").raise_for_status().json()
+    def client(self) -> httpx.Client: ...
+
+    def once(self, target: httpx.Client) -> int:
+        """Calls made once per run (the VAT rates, which Koppel caches); returns how many."""
+        ...
+
+    def book(self, target: httpx.Client, order: dict[str, Any]) -> int:
+        """Book one order as the connector does; returns the number of calls made."""
+        ...
+
+
+class FactuursturenFloor:
+    def __init__(self, account: TargetAccount) -> None:
+        self.account = account
+
+    def client(self) -> httpx.Client:
+        auth = (self.account.credentials["username"], self.account.credentials["api_key"])
+        return httpx.Client(base_url=f"{self.account.url}/", auth=auth)
+
+    def once(self, fs: httpx.Client) -> int:
+        fs.get("taxes").raise_for_status()
+        return 1
+
+    def book(self, fs: httpx.Client, order: dict[str, Any]) -> int:
         customer = order["customer"]
         email = customer["email"].strip().lower()
         fs.get(f"search/invoices/all/{quote(order['number'], safe='')}").raise_for_status()
@@ -239,20 +284,81 @@ def run_floor(harness: Harness, shop_key: str, ids: list[int], threads: int) -> 
             ],
         }
         fs.post("invoices", json=invoice).raise_for_status()
-        with lock:
-            calls.update(shop=1, fs=3 + new)
+        return 3 + new
+
+
+class EenvoudigFacturerenFloor:
+    """The bodies come from the connector's own mapping (about 0.06 ms per order, parsing included)."""
+
+    def __init__(self, account: TargetAccount) -> None:
+        from koppel.connectors.eenvoudigfactureren.mapping import EenvoudigFacturerenSettings
+
+        self.account, self.settings = account, EenvoudigFacturerenSettings()
+
+    def client(self) -> httpx.Client:
+        headers = {
+            "X-API-Key": self.account.credentials["api_key"],
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        return httpx.Client(base_url=f"{self.account.url}/", headers=headers)
+
+    def once(self, ef: httpx.Client) -> int:
+        ef.get("settings", params={"fields": "taxes"}).raise_for_status()
+        return 1
+
+    def book(self, ef: httpx.Client, order: dict[str, Any]) -> int:
+        from koppel.connectors.eenvoudigfactureren.mapping import client_body, invoice_body
+        from koppel.connectors.kmoshops.mapping import parse_order
+        from koppel.documents.model import build_invoice
+        from koppel.documents.vat import is_intra_community_supply
+
+        parsed = parse_order(order)
+        invoice = build_invoice(parsed, intra_community=is_intra_community_supply(parsed, "NL"))
+        number, email = invoice.order_number, invoice.customer.email.strip().lower()
+        ef.get("invoices", params={"filter": f"external_invoice_id={number}"}).raise_for_status()
+        ef.get("invoices", params={"search": number}).raise_for_status()
+        query = {"filter": f"email_address={email}", "limit": "10"}
+        found = ef.get("clients", params=query).raise_for_status().json()
+        client_id = next(
+            (c["client_id"] for c in found if str(c.get("email_address", "")).lower() == email), None
+        )
+        new = 0
+        if client_id is None:
+            client_id, new = (
+                ef.post("clients", json=client_body(invoice)).raise_for_status().json()["client_id"],
+                1,
+            )
+        ef.post("invoices", json=invoice_body(invoice, client_id, self.settings)).raise_for_status()
+        return 4 + new
+
+
+FLOORS: dict[str, Callable[[TargetAccount], Floor]] = {
+    "factuursturen": FactuursturenFloor,
+    "eenvoudigfactureren": EenvoudigFacturerenFloor,
+}
+
+
+def run_floor(harness: Harness, target: str, shop_key: str, ids: list[int], threads: int) -> dict[str, Any]:
+    """The same calls per order as Koppel, from a bare httpx loop (persistent connections, no database)."""
+    base = harness.sandbox_url
+    floor = FLOORS[target](create_sandbox_account(base, target, FLOOR_ACCOUNT))
+    lock = threading.Lock()
+    calls = Counter[str]()
 
     def worker(share: list[int]) -> None:
-        with (
-            httpx.Client(base_url=f"{base}/kmoshops/{SHOP}", headers={"X-Api-Key": shop_key}) as shop,
-            httpx.Client(base_url=f"{base}/factuursturen/api/v1/", auth=(FLOOR_FS_USER, fs_key)) as fs,
-        ):
+        headers = {"X-Api-Key": shop_key}
+        shop_url = f"{base}/kmoshops/{shop_name(target)}"
+        with httpx.Client(base_url=shop_url, headers=headers) as shop, floor.client() as client:
             for order_id in share:
-                book(shop, fs, order_id)
+                order = shop.get(f"/api/v1/orders/{order_id}").raise_for_status().json()
+                made = floor.book(client, order)
+                with lock:
+                    calls.update(shop=1, target=made)
 
     started = time.perf_counter()
-    httpx.get(f"{base}/factuursturen/api/v1/taxes", auth=(FLOOR_FS_USER, fs_key)).raise_for_status()
-    calls.update(fs=1)
+    with floor.client() as client:
+        calls.update(target=floor.once(client))
     with ThreadPoolExecutor(threads) as pool:
         for future in [pool.submit(worker, ids[n::threads]) for n in range(threads)]:
             future.result()
@@ -260,16 +366,74 @@ def run_floor(harness: Harness, shop_key: str, ids: list[int], threads: int) -> 
         "ids": ids,
         "seconds": time.perf_counter() - started,
         "shop_calls": calls["shop"],
-        "fs_calls": calls["fs"],
+        "target_calls": calls["target"],
     }
 
 
 # ---------------------------------------------------------------------------------------- report
 
 
-def per_order(run: dict[str, Any]) -> str:
+def label(target: str) -> str:
+    from koppel.connectors import registry
+
+    return registry.target(target).label
+
+
+def per_order(run: dict[str, Any], target: str) -> str:
     n = len(run["ids"])
-    return f"{run['shop_calls'] / n:.2f} KMO Shops, {run['fs_calls'] / n:.2f} Factuursturen"
+    return f"{run['shop_calls'] / n:.2f} KMO Shops, {run['target_calls'] / n:.2f} {label(target)}"
+
+
+@dataclass(frozen=True)
+class Row:
+    target: str
+    koppel: float
+    """Orders per second."""
+    floor: float
+    seconds: float
+    p50: float
+    p99: float
+    koppel_calls: float
+    """Target calls per order."""
+    floor_calls: float
+
+
+def report(target: str, koppel: dict[str, Any], floor: dict[str, Any]) -> Row:
+    """Print one target's figures; returns them for the table."""
+    n = len(koppel["ids"])
+    cuts = statistics.quantiles(koppel["latencies"], n=100) if len(koppel["latencies"]) > 1 else [0.0] * 99
+    row = Row(
+        label(target),
+        n / koppel["seconds"],
+        n / floor["seconds"],
+        koppel["seconds"],
+        cuts[49],
+        cuts[98],
+        koppel["target_calls"] / n,
+        floor["target_calls"] / n,
+    )
+    print(f"{row.target}:")
+    print(f"  Koppel  {row.koppel:8.1f} orders/s  ({row.seconds:.2f} s, first webhook to last invoice)")
+    print(f"          webhook to invoice per order: p50 {row.p50:.2f} s, p99 {row.p99:.2f} s")
+    print(f"          calls per order: {per_order(koppel, target)}")
+    print(f"  Floor   {row.floor:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx loop)")
+    print(f"          calls per order: {per_order(floor, target)}")
+    print(f"  Ratio   Koppel / floor = {row.koppel / row.floor:.2f}", flush=True)
+    return row
+
+
+def table(rows: list[Row]) -> None:
+    """One Markdown table row per target."""
+    print(
+        "\n| Target | Koppel | Floor | Koppel / floor | Webhook→invoice p50 / p99 | Target calls per order |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row.target} | {row.koppel:.1f} orders/s ({row.seconds:.2f} s) | {row.floor:.1f} orders/s | "
+            f"{row.koppel / row.floor:.2f} | {row.p50:.2f} s / {row.p99:.2f} s | "
+            f"Koppel {row.koppel_calls:.2f}, floor {row.floor_calls:.2f} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,36 +448,35 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="place the orders in bulk requests of this many (default: all at once)",
     )
+    parser.add_argument(
+        "--target",
+        choices=(*TARGETS, "all"),
+        default="factuursturen",
+        help="the invoicing target, or all of them one after the other (default factuursturen)",
+    )
     parser.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
+    targets = TARGETS if args.target == "all" else (args.target,)
     maker = OrderMaker(args.seed)
     orders = [maker.make(scenario) for scenario in islice(maker.scenarios(failing=False), args.orders)]
+    rows: list[Row] = []
+    failed = False
     with Harness(workers=args.workers) as harness:
-        koppel = run_koppel(harness, orders, args.chunk or args.orders, args.timeout)
-        floor = run_floor(harness, koppel["shop_key"], koppel["ids"], args.workers)
-        database = harness.database
-
-    n = args.orders
-    koppel_rate, floor_rate = n / koppel["seconds"], n / floor["seconds"]
-    cuts = statistics.quantiles(koppel["latencies"], n=100) if len(koppel["latencies"]) > 1 else [0.0] * 99
-    placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
-    print(f"End to end, {n} orders placed {placed}, {args.workers} worker(s) and as many floor threads,")
-    print(f"1 web process, {database}, {os.cpu_count()} CPUs")
-    print(
-        f"  Koppel  {koppel_rate:8.1f} orders/s  ({koppel['seconds']:.2f} s, first webhook to last invoice)"
-    )
-    print(f"          webhook to invoice per order: p50 {cuts[49]:.2f} s, p99 {cuts[98]:.2f} s")
-    print(f"          calls per order: {per_order(koppel)}")
-    print(f"  Floor   {floor_rate:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx loop)")
-    print(f"          calls per order: {per_order(floor)}")
-    print(f"  Ratio   Koppel / floor = {koppel_rate / floor_rate:.2f}")
-    states = dict(koppel["states"])
-    if states != {"handled": n}:
-        print(f"  NOT ALL HANDLED: {states}, errors {dict(koppel['errors'])}", file=sys.stderr)
-        return 1
-    return 0
+        placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
+        print(f"End to end, {args.orders} orders placed {placed} per target, {args.workers} worker(s) and")
+        print(f"as many floor threads, 1 web process, {harness.database}, {os.cpu_count()} CPUs", flush=True)
+        for target in targets:
+            koppel = run_koppel(harness, target, orders, args.chunk or args.orders, args.timeout)
+            floor = run_floor(harness, target, koppel["shop_key"], koppel["ids"], args.workers)
+            rows.append(report(target, koppel, floor))
+            states = dict(koppel["states"])
+            if states != {"handled": args.orders}:
+                print(f"  NOT ALL HANDLED: {states}, errors {dict(koppel['errors'])}", file=sys.stderr)
+                failed = True
+    table(rows)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

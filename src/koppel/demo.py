@@ -1,9 +1,10 @@
 """``koppel demo``: Koppel working end to end on one machine, in one command.
 
-It migrates the database in the data directory, starts the simulated KMO Shops and Factuursturen
-(``koppel sandbox``), the web app (``koppel serve``) and a worker (``koppel worker``) as child processes,
-sets up a demo user, account, API token and connection, and then keeps placing orders in the simulated
-shop, some of which fail a pre-check on purpose, printing each order's outcome as it arrives.
+It migrates the database in the data directory, starts the simulated KMO Shops, Factuursturen and
+EenvoudigFactureren (``koppel sandbox``), the web app (``koppel serve``) and a worker (``koppel worker``) as
+child processes, sets up a demo user, account, API token and two connections (one shop to each target),
+and then keeps placing orders in the two simulated shops in turn, some of which fail a pre-check on
+purpose, printing each order's outcome, tagged with its target, as it arrives.
 
 Ctrl-C (or SIGTERM) stops every child and exits 0. The pieces that start and stop the processes, set up a
 connection to the sandboxes and make up orders are used by the benchmarks in ``bench/`` as well.
@@ -21,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,9 +40,6 @@ HOST = "127.0.0.1"
 DEMO_USER = "demo"
 DEMO_PASSWORD = "koppel-demo"
 DEMO_ACCOUNT = "Demo"
-DEMO_CONNECTION = "Demo-webshop → Factuursturen (sandbox)"
-DEMO_SHOP = "demo-shop"
-DEMO_FS_USER = "demo"
 #: The spec's example order, in the reference material next to the repository (absent elsewhere).
 EXAMPLE_ORDER = Path(__file__).resolve().parents[3] / "shared" / "specs" / "kmoshops" / "order-example.json"
 STOP_TIMEOUT = 10.0
@@ -198,18 +196,72 @@ def issue_demo_token(account: Account) -> str:
     return ApiToken.issue(account, "demo")[1]
 
 
+@dataclass(frozen=True)
+class TargetAccount:
+    """A sandbox target account as a connection reaches it: the API base URL and the credentials."""
+
+    url: str
+    credentials: dict[str, str]
+
+
+def sandbox_account_url(sandbox_url: str, target: str, name: str) -> str:
+    """The control page of a target sandbox account (its clients, invoices and, where kept, e-mails)."""
+    return f"{sandbox_url}/_sandbox/{target}/accounts/{name}"
+
+
+def _factuursturen_account(client: httpx.Client, name: str) -> TargetAccount:
+    """A Factuursturen account named ``name`` with a fresh API key, emptied, with an unlimited budget."""
+    key = secrets.token_urlsafe(24)
+    accounts = "/_sandbox/factuursturen/accounts"
+    client.post(accounts, json={"username": name, "api_key": key, "hourly_limit": 10**9}).raise_for_status()
+    client.post(f"{accounts}/{name}/reset").raise_for_status()
+    return TargetAccount(
+        str(client.base_url.join("factuursturen/api/v1")), {"username": name, "api_key": key}
+    )
+
+
+def _eenvoudigfactureren_account(client: httpx.Client, name: str) -> TargetAccount:
+    """An EenvoudigFactureren account with a fresh API key and a Dutch shop's rates (21% and 9%; 0% is
+    always there), emptied; its rate limit is off by default."""
+    key = secrets.token_urlsafe(24)
+    accounts = "/_sandbox/eenvoudigfactureren/accounts"
+    client.post(accounts, json={"name": name, "api_key": key, "taxes": ["21", "9"]}).raise_for_status()
+    client.post(f"{accounts}/{name}/reset").raise_for_status()
+    return TargetAccount(str(client.base_url.join("eenvoudigfactureren/api/v1")), {"api_key": key})
+
+
+#: How to make a sandbox account for each target kind: the only place that knows their shapes.
+SANDBOX_ACCOUNTS: dict[str, Callable[[httpx.Client, str], TargetAccount]] = {
+    "factuursturen": _factuursturen_account,
+    "eenvoudigfactureren": _eenvoudigfactureren_account,
+}
+
+
+def create_sandbox_account(sandbox_url: str, target: str, name: str) -> TargetAccount:
+    """Create (or empty) the sandbox account ``name`` of ``target`` with a fresh API key."""
+    try:
+        make = SANDBOX_ACCOUNTS[target]
+    except KeyError:
+        raise LookupError(
+            f"No sandbox account for target {target!r}; known: {', '.join(SANDBOX_ACCOUNTS)}"
+        ) from None
+    with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
+        return make(client, name)
+
+
 def connect_sandboxes(
     account: Account,
     sandbox_url: str,
     *,
     name: str,
     shop: str,
-    fs_username: str,
+    target_account: str,
+    target: str = "factuursturen",
     shop_knobs: dict[str, Any] | None = None,
-    fs_hourly_limit: int = 100_000,
     poll: bool = True,
 ) -> Connection:
-    """Create (or reset) a connection from a new sandbox shop to a new sandbox Factuursturen account.
+    """Create (or reset) a connection from a new sandbox shop to a new sandbox account of ``target``
+    (``factuursturen`` or ``eenvoudigfactureren``), named ``target_account``.
 
     The sandboxes keep their state in memory, so each run starts with an empty shop and administration;
     the connection's records and debtor claims are cleared to match (a claim would point at a debtor of
@@ -219,15 +271,16 @@ def connect_sandboxes(
 
     from koppel.connections.models import Connection
 
+    target_sandbox = create_sandbox_account(sandbox_url, target, target_account)
     connection = Connection.objects.filter(account=account, name=name).first() or Connection(
         account=account, name=name
     )
-    shop_key, fs_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    connection.source_kind, connection.target_kind = "kmoshops", "factuursturen"
+    shop_key = secrets.token_urlsafe(24)
+    connection.source_kind, connection.target_kind = "kmoshops", target
     connection.source_url = f"{sandbox_url}/kmoshops/{shop}"
-    connection.target_url = f"{sandbox_url}/factuursturen/api/v1"
+    connection.target_url = target_sandbox.url
     connection.source_credentials = {"api_key": shop_key}
-    connection.target_credentials = {"username": fs_username, "api_key": fs_key}
+    connection.target_credentials = target_sandbox.credentials
     secret = connection.new_webhook_secret()
     connection.active, connection.shop_country = True, "NL"
     connection.start_at = timezone.now() - timedelta(minutes=5)
@@ -238,22 +291,14 @@ def connect_sandboxes(
     connection.records.all().delete()
     connection.debtor_claims.all().delete()
 
-    with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
-        client.post(
-            "/_sandbox/factuursturen/accounts",
-            json={"username": fs_username, "api_key": fs_key, "hourly_limit": fs_hourly_limit},
-        ).raise_for_status()
-        client.post(f"/_sandbox/factuursturen/accounts/{fs_username}/reset").raise_for_status()
-        client.post(
-            "/_sandbox/kmoshops/shops",
-            json={
-                "shop": shop,
-                "api_key": shop_key,
-                "webhook_url": connection.webhook_url,
-                "webhook_secret": secret,
-                "knobs": shop_knobs or {},
-            },
-        ).raise_for_status()
+    shop_body = {
+        "shop": shop,
+        "api_key": shop_key,
+        "webhook_url": connection.webhook_url,
+        "webhook_secret": secret,
+        "knobs": shop_knobs or {},
+    }
+    httpx.post(f"{sandbox_url}/_sandbox/kmoshops/shops", json=shop_body, timeout=10.0).raise_for_status()
     return connection
 
 
@@ -351,7 +396,7 @@ SCENARIOS = {
         Scenario("mismatch", "a discount the shop did not put on a line", "TOTAL_MISMATCH"),
         Scenario("icp-missing", "Belgian business without VAT number", "ICP_VAT_NUMBER_MISSING"),
         Scenario("icp-invalid", "Belgian business with a wrong VAT number", "ICP_VAT_NUMBER_INVALID"),
-        Scenario("vat7", "a line at 7% VAT, a rate Factuursturen lacks", "VAT_CODE_MISSING"),
+        Scenario("vat7", "a line at 7% VAT, a rate the administration lacks", "VAT_CODE_MISSING"),
     )
 }
 #: The first orders show every kind once; after them the mix is mostly good orders.
@@ -467,11 +512,13 @@ class OrderMaker:
 
 @dataclass
 class OutcomeWatcher:
-    """Prints a line whenever a record of the connection reaches a new state (polls the database)."""
+    """Prints a line whenever a record of the watched connections reaches a new state (polls the
+    database); each line starts with its connection's tag, which says the target it went to."""
 
-    connection_id: int
-    scenarios: dict[str, Scenario] = field(default_factory=dict)
-    """What each order placed by the demo is meant to show, by source order id."""
+    tags: dict[int, str]
+    """The tag printed for each watched connection, by connection id."""
+    scenarios: dict[tuple[int, str], Scenario] = field(default_factory=dict)
+    """What each order placed by the demo is meant to show, by (connection id, source order id)."""
     seen: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     since: datetime | None = None
 
@@ -482,7 +529,7 @@ class OutcomeWatcher:
         from koppel.sync.models import Record, State
 
         started = timezone.now()
-        records = Record.objects.filter(connection_id=self.connection_id).order_by("updated_at", "pk")
+        records = Record.objects.filter(connection_id__in=list(self.tags)).order_by("updated_at", "pk")
         if self.since is not None:
             records = records.filter(updated_at__gte=self.since - timedelta(seconds=5))
         for r in records:
@@ -501,8 +548,10 @@ class OutcomeWatcher:
             what = f"retry {r.attempts}: {r.error_code} {r.message}"
         else:
             what = f"{r.error_code}: {r.message}"
-        line = f"  #{r.order_number or r.source_order_id:<8} {r.state:<8} {what}"
-        scenario = self.scenarios.get(r.source_order_id)
+        line = (
+            f"  [{self.tags[r.connection_id]}] #{r.order_number or r.source_order_id:<8} {r.state:<8} {what}"
+        )
+        scenario = self.scenarios.get((r.connection_id, r.source_order_id))
         if scenario is None:
             return line
         as_meant = r.state in scenario.expect or (r.error_code and r.error_code == scenario.expect)
@@ -510,6 +559,44 @@ class OutcomeWatcher:
 
 
 # ---------------------------------------------------------------------------------------- the demo
+
+
+@dataclass(frozen=True)
+class DemoTarget:
+    """One of the demo's connections: a sandbox shop joined to a sandbox account of a target."""
+
+    tag: str
+    """Printed on every outcome line of this connection."""
+    kind: str
+    connection: str
+    shop: str
+    account: str
+    """The sandbox target account's name."""
+
+
+DEMO_TARGETS = (
+    DemoTarget("FS", "factuursturen", "Demo-webshop → Factuursturen (sandbox)", "demo-shop", "demo"),
+    DemoTarget(
+        "EF",
+        "eenvoudigfactureren",
+        "Demo-webshop 2 → EenvoudigFactureren (sandbox)",
+        "demo-shop-ef",
+        "demo-ef",
+    ),
+)
+
+
+@dataclass
+class DemoShop:
+    """A running demo connection and the scenarios still to come for its shop."""
+
+    target: DemoTarget
+    connection: Connection
+    scenarios: Iterator[str]
+
+    @property
+    def orders(self) -> str:
+        return f"/_sandbox/kmoshops/shops/{self.target.shop}/orders"
 
 
 class Stop(Exception):
@@ -520,19 +607,52 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def banner(port: int, sandbox_url: str, token: str, connection: Connection, data_dir: Path) -> str:
+def _banner_rows(title: str, rows: list[str]) -> str:
+    return "\n".join(f"  {title if n == 0 else '':<20} {row}" for n, row in enumerate(rows))
+
+
+def banner(port: int, sandbox_url: str, token: str, shops: list[DemoShop], data_dir: Path) -> str:
+    from koppel.connectors import registry
+
     web = f"http://{HOST}:{port}"
+    connections = [f"[{s.target.tag}] #{s.connection.pk} {s.connection.name}" for s in shops]
+    hooks = [
+        f"[{s.target.tag}] {sandbox_url}/_sandbox/kmoshops/shops/{s.target.shop}/webhooks" for s in shops
+    ]
+    accounts = "\n".join(
+        f"  {registry.target(s.target.kind).label:<20} [{s.target.tag}] "
+        f"{sandbox_account_url(sandbox_url, s.target.kind, s.target.account)}   (invoices, clients)"
+        for s in shops
+    )
+    tags = " or ".join(f"[{s.target.tag}]" for s in shops)
     return f"""
 Koppel demo is running.
   Dashboard            {web}/   (log in as {DEMO_USER} / {DEMO_PASSWORD}; also the admin at {web}/admin/)
   API docs             {web}/api/docs   (API token: {token})
-  Factuursturen        {sandbox_url}/_sandbox/factuursturen/accounts/{DEMO_FS_USER}   (invoices, clients)
-  KMO Shops webhooks   {sandbox_url}/_sandbox/kmoshops/shops/{DEMO_SHOP}/webhooks
-  Connection           #{connection.pk}, webhook {connection.webhook_url}
+{_banner_rows("Connections", connections)}
+{accounts}
+{_banner_rows("KMO Shops webhooks", hooks)}
   Data and logs        {data_dir}  (logs in {data_dir / "demo-logs"})
 
-Placing an order every 2-3 seconds; one line per outcome. Ctrl-C stops everything.
+Placing an order every 2-3 seconds, in each shop in turn; one line per outcome, tagged {tags} by target.
+Ctrl-C stops everything.
 """
+
+
+def connect_demo(account: Account, sandbox_url: str, maker: OrderMaker) -> list[DemoShop]:
+    """Each demo target's connection (reset), with the whole scenario sequence for each shop."""
+    shops = []
+    for target in DEMO_TARGETS:
+        connection = connect_sandboxes(
+            account,
+            sandbox_url,
+            name=target.connection,
+            shop=target.shop,
+            target=target.kind,
+            target_account=target.account,
+        )
+        shops.append(DemoShop(target, connection, maker.scenarios()))
+    return shops
 
 
 def run(args: argparse.Namespace) -> int:
@@ -552,11 +672,10 @@ def run(args: argparse.Namespace) -> int:
 
         account = ensure_demo_login()
         token = issue_demo_token(account)
-        connection = connect_sandboxes(
-            account, sandbox_url, name=DEMO_CONNECTION, shop=DEMO_SHOP, fs_username=DEMO_FS_USER
-        )
-        print(banner(args.port, sandbox_url, token, connection, data_dir), flush=True)
-        loop(args, stack, sandbox_url, connection.pk)
+        maker = OrderMaker(args.seed)
+        shops = connect_demo(account, sandbox_url, maker)
+        print(banner(args.port, sandbox_url, token, shops, data_dir), flush=True)
+        loop(args, stack, sandbox_url, shops, maker)
     except Stop as stop:
         print(f"\n{stop}: stopping ...", flush=True)
         return 0
@@ -575,33 +694,47 @@ def run(args: argparse.Namespace) -> int:
         print("All demo processes stopped.", flush=True)
 
 
-def loop(args: argparse.Namespace, stack: Stack, sandbox_url: str, connection_id: int) -> None:
-    """Place orders (and later pay the pending ones) while printing outcomes; returns only by exception."""
-    maker = OrderMaker(args.seed)
-    scenarios = maker.scenarios()
-    watcher = OutcomeWatcher(connection_id)
-    to_pay: list[tuple[float, int]] = []  # (when, order id) of pending orders
+def place_order(
+    client: httpx.Client, maker: OrderMaker, shop: DemoShop, watcher: OutcomeWatcher
+) -> tuple[Scenario, int]:
+    """Place the shop's next scenario, telling the watcher what it is meant to show."""
+    scenario = SCENARIOS[next(shop.scenarios)]
+    response = client.post(shop.orders, json=maker.make(scenario.key))
+    order_id = int(response.raise_for_status().json()["id"])
+    watcher.scenarios[(shop.connection.pk, str(order_id))] = scenario
+    return scenario, order_id
+
+
+def pay(client: httpx.Client, shop: DemoShop, order_id: int) -> None:
+    """The shop marks a pending order paid (and sends its webhook)."""
+    client.patch(f"{shop.orders}/{order_id}", json={"status": "paid"}).raise_for_status()
+    tag = f"[{shop.target.tag}]"
+    print(f"  {tag} #{order_id:<8} paid     (the shop changed the status pending -> paid)", flush=True)
+
+
+def loop(
+    args: argparse.Namespace, stack: Stack, sandbox_url: str, shops: list[DemoShop], maker: OrderMaker
+) -> None:
+    """Place orders in each shop in turn (and later pay the pending ones) while printing outcomes;
+    returns only by exception."""
+    watcher = OutcomeWatcher({shop.connection.pk: shop.target.tag for shop in shops})
+    to_pay: list[tuple[float, DemoShop, int]] = []  # (when, shop, order id) of pending orders
     placed, next_order = 0, time.monotonic()
     announced = False
-    orders = f"/_sandbox/kmoshops/shops/{DEMO_SHOP}/orders"
     with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
         while True:
             stack.check()
             now = time.monotonic()
             if (args.orders is None or placed < args.orders) and now >= next_order:
-                scenario = SCENARIOS[next(scenarios)]
-                response = client.post(orders, json=maker.make(scenario.key))
-                response.raise_for_status()
-                order_id = response.json()["id"]
-                watcher.scenarios[str(order_id)] = scenario
+                shop = shops[placed % len(shops)]
+                scenario, order_id = place_order(client, maker, shop, watcher)
                 if scenario.key == "pending":
-                    to_pay.append((now + 10.0, order_id))
+                    to_pay.append((now + 10.0, shop, order_id))
                 placed += 1
                 next_order = now + maker.random.uniform(2.0, 3.0)
             for due in [item for item in to_pay if item[0] <= now]:
                 to_pay.remove(due)
-                client.patch(f"{orders}/{due[1]}", json={"status": "paid"}).raise_for_status()
-                print(f"  #{due[1]:<8} paid     (the shop changed the status pending -> paid)", flush=True)
+                pay(client, due[1], due[2])
             watcher.poll()
             if args.orders is not None and placed >= args.orders and not to_pay and not announced:
                 print(f"\nPlaced {placed} orders. Koppel keeps running; Ctrl-C stops it.", flush=True)
