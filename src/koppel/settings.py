@@ -154,6 +154,8 @@ WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)
 RECORD_LEASE_SECONDS = env_float("KOPPEL_RECORD_LEASE", 600.0)
 #: The safety-net poll interval every connection gets unless its own setting is shorter.
 DEFAULT_POLL_MINUTES = int(os.environ.get("KOPPEL_POLL_MINUTES", "60"))
+#: Pages a second a backfill reads; 0 keeps each source's own pace (e.g. a shop that allows more).
+BACKFILL_REQUESTS_PER_SECOND = env_float("KOPPEL_BACKFILL_REQUESTS_PER_SECOND", 0.0)
 #: Local time of the nightly look at open records.
 NIGHTLY_HOUR = int(os.environ.get("KOPPEL_NIGHTLY_HOUR", "3"))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -100,7 +101,9 @@ def run(
     backfill = Backfill.objects.select_related("connection").get(pk=backfill_id)
     connection = backfill.connection
     source = connection.source()
-    pacer = Pacer(connection.source_class.backfill_requests_per_second)
+    pacer = Pacer(
+        settings.BACKFILL_REQUESTS_PER_SECOND or connection.source_class.backfill_requests_per_second
+    )
     try:
         while True:
             page = read_page(source, backfill, pacer, stop)
