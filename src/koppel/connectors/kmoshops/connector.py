@@ -17,8 +17,20 @@ from . import mapping
 from .client import KmoShopsClient
 
 SIGNATURE_HEADER = "x-kmo-signature"
-#: Orders on a page of ``GET orders`` (the interface says 50).
-PAGE_SIZE = 50
+
+
+def _id(payload: Mapping[str, Any]) -> int:
+    try:
+        return int(payload.get("id", -1))
+    except (TypeError, ValueError):
+        return -1
+
+
+def _cursor(cursor: str | None, since: datetime) -> tuple[datetime, int, int]:
+    if not cursor:
+        return since, -1, 1
+    at, last_id, page = cursor.split("|")
+    return datetime.fromisoformat(at), int(last_id), int(page)
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -51,23 +63,26 @@ class KmoShopsSource(SourceConnector):
         then by id; 50 a page). Every order placed since ``since`` was also changed since then, so those
         pages hold them all; the creation date is checked here.
 
-        The cursor is keyset-like, ``<updated_at>|<skip>``: the next request starts at the last change seen,
-        skipping the orders of that same second already read. An order changed meanwhile moves behind the
-        cursor (and is read again there) instead of shifting unread orders onto a page already read.
+        The cursor is keyset-like, ``<updated_at>|<last id>|<page>``: a request starts at the last change
+        seen and drops what was read in that second, so an order changed meanwhile moves behind the cursor
+        (and is read again there) instead of shifting unread orders onto a page already read. Within one
+        second holding more than a page of orders (an import), the page just read is asked for again before
+        the next one: orders of that second that changed meanwhile have left it, and the unread ones that
+        moved up onto it are picked up there.
         """
-        at, _, skip_text = (cursor or "").partition("|")
-        start, skip = (datetime.fromisoformat(at) if at else since), int(skip_text or 0)
-        page = skip // PAGE_SIZE + 1
-        orders, pages = self.client.orders_page(start, page)
-        orders = orders[skip % PAGE_SIZE :]
-        wanted = [order for order in orders if mapping.created_between(order, since, until)]
-        if not orders or page >= pages:
+        at, last_id, page = _cursor(cursor, since)
+        orders, pages = self.client.orders_page(at, page)
+        unread = [o for o in orders if not (mapping.updated_at(o) == at and _id(o) <= last_id)]
+        wanted = [order for order in unread if mapping.created_between(order, since, until)]
+        if not orders or (page >= pages and (unread or not orders)):
             return BackfillPage(wanted, None)
-        last = mapping.updated_at(orders[-1]) or start
-        if last <= start:  # the whole page changed in the same second as the cursor
-            return BackfillPage(wanted, f"{start.isoformat()}|{skip + len(orders)}")
-        same_second = sum(1 for order in orders if mapping.updated_at(order) == last)
-        return BackfillPage(wanted, f"{last.isoformat()}|{same_second}")
+        if not unread:  # this page was read already: on to the next one
+            return BackfillPage([], f"{at.isoformat()}|{last_id}|{page + 1}")
+        last = mapping.updated_at(unread[-1]) or at
+        if last > at:
+            newest = max(_id(o) for o in unread if mapping.updated_at(o) == last)
+            return BackfillPage(wanted, f"{last.isoformat()}|{newest}|1")
+        return BackfillPage(wanted, f"{at.isoformat()}|{_id(unread[-1])}|{page}")
 
     @staticmethod
     def parse_order(payload: Mapping[str, Any]) -> Order:
