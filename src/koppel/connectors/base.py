@@ -140,8 +140,9 @@ class SourceConnector(ABC):
 
     @staticmethod
     @abstractmethod
-    def parse_webhook(body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
-        """Read a verified webhook; raise ``ValueError`` when it is not understood."""
+    def parse_webhook(body: bytes, headers: Mapping[str, str]) -> WebhookNotice | None:
+        """Read a verified webhook; ``None`` for an event that concerns no order to book (e.g. a deleted
+        order), raise ``ValueError`` when it is not understood."""
 
 
 class TargetConnector(ABC):

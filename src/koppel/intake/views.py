@@ -55,6 +55,10 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         delivery.outcome, delivery.message = "invalid", str(exc)[:1000]
         delivery.save()
         return problem(400, "WEBHOOK_INVALID", f"The notification is not understood: {exc}")
+    if notice is None:  # understood, but nothing to book: answered 2xx so the platform does not retry
+        delivery.outcome = "ignored"
+        delivery.save()
+        return JsonResponse({"ignored": True}, status=200)
     delivery.event, delivery.order_id, delivery.delivery_id = (
         notice.event,
         notice.order_id,
