@@ -13,6 +13,7 @@ holds for everything else) and keep their payload until the shop reports a chang
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -91,21 +92,30 @@ def claim(backfill_id: int, owner: str) -> bool:
     )
 
 
+def pace(connection: Connection) -> float:
+    """Pages a second: the setting, or the source's own."""
+    return settings.BACKFILL_REQUESTS_PER_SECOND or connection.source_class.backfill_requests_per_second
+
+
 def run(
-    backfill_id: int, owner: str, *, listener: Listener | None = None, stop: threading.Event | None = None
+    backfill_id: int,
+    owner: str,
+    *,
+    listener: Listener | None = None,
+    stop: threading.Event | None = None,
+    max_pages: int | None = None,
 ) -> Backfill:
-    """Read the remaining pages of a backfill; returns it done, paused or failed. Raises ``Interrupted``
-    (after pausing it) when ``stop`` is set."""
+    """Read the remaining pages of a backfill (at most ``max_pages``); returns it done, paused, failed, or
+    still running with its lease released when ``max_pages`` ran out. Raises ``Interrupted`` (after pausing
+    it) when ``stop`` is set."""
     if not claim(backfill_id, owner):
         return Backfill.objects.get(pk=backfill_id)
     backfill = Backfill.objects.select_related("connection").get(pk=backfill_id)
     connection = backfill.connection
     source = connection.source()
-    pacer = Pacer(
-        settings.BACKFILL_REQUESTS_PER_SECOND or connection.source_class.backfill_requests_per_second
-    )
+    pacer = Pacer(pace(connection))
     try:
-        while True:
+        for _ in itertools.count() if max_pages is None else range(max_pages):
             page = read_page(source, backfill, pacer, stop)
             if page is None:
                 return backfill
@@ -115,6 +125,8 @@ def run(
             if page.next_cursor is None:
                 finish(backfill, owner, Backfill.Status.DONE, "")
                 return backfill
+        finish(backfill, owner, Backfill.Status.RUNNING, "")
+        return backfill
     except Interrupted:
         finish(backfill, owner, Backfill.Status.PAUSED, "Stopped by hand; run it again to resume")
         raise

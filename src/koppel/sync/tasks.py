@@ -81,16 +81,20 @@ def recheck_open(connection_id: int) -> int:
 
 @task()
 def run_backfill(backfill_id: int) -> str:
-    """Read a backfill's remaining pages (started from the API). A dead worker's backfill is picked up
-    again when its lease runs out; one paused by a source outage tries again in a few minutes."""
+    """Read one page of a backfill (started from the API), then queue the next page at the source's pace:
+    a worker interleaves the pages with live orders instead of being taken for the whole backfill. A dead
+    worker's page is read again when its lease runs out; a backfill paused by a source outage tries again
+    in a few minutes."""
     from . import backfill as backfills
     from .models import Backfill
 
-    owner = worker_id()
-    item = backfills.run(backfill_id, owner)
-    if item.lease_owner and item.lease_owner != owner and item.status == Backfill.Status.RUNNING:
-        run_backfill.using(run_after=item.lease_until).enqueue(backfill_id)  # someone else's, for now
-        return "leased"
-    if item.status == Backfill.Status.PAUSED:
+    item = backfills.run(backfill_id, worker_id(), max_pages=1)
+    if item.status == Backfill.Status.RUNNING:
+        if item.lease_owner:  # another runner holds it: look again when its lease runs out
+            run_backfill.using(run_after=item.lease_until).enqueue(backfill_id)
+            return "leased"
+        wait = timedelta(seconds=1 / backfills.pace(item.connection))
+        run_backfill.using(run_after=timezone.now() + wait).enqueue(backfill_id)
+    elif item.status == Backfill.Status.PAUSED:
         run_backfill.using(run_after=timezone.now() + BACKFILL_RESUME_AFTER).enqueue(backfill_id)
     return str(item.status)
