@@ -117,3 +117,30 @@ def test_add_connection_command_prints_webhook_details(transactional_db, capsys)
     assert connection.statuses_to_book == {"paid", "shipped"}
     assert connection.target_credentials == {"username": "fietsen", "api_key": "xyz789"}
     assert "abc123" not in out and "xyz789" not in out
+
+
+def test_add_connection_takes_the_shops_own_webhook_secret(transactional_db, capsys, monkeypatch):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "shpss_the-shops-own-key")
+    call_command(
+        "add_connection",
+        "--account",
+        "Fietsenwinkel Zwolle",
+        "--name",
+        "Shopify → EenvoudigFactureren",
+        "--source",
+        "shopify",
+        "--source-url",
+        "https://fietsen.myshopify.com",
+        "--source-credential",
+        "access_token=shpat_abc",
+        "--target",
+        "eenvoudigfactureren",
+        "--target-credential",
+        "api_key=ef-xyz",
+        "--webhook-secret",
+        "-",
+    )
+    out = capsys.readouterr().out
+    connection = Connection.objects.get()
+    assert connection.webhook_secret == "shpss_the-shops-own-key"
+    assert "shpss_the-shops-own-key" not in out and "the one you gave" in out

@@ -7,7 +7,8 @@ Example::
         --target factuursturen --target-credential username=bakkerij --target-credential api_key=-
 
 A credential given as ``-`` is asked for without echo, so it stays out of the shell history. Prints the
-webhook URL and secret to enter in the shop (the secret is shown only here).
+webhook URL and secret to enter in the shop (the secret is shown only here). A platform that chooses the
+signing key itself (Shopify) gets it with ``--webhook-secret -``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class Command(BaseCommand):
         parser.add_argument("--statuses", default="", help="comma-separated statuses to book")
         parser.add_argument("--start-at", default="", help="ISO date/time; default: now")
         parser.add_argument("--poll-minutes", type=int, default=60)
+        parser.add_argument(
+            "--webhook-secret",
+            default="",
+            help="the key the shop signs webhooks with, when the shop chooses it (Shopify); '-' asks for it",
+        )
 
     def handle(self, *args, **o) -> None:
         source_cls, target_cls = registry.source(o["source"]), registry.target(o["target"])
@@ -102,8 +108,16 @@ class Command(BaseCommand):
             connection.source_credentials = source_credentials
             connection.target_credentials = target_credentials
             secret = connection.new_webhook_secret()
+            if o["webhook_secret"]:
+                given = o["webhook_secret"]
+                secret = connection.webhook_secret = (
+                    getpass.getpass("webhook secret: ") if given == "-" else given
+                )
             connection.full_clean(exclude=["source_url", "target_url"])
             connection.save()
         self.stdout.write(f"Connection {connection.pk} created for account {account.name!r}.")
         self.stdout.write(f"Webhook URL:    {connection.webhook_url}")
-        self.stdout.write(f"Webhook secret: {secret}  (enter it in the shop; it is not shown again)")
+        if o["webhook_secret"]:
+            self.stdout.write("Webhook secret: the one you gave (webhooks are checked against it)")
+        else:
+            self.stdout.write(f"Webhook secret: {secret}  (enter it in the shop; it is not shown again)")
