@@ -1,0 +1,177 @@
+"""Fixtures for Shopify: a shop in the sandbox (a source: ``kind``, ``url``, ``credentials``), a connection
+from it to a Factuursturen administration, and carts to place."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import connect, shared_file
+
+
+class ShopifyStore:
+    """A Shopify shop in the sandbox, seen the way a merchant's admin and a test see it."""
+
+    kind = "shopify"
+
+    def __init__(self, sandbox, name: str, token: str) -> None:
+        self.sandbox, self.name, self.token = sandbox, name, token
+        self.credentials = {"access_token": token}
+        self.url = f"{sandbox.url}/shopify/{name}"
+        self.control = f"{sandbox.url}/_sandbox/shopify/shops/{name}"
+
+    @property
+    def state(self):
+        """The shop's in-memory state (read it only while no request is in flight)."""
+        return self.sandbox.app.shopify.shops[self.name]
+
+    def configure(self, **values: Any) -> dict[str, Any]:
+        body = {"shop": self.name, "access_token": self.token, **values}
+        response = httpx.post(f"{self.sandbox.url}/_sandbox/shopify/shops", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def place(self, cart: dict[str, Any] | None = None, *, notify: bool = False) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.control}/orders", params={"notify": str(notify).lower()}, json=cart or make_cart()
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["order"]
+
+    def update(self, order_id: int, changes: dict[str, Any], *, notify: bool = False) -> dict[str, Any]:
+        response = httpx.patch(
+            f"{self.control}/orders/{order_id}", params={"notify": str(notify).lower()}, json=changes
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["order"]
+
+    def delete(self, order_id: int) -> None:
+        assert (
+            httpx.delete(f"{self.control}/orders/{order_id}", params={"notify": "false"}).status_code == 204
+        )
+
+    def bulk(self, **body: Any) -> dict[str, Any]:
+        response = httpx.post(f"{self.control}/orders/bulk", json=body, timeout=60)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def knobs(self, **values: Any) -> dict[str, Any]:
+        response = httpx.post(f"{self.control}/knobs", json=values)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def deliveries(self, wait_for: int = 0, timeout: float = 10) -> list[dict[str, Any]]:
+        params = {"wait_for": wait_for, "timeout": timeout} if wait_for else {}
+        return httpx.get(f"{self.control}/webhooks", params=params, timeout=timeout + 5).json()["deliveries"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.control}/requests").json()["requests"]
+
+    def api(self, path: str, *, token: str | None = None, version: str = "2026-07", **params: Any):
+        headers = {"X-Shopify-Access-Token": self.token if token is None else token}
+        return httpx.get(f"{self.url}/admin/api/{version}/{path}", params=params, headers=headers)
+
+    def source(self):
+        from koppel.connectors.shopify.connector import ShopifySource
+
+        return ShopifySource(url=self.url, credentials=self.credentials)
+
+
+def make_cart(**overrides: Any) -> dict[str, Any]:
+    """A Dutch consumer's cart: two mugs at 21%, tea at 9%, shipping at 21%; prices incl. VAT; paid."""
+    suffix = uuid.uuid4().hex[:6]
+    mug = {
+        "title": "Mok Delfts blauw",
+        "variant_title": "Groot",
+        "sku": "MUG-1",
+        "quantity": 2,
+        "price": "12.95",
+    }
+    cart: dict[str, Any] = {
+        "line_items": [
+            {**mug, "tax_rate": "21"},
+            {"title": "Thee, losse blad", "sku": "TEA-9", "quantity": 1, "price": "7.49", "tax_rate": "9"},
+        ],
+        "shipping_lines": [{"title": "PostNL", "price": "4.95", "tax_rate": "21"}],
+        "email": f"sanne.{suffix}@example.nl",
+        "financial_status": "paid",
+    }
+    cart.update(overrides)
+    return cart
+
+
+@pytest.fixture
+def store(sandbox) -> ShopifyStore:
+    item = ShopifyStore(sandbox, f"shop-{uuid.uuid4().hex[:10]}", f"shpat_{uuid.uuid4().hex}")
+    item.configure(webhook_url=None, webhook_secret="")
+    return item
+
+
+@pytest.fixture
+def shopify_connection(account, store, administration, retry_fast):
+    return connect(account, store, administration)
+
+
+@pytest.fixture
+def real_order() -> dict[str, Any]:
+    """Shopify's REST fixture of order #1001 (``GET orders/{id}.json``), envelope included."""
+    return json.loads(shared_file("specs/shopify/order-rest-fixture.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def test_notification() -> dict[str, Any]:
+    """The body of Shopify's "send test notification" for an order webhook (#9999)."""
+    return json.loads(
+        shared_file("specs/shopify/orders-webhook-test-payload.json").read_text(encoding="utf-8")
+    )
+
+
+class Receiver:
+    """A tiny webhook endpoint: records every POST; answers the statuses queued in ``answers`` first."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.answers: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    headers = {key.lower(): value for key, value in self.headers.items()}
+                    receiver.received.append({"path": self.path, "headers": headers, "body": body})
+                    status = receiver.answers.pop(0) if receiver.answers else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def for_path(self, path: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [item for item in self.received if item["path"] == path]
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    item = Receiver()
+    yield item
+    item.server.shutdown()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,215 @@
+"""Shopify's webhooks through real HTTP: the sandbox signs and sends them to Koppel's live server, the worker
+fetches the order and books it in the Factuursturen sandbox."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from koppel.connectors.shopify.connector import ShopifySource, sign
+from koppel.documents.checks import invoice_for
+from koppel.intake.models import WebhookDelivery
+from koppel.sync.models import Record, State
+from tests.conftest import connect, drain, record_of
+from tests.shopify.conftest import ShopifyStore, make_cart
+
+pytestmark = pytest.mark.usefixtures("live_server")
+
+
+@pytest.fixture
+def hooked(live_server, store: ShopifyStore, shopify_connection) -> ShopifyStore:
+    """The shop sends its webhooks to the connection's URL, signed with the connection's webhook secret (in
+    real life the app's client secret, which the merchant enters in Koppel)."""
+    store.configure(
+        webhook_url=live_server.url + shopify_connection.webhook_path,
+        webhook_secret=shopify_connection.webhook_secret,
+        knobs={"webhook_tries": 1},
+    )
+    return store
+
+
+def lines(invoice: dict[str, Any]) -> list[str]:
+    return [line["description"] for line in invoice["lines"].values()]
+
+
+def test_a_paid_order_is_booked_once_from_create_and_paid(hooked, shopify_connection, administration) -> None:
+    order = hooked.place(notify=True)
+    deliveries = hooked.deliveries(wait_for=2)
+    assert sorted((d["topic"], d["status"]) for d in deliveries) == [
+        ("orders/create", 202),
+        ("orders/paid", 202),
+    ]
+    drain()
+    record = record_of(shopify_connection, order)
+    assert record.state == State.HANDLED, record.message
+    [invoice] = administration.invoices
+    assert invoice["totalintax"] == order["total_price"] == "38.34"
+    assert invoice["email"] == order["email"]
+    assert invoice["reference"]["line1"] == "#1001"
+    assert lines(invoice)[:2] == ["Mok Delfts blauw - Groot", "Thee, losse blad"]
+    stored = WebhookDelivery.objects.filter(connection=shopify_connection).order_by("event")
+    assert [(d.event, d.order_id) for d in stored] == [
+        ("orders/create", str(order["id"])),
+        ("orders/paid", str(order["id"])),
+    ]
+    assert len({d.delivery_id for d in stored}) == 2
+
+
+def test_a_wrong_signature_is_refused_and_nothing_is_stored(hooked, shopify_connection) -> None:
+    hooked.configure(webhook_secret="the-secret-of-another-app")
+    hooked.place(make_cart(financial_status="pending"), notify=True)
+    assert [d["status"] for d in hooked.deliveries(wait_for=1)] == [401]
+    assert not Record.objects.exists() and not WebhookDelivery.objects.exists()
+    shopify_connection.refresh_from_db()
+    assert shopify_connection.rejected_webhooks == 1
+
+
+def test_an_unsigned_request_is_not_a_ping(live_server, shopify_connection) -> None:
+    """Shopify sends no "is this URL alive" request; an unsigned one is refused like any forgery."""
+    response = httpx.post(live_server.url + shopify_connection.webhook_path, content=b"webhook_id=1")
+    assert response.status_code == 401 and response.json()["error"] == "SIGNATURE_INVALID"
+
+
+def test_a_duplicate_delivery_changes_nothing(hooked, shopify_connection, administration) -> None:
+    hooked.configure(topics=["orders/create"], knobs={"duplicate_webhooks": 1})
+    order = hooked.place(notify=True)
+    first, again = hooked.deliveries(wait_for=2)
+    assert first["webhook_id"] == again["webhook_id"] and (first["status"], again["status"]) == (202, 202)
+    drain()
+    assert Record.objects.filter(connection=shopify_connection).count() == 1
+    assert record_of(shopify_connection, order).state == State.HANDLED
+    outcomes = list(WebhookDelivery.objects.order_by("received_at").values_list("outcome", flat=True))
+    assert outcomes[1] == "duplicate"
+    resent = httpx.post(
+        f"{hooked.control}/webhooks/resend", json={"order_id": order["id"], "topic": "orders/create"}
+    )
+    assert resent.json()["webhook_id"] == first["webhook_id"]
+    hooked.deliveries(wait_for=3)
+    drain()
+    assert WebhookDelivery.objects.filter(outcome="duplicate").count() == 2
+    assert len(administration.invoices) == 1
+
+
+def test_out_of_order_webhooks_book_the_latest_data(hooked, shopify_connection, administration) -> None:
+    """The newest webhook comes first and the oldest (a pending order, the old e-mail) last: Koppel books
+    what Shopify says now, because it fetches the order instead of trusting a webhook body."""
+    hooked.configure(topics=["orders/create", "orders/updated"], knobs={"out_of_order_webhooks": True})
+    order = hooked.place(make_cart(financial_status="pending"), notify=True)
+    hooked.update(order["id"], {"financial_status": "paid", "email": "nieuw.adres@example.nl"}, notify=True)
+    hooked.knobs(out_of_order_webhooks=False)
+    deliveries = hooked.deliveries(wait_for=2)
+    assert [d["topic"] for d in deliveries] == ["orders/updated", "orders/create"]
+    last_body = json.loads(WebhookDelivery.objects.order_by("received_at").last().body)
+    assert last_body["financial_status"] == "pending"  # the stale one arrived last
+    drain()
+    record = record_of(shopify_connection, order)
+    assert record.state == State.HANDLED, record.message
+    [invoice] = administration.invoices
+    assert invoice["email"] == "nieuw.adres@example.nl"
+    assert invoice["open"] == "0.00"  # booked as paid
+
+
+def test_a_pending_order_waits_until_it_is_paid(hooked, shopify_connection, administration) -> None:
+    order = hooked.place(make_cart(financial_status="pending"), notify=True)
+    hooked.deliveries(wait_for=1)
+    drain()
+    assert record_of(shopify_connection, order).state == State.OPEN
+    hooked.update(order["id"], {"financial_status": "paid"}, notify=True)
+    hooked.deliveries(wait_for=3)  # orders/updated and orders/paid
+    drain()
+    assert record_of(shopify_connection, order).state == State.HANDLED
+    assert len(administration.invoices) == 1
+
+
+def test_an_order_whose_product_was_deleted(hooked, shopify_connection, administration) -> None:
+    order = hooked.place(notify=False)
+    product = order["line_items"][0]["product_id"]
+    assert httpx.delete(f"{hooked.control}/products/{product}").json() == {"orders_changed": 1}
+    httpx.post(f"{hooked.control}/webhooks/resend", json={"order_id": order["id"], "topic": "orders/updated"})
+    hooked.deliveries(wait_for=1)
+    drain()
+    record = record_of(shopify_connection, order)
+    assert record.state == State.HANDLED, record.message
+    assert record.payload["line_items"][0]["product_exists"] is False
+    [invoice] = administration.invoices
+    assert lines(invoice)[0] == "Mok Delfts blauw - Groot"
+    assert invoice["totalintax"] == "38.34"
+
+
+def test_shopifys_test_notification_names_an_order_the_shop_does_not_have(
+    live_server, shopify_connection, test_notification
+) -> None:
+    """ "Send test notification" in the Shopify admin posts order #9999, which does not exist: the record
+    says so."""
+    body = json.dumps(test_notification).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Hmac-Sha256": sign(body, shopify_connection.webhook_secret),
+        "X-Shopify-Webhook-Id": "a6f4d6a1-0000-4000-8000-000000000001",
+    }
+    response = httpx.post(live_server.url + shopify_connection.webhook_path, content=body, headers=headers)
+    assert response.status_code == 202
+    drain()
+    record = Record.objects.get(connection=shopify_connection, source_order_id="820982911946154508")
+    assert (record.state, record.error_code) == (State.ERROR, "SOURCE_ORDER_NOT_FOUND")
+
+
+def test_a_refund_or_a_deleted_order_is_answered_200_and_ignored(
+    live_server, hooked, shopify_connection
+) -> None:
+    """Shopify retries anything but a 2xx and may drop the subscription; a refund (credit notes are not
+    booked yet) and a deleted order give Koppel nothing to do."""
+    hooked.configure(topics=["orders/create", "orders/delete"])
+    order = hooked.place(make_cart(financial_status="pending"), notify=True)
+    hooked.deliveries(wait_for=1)
+    httpx.delete(f"{hooked.control}/orders/{order['id']}")  # notifies orders/delete
+    assert [d["status"] for d in hooked.deliveries(wait_for=2)] == [202, 200]
+    body = json.dumps({"id": 1, "order_id": order["id"], "refund_line_items": []}).encode()
+    headers = {
+        "X-Shopify-Topic": "refunds/create",
+        "X-Shopify-Hmac-Sha256": sign(body, shopify_connection.webhook_secret),
+    }
+    response = httpx.post(live_server.url + shopify_connection.webhook_path, content=body, headers=headers)
+    assert response.status_code == 200 and response.json() == {"ignored": True}
+    assert list(WebhookDelivery.objects.order_by("received_at").values_list("outcome", flat=True))[1:] == [
+        "ignored",
+        "ignored",
+    ]
+
+
+def test_a_topic_koppel_does_not_know_is_stored_and_refused(live_server, shopify_connection) -> None:
+    body = json.dumps({"id": 632910392, "title": "IPod Nano"}).encode()
+    headers = {
+        "X-Shopify-Topic": "products/update",
+        "X-Shopify-Hmac-Sha256": sign(body, shopify_connection.webhook_secret),
+    }
+    response = httpx.post(live_server.url + shopify_connection.webhook_path, content=body, headers=headers)
+    assert response.status_code == 400 and response.json()["error"] == "WEBHOOK_INVALID"
+    [delivery] = WebhookDelivery.objects.all()
+    assert delivery.outcome == "invalid" and "products/update" in delivery.message
+    assert not Record.objects.exists()
+
+
+def test_every_target_finds_the_order_name_it_booked(account, store, target, retry_fast, live_server) -> None:
+    """Shopify's order names start with "#": each target books "#1001" and finds it again by it (the
+    exactly-once lookup before any invoice is created)."""
+    connection = connect(account, store, target)
+    store.configure(
+        webhook_url=live_server.url + connection.webhook_path,
+        webhook_secret=connection.webhook_secret,
+        topics=["orders/create"],
+    )
+    order = store.place(notify=True)
+    store.deliveries(wait_for=1)
+    drain()
+    record = record_of(connection, order)
+    assert record.state == State.HANDLED, record.message
+    [invoice] = target.invoices
+    assert target.invoice_total(invoice) == Decimal(order["total_price"])
+    booked = target.connector().find_invoice(invoice_for(ShopifySource.parse_order(order), "NL"))
+    assert booked is not None
