@@ -213,3 +213,30 @@ def test_every_target_finds_the_order_name_it_booked(account, store, target, ret
     assert target.invoice_total(invoice) == Decimal(order["total_price"])
     booked = target.connector().find_invoice(invoice_for(ShopifySource.parse_order(order), "NL"))
     assert booked is not None
+
+
+def test_the_same_delivery_arriving_at_once_is_acted_on_once(live_server, hooked, shopify_connection) -> None:
+    """Shopify may deliver one webhook twice at the same moment: one copy is acted on, the others are
+    stored as duplicates (a unique constraint decides, not a read-then-write race)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = hooked.place(make_cart(financial_status="pending"))
+    body = json.dumps({"id": order["id"]}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/updated",
+        "X-Shopify-Hmac-Sha256": sign(body, shopify_connection.webhook_secret),
+        "X-Shopify-Webhook-Id": "b1c2d3e4-0000-4000-8000-000000000042",
+    }
+    url = live_server.url + shopify_connection.webhook_path
+
+    def send(_: int) -> httpx.Response:
+        return httpx.post(url, content=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    assert {a.status_code for a in answers} == {202}
+    assert sum(not a.json().get("duplicate") for a in answers) == 1
+    outcomes = list(WebhookDelivery.objects.values_list("outcome", flat=True))
+    assert len(outcomes) == 8 and outcomes.count("duplicate") == 7
+    assert Record.objects.filter(connection=shopify_connection).count() == 1

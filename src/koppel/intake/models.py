@@ -24,6 +24,14 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["connection", "-received_at"], name="delivery_conn_idx"),
             models.Index(fields=["connection", "delivery_id"], name="delivery_id_idx"),
         ]
+        constraints = [
+            # One delivery id is acted on once per connection; repeats are stored as "duplicate".
+            models.UniqueConstraint(
+                fields=["connection", "delivery_id"],
+                condition=~models.Q(delivery_id="") & ~models.Q(outcome__in=("duplicate", "invalid")),
+                name="one_delivery_acted_on",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event or 'webhook'} {self.order_id} ({self.outcome})"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -65,20 +65,33 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         notice.delivery_id,
     )
     if notice.delivery_id and already_received(connection, notice.delivery_id):
-        delivery.outcome = "duplicate"
-        delivery.save()
-        record = connection.records.filter(source_order_id=notice.order_id).first()
-        state = record.state if record is not None else ""
-        return JsonResponse(
-            {"record": record.pk if record else None, "state": state, "queued": False, "duplicate": True},
-            status=202,
-        )
-    with transaction.atomic():
-        record, queued = note_order(connection, notice.order_id, via="webhook")
-        delivery.outcome = "queued" if queued else f"noted ({record.state})"
-        delivery.save()
+        return duplicate(connection, delivery, notice.order_id)
+    try:
+        with transaction.atomic():
+            record, queued = note_order(connection, notice.order_id, via="webhook")
+            delivery.outcome = "queued" if queued else f"noted ({record.state})"
+            delivery.save()
+    except IntegrityError:  # the same delivery, arriving at the same moment, was stored first
+        delivery.pk = None
+        return duplicate(connection, delivery, notice.order_id)
     return JsonResponse({"record": record.pk, "state": record.state, "queued": queued}, status=202)
 
 
 def already_received(connection: Connection, delivery_id: str) -> bool:
     return WebhookDelivery.objects.filter(connection=connection, delivery_id=delivery_id).exists()
+
+
+def duplicate(connection: Connection, delivery: WebhookDelivery, order_id: str) -> JsonResponse:
+    """A delivery seen before: stored as such, nothing else happens."""
+    delivery.outcome = "duplicate"
+    delivery.save()
+    record = connection.records.filter(source_order_id=order_id).first()
+    return JsonResponse(
+        {
+            "record": record.pk if record else None,
+            "state": record.state if record else "",
+            "queued": False,
+            "duplicate": True,
+        },
+        status=202,
+    )
