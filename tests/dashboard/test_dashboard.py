@@ -17,7 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from koppel.accounts.models import Account, ApiToken
 from koppel.connections.models import Connection
 from koppel.documents.codes import remedy
-from koppel.sync.models import Attempt, Record, State
+from koppel.sync.models import Attempt, Backfill, Record, State
 from tests.factories import make_connection, make_record
 
 pytestmark = pytest.mark.django_db
@@ -378,3 +378,45 @@ def test_admin_creates_an_api_token_that_works_and_is_shown_once(world):
     row = ApiToken.authenticate(token)
     assert row is not None and row.account == world.connection.account and row.name == "erp"
     assert token.encode() not in client.get(f"/admin/accounts/apitoken/{row.pk}/change/").content
+
+
+# Backfills -----------------------------------------------------------------------------------------------
+def test_a_merchant_starts_a_backfill_and_sees_its_progress(world):
+    client = world.client()
+    prefix = f"c{world.connection.pk}"
+    response = client.post(
+        f"/connections/{world.connection.pk}/backfill/",
+        {f"{prefix}-since": "2024-01-01", f"{prefix}-until": "2024-03-31"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    [backfill] = world.connection.backfills.all()
+    assert f"Backfill {backfill.pk} started." in response.content.decode()
+    assert timezone.localtime(backfill.since).date().isoformat() == "2024-01-01"
+    assert timezone.localtime(backfill.until).date().isoformat() == "2024-04-01"  # the last day included
+    assert DBTaskResult.objects.filter(task_path__endswith="run_backfill").count() == 1
+    backfill.orders_seen, backfill.orders_new, backfill.message = 120, 80, "SOURCE_UNAVAILABLE: down"
+    backfill.status = "paused"
+    backfill.save()
+    content = client.get("/connections/").content.decode()
+    assert re.search(r"<td>paused</td>\s*<td>120</td>\s*<td>80</td>", content)
+    assert "SOURCE_UNAVAILABLE: down" in content
+
+
+def test_a_backfill_needs_a_sensible_range_and_the_right_account(world):
+    client = world.client()
+    prefix = f"c{world.connection.pk}"
+    response = client.post(
+        f"/connections/{world.connection.pk}/backfill/",
+        {f"{prefix}-since": "2024-03-01", f"{prefix}-until": "2024-01-01"},
+        follow=True,
+    )
+    assert "The last day must not be before the first." in response.content.decode()
+    assert not Backfill.objects.exists()
+    other = f"c{world.other_connection.pk}"
+    response = client.post(
+        f"/connections/{world.other_connection.pk}/backfill/", {f"{other}-since": "2024-01-01"}
+    )
+    assert response.status_code == 404
+    assert client.get(f"/connections/{world.connection.pk}/backfill/").status_code == 405
+    assert not Backfill.objects.exists()

@@ -8,4 +8,5 @@ urlpatterns = [
     path("records/<int:pk>/", views.record_detail, name="record"),
     path("records/<int:pk>/process/", views.record_process, name="process"),
     path("connections/", views.connection_list, name="connections"),
+    path("connections/<int:pk>/backfill/", views.backfill_start, name="backfill"),
 ]

@@ -1,4 +1,5 @@
-"""The merchant's dashboard: records per tab, one record with its attempts, and the connections.
+"""The merchant's dashboard: records per tab, one record with its attempts, the connections and their
+backfills.
 
 A user sees the records of the accounts they are a member of; superusers see all. Another account's
 record is a 404, never a 403.
@@ -12,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,10 +23,16 @@ from django.views.decorators.http import require_POST
 
 from koppel.connections.models import Connection
 from koppel.documents.codes import REMEDIES
-from koppel.sync.models import Record, State
+from koppel.sync import backfill as backfills
+from koppel.sync.models import Backfill, Record, State
 from koppel.sync.services import AlreadyHandled, reprocess
+from koppel.sync.tasks import run_backfill
+
+from .forms import BackfillForm
 
 PAGE_SIZE = 50
+#: Backfills listed per connection on the connections page, newest first.
+BACKFILLS_SHOWN = 5
 
 #: The tabs, in the manual's order: (state, label).
 TABS = [
@@ -149,4 +157,30 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         connection.tab_counts = [
             {"state": value, "label": label, "count": counts.get(value, 0)} for value, label in TABS
         ]
+        recent = connection.backfills.order_by("-created_at")[:BACKFILLS_SHOWN]
+        connection.recent_backfills = [backfills.progress(item) for item in recent]
+        connection.backfill_form = BackfillForm(prefix=f"c{connection.pk}")
     return render(request, "dashboard/connections.html", {"connections": connections})
+
+
+@login_required
+@require_POST
+def backfill_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Book the shop's past orders of a range of days (a worker reads them at the shop's pace)."""
+    connection = get_object_or_404(visible_connections(request.user), pk=pk)
+    form = BackfillForm(request.POST, prefix=f"c{connection.pk}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("dashboard:connections")
+    since, until = form.range()
+    with transaction.atomic():
+        item, resumed = backfills.start(connection, since, until)
+        Backfill.objects.filter(pk=item.pk, status=Backfill.Status.FAILED).update(
+            status=Backfill.Status.PAUSED
+        )
+        run_backfill.enqueue(item.pk)
+    text = _("Backfill %(id)s resumed.") if resumed else _("Backfill %(id)s started.")
+    messages.success(request, text % {"id": item.pk})
+    return redirect("dashboard:connections")
