@@ -420,3 +420,16 @@ def test_a_backfill_needs_a_sensible_range_and_the_right_account(world):
     assert response.status_code == 404
     assert client.get(f"/connections/{world.connection.pk}/backfill/").status_code == 405
     assert not Backfill.objects.exists()
+
+
+def test_process_on_a_queued_record_brings_a_retry_forward_once(world):
+    record = world.records["queued"]
+    client = world.client()
+    client.post(f"/records/{record.pk}/process/")
+    assert not DBTaskResult.objects.exists()  # due already: its task is in the queue
+    Record.objects.filter(pk=record.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    client.post(f"/records/{record.pk}/process/")
+    client.post(f"/records/{record.pk}/process/")
+    assert DBTaskResult.objects.count() == 1
+    record.refresh_from_db()
+    assert record.next_attempt_at is None

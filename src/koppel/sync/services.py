@@ -84,9 +84,12 @@ def reprocess(record: Record) -> Record:
             f"(invoice {record.target_invoice_number or record.target_invoice_id})"
         )
     if record.state == State.QUEUED:
+        # A record waiting for a retry is brought forward; one already due has its task queued already
+        # (and the housekeeper re-queues a record whose task went missing), so pressing again adds nothing.
         with transaction.atomic():
-            Record.objects.filter(pk=record.pk, state=State.QUEUED).update(next_attempt_at=None)
-            enqueue_process(record.pk, trigger="manual")
+            waiting = Record.objects.filter(pk=record.pk, state=State.QUEUED, next_attempt_at__isnull=False)
+            if waiting.update(next_attempt_at=None):
+                enqueue_process(record.pk, trigger="manual")
         record.refresh_from_db()
         return record
     requeue(record, trigger="manual", message="Queued by hand")
