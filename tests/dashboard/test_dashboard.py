@@ -25,6 +25,11 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery staple"
 
 
+def english() -> Client:
+    """A browser asking for English (the dashboard's default language is Dutch)."""
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
 @dataclass
 class World:
     user: object
@@ -35,7 +40,7 @@ class World:
     secrets: tuple[str, ...]
 
     def client(self, user=None) -> Client:
-        client = Client()
+        client = english()
         client.force_login(user or self.user)
         return client
 
@@ -110,7 +115,7 @@ def order_numbers(response) -> list[str]:
 
 # Login ---------------------------------------------------------------------------------------------------
 def test_pages_require_login(world):
-    client = Client()
+    client = english()
     for path in ("/", f"/records/{world.records['error'].pk}/", "/connections/"):
         response = client.get(path)
         assert response.status_code == 302
@@ -122,7 +127,7 @@ def test_pages_require_login(world):
 
 
 def test_login_page_logs_in_and_logout_is_a_post_form(world):
-    client = Client()
+    client = english()
     page = client.get("/login/")
     assert page.status_code == 200
     assert b'name="password"' in page.content and b"csrfmiddlewaretoken" in page.content
@@ -136,7 +141,7 @@ def test_login_page_logs_in_and_logout_is_a_post_form(world):
 
 
 def test_wrong_password_shows_the_form_again(world):
-    response = Client().post("/login/", {"username": "jansen", "password": "nope"})
+    response = english().post("/login/", {"username": "jansen", "password": "nope"})
     assert response.status_code == 200
     assert response.context["form"].errors
 
@@ -433,3 +438,14 @@ def test_process_on_a_queued_record_brings_a_retry_forward_once(world):
     assert DBTaskResult.objects.count() == 1
     record.refresh_from_db()
     assert record.next_attempt_at is None
+
+
+
+def test_the_dashboard_speaks_dutch_by_default_and_english_on_request(world):
+    dutch = Client()
+    dutch.force_login(world.user)
+    content = dutch.get("/").content.decode()
+    assert '<html lang="nl">' in content
+    assert "Fouten" in content and "Koppelingen" in content and "Uitloggen" in content
+    switched = dutch.post("/i18n/setlang/", {"language": "en", "next": "/"}, follow=True)
+    assert "Errors" in switched.content.decode() and '<html lang="en">' in switched.content.decode()
