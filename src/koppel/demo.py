@@ -1,10 +1,13 @@
 """``koppel demo``: Koppel working end to end on one machine, in one command.
 
-It migrates the database in the data directory, starts the simulated KMO Shops, Factuursturen and
-EenvoudigFactureren (``koppel sandbox``), the web app (``koppel serve``) and a worker (``koppel worker``) as
-child processes, sets up a demo user, account, API token and two connections (one shop to each target),
-and then keeps placing orders in the two simulated shops in turn, some of which fail a pre-check on
-purpose, printing each order's outcome, tagged with its target, as it arrives.
+It migrates the database in the data directory, starts the sandboxes (``koppel sandbox``: the simulated KMO
+Shops, WooCommerce, Shopify, Factuursturen and EenvoudigFactureren), the web app (``koppel serve``) and a
+worker (``koppel worker``) as child processes, sets up a demo user, account, API token and four connections
+(a KMO Shops shop to each target, a WooCommerce shop to Factuursturen and a Shopify shop to
+EenvoudigFactureren), and then keeps placing orders in the four simulated shops in turn, printing each
+order's outcome, tagged with its connection, as it arrives. Some KMO Shops orders fail a pre-check on
+purpose; the WooCommerce and Shopify orders show coupon codes (a "Korting" line per VAT rate), an unpaid
+order that is paid a little later, and a webhook delivered twice.
 
 Ctrl-C (or SIGTERM) stops every child and exits 0. The pieces that start and stop the processes, set up a
 connection to the sandboxes and make up orders are used by the benchmarks in ``bench/`` as well.
@@ -257,29 +260,34 @@ def connect_sandboxes(
     shop: str,
     target_account: str,
     target: str = "factuursturen",
+    source: str = "kmoshops",
     shop_knobs: dict[str, Any] | None = None,
     poll: bool = True,
 ) -> Connection:
-    """Create (or reset) a connection from a new sandbox shop to a new sandbox account of ``target``
-    (``factuursturen`` or ``eenvoudigfactureren``), named ``target_account``.
+    """Create (or reset) a connection from a new sandbox shop of ``source`` (``kmoshops``, ``woocommerce``
+    or ``shopify``) named ``shop`` to a new sandbox account of ``target`` (``factuursturen`` or
+    ``eenvoudigfactureren``) named ``target_account``.
 
     The sandboxes keep their state in memory, so each run starts with an empty shop and administration;
-    the connection's records and debtor claims are cleared to match (a claim would point at a debtor of
-    the previous run's administration). ``poll=False`` puts the safety-net poll an hour away.
+    the connection's records, debtor claims and received webhooks are cleared to match (a claim would point
+    at a debtor of the previous run's administration). The shop's webhooks go to the connection's webhook
+    URL, signed with the connection's secret; Shopify signs with a key the shop chooses, which becomes the
+    connection's secret. ``poll=False`` puts the safety-net poll an hour away.
     """
     from django.utils import timezone
 
     from koppel.connections.models import Connection
 
+    sandbox_shop = sandbox_shop_of(source)
     target_sandbox = create_sandbox_account(sandbox_url, target, target_account)
     connection = Connection.objects.filter(account=account, name=name).first() or Connection(
         account=account, name=name
     )
-    shop_key = secrets.token_urlsafe(24)
-    connection.source_kind, connection.target_kind = "kmoshops", target
-    connection.source_url = f"{sandbox_url}/kmoshops/{shop}"
+    credentials = sandbox_shop.new_credentials()
+    connection.source_kind, connection.target_kind = source, target
+    connection.source_url = sandbox_shop.source_url(sandbox_url, shop)
     connection.target_url = target_sandbox.url
-    connection.source_credentials = {"api_key": shop_key}
+    connection.source_credentials = credentials
     connection.target_credentials = target_sandbox.credentials
     secret = connection.new_webhook_secret()
     connection.active, connection.shop_country = True, "NL"
@@ -290,15 +298,20 @@ def connect_sandboxes(
     connection.save()
     connection.records.all().delete()
     connection.debtor_claims.all().delete()
+    connection.webhook_deliveries.all().delete()
 
-    shop_body = {
-        "shop": shop,
-        "api_key": shop_key,
-        "webhook_url": connection.webhook_url,
-        "webhook_secret": secret,
-        "knobs": shop_knobs or {},
-    }
-    httpx.post(f"{sandbox_url}/_sandbox/kmoshops/shops", json=shop_body, timeout=10.0).raise_for_status()
+    with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
+        shop_key = sandbox_shop.create(
+            client,
+            shop,
+            credentials,
+            webhook_url=connection.webhook_url,
+            secret=secret,
+            knobs=shop_knobs or {},
+        )
+    if shop_key is not None:
+        connection.webhook_secret = shop_key
+        connection.save(update_fields=["webhook_secret_encrypted"])
     return connection
 
 
@@ -404,6 +417,48 @@ OPENING = ("example", "mismatch", "icp", "icp-missing", "pending", "vat7", "busi
 GOOD_MIX = ("consumer",) * 6 + ("business",) * 2 + ("icp",) * 1
 FAILING = ("mismatch", "icp-missing", "icp-invalid", "vat7", "pending")
 
+#: What the WooCommerce and Shopify shops show: what is new with them (discounts, payment later, a webhook
+#: delivered twice), all booked in the end.
+SHOP_SCENARIOS = {
+    s.key: s
+    for s in (
+        Scenario("consumer", "consumer order, prices incl. VAT", "handled"),
+        Scenario("business", "Dutch business with a VAT number, prices incl. VAT", "handled"),
+        Scenario("icp", "Belgian business with VAT number: intra-community, 0% VAT", "handled"),
+        Scenario("coupon", "coupon code: a Korting line per VAT rate", "handled"),
+        Scenario("pending", "unpaid order, paid a little later", "open, then handled"),
+        Scenario("duplicate", "its webhook delivered twice (sandbox knob)", "handled"),
+    )
+}
+SHOP_OPENING = ("coupon", "consumer", "pending", "duplicate", "icp", "coupon", "business")
+SHOP_MIX = ("consumer",) * 5 + ("coupon",) * 2 + ("business", "icp", "pending")
+
+
+@dataclass(frozen=True)
+class DiscountCode:
+    code: str
+    kind: str
+    """``percent`` or ``fixed`` (an amount off the cart, incl. VAT)."""
+    amount: str
+
+
+DISCOUNT_CODES = (DiscountCode("WELKOM10", "percent", "10"), DiscountCode("VOORJAAR5", "fixed", "5.00"))
+
+
+@dataclass(frozen=True)
+class Basket:
+    """What a customer bought, before any platform's order shape: the lines and shipping as a KMO Shops
+    order has them, at the shop's prices incl. VAT."""
+
+    customer: Customer
+    lines: list[dict[str, Any]]
+    shipping: dict[str, str]
+    payment: str
+    paid: bool
+    discount: DiscountCode | None = None
+    intra_community: bool = False
+    """A business customer from another EU country with a VAT number: the shop charges no VAT."""
+
 
 def _money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):.2f}"
@@ -446,20 +501,34 @@ class OrderMaker:
         return customer
 
     def lines(self, count: int, *, include_vat: bool, zero_rated: bool = False) -> list[dict[str, Any]]:
-        lines = []
-        for sku, description, price, rate in self.random.sample(PRODUCTS, count):
-            gross = Decimal(price)
-            net = gross / (1 + Decimal(rate) / 100)
-            lines.append(
-                {
-                    "sku": sku,
-                    "description": description,
-                    "amount": self.random.choice((1, 1, 1, 2, 3)),
-                    "price": _money(gross if include_vat else net),
-                    "tax_rate": "0.00" if zero_rated else rate,
-                }
-            )
-        return lines
+        return [
+            self.line(product, include_vat=include_vat, zero_rated=zero_rated)
+            for product in self.random.sample(PRODUCTS, count)
+        ]
+
+    def line(
+        self, product: tuple[str, str, str, str], *, include_vat: bool, zero_rated: bool = False
+    ) -> dict[str, Any]:
+        sku, description, price, rate = product
+        gross = Decimal(price)
+        net = gross / (1 + Decimal(rate) / 100)
+        return {
+            "sku": sku,
+            "description": description,
+            "amount": self.random.choice((1, 1, 1, 2, 3)),
+            "price": _money(gross if include_vat else net),
+            "tax_rate": "0.00" if zero_rated else rate,
+        }
+
+    def mixed_lines(self) -> list[dict[str, Any]]:
+        """A product at 9% and one at 21%, sometimes a third: a discount then falls on both rates."""
+        picked = [
+            self.random.choice([p for p in PRODUCTS if p[3] == "9.00"]),
+            self.random.choice([p for p in PRODUCTS if p[3] == "21.00"]),
+        ]
+        if self.random.random() < 0.5:
+            picked.append(self.random.choice([p for p in PRODUCTS if p not in picked]))
+        return [self.line(product, include_vat=True) for product in picked]
 
     @staticmethod
     def shipping(customer: Customer, lines: list[dict[str, Any]], *, zero_rated: bool) -> dict[str, str]:
@@ -506,21 +575,421 @@ class OrderMaker:
             order["total"] = _money(Decimal(order_total(order)) - Decimal("5.00"))
         return order
 
+    def shop_scenarios(self) -> Iterator[str]:
+        """The WooCommerce and Shopify shops' sequence (keys of :data:`SHOP_SCENARIOS`): the opening, then
+        mostly plain orders, with coupons and now and then an order paid later."""
+        yield from SHOP_OPENING
+        while True:
+            yield self.random.choice(SHOP_MIX)
+
+    def basket(self, scenario: str) -> Basket:
+        """A basket for one of :data:`SHOP_SCENARIOS`, from the same customers and products."""
+        payment, icp = "iDEAL", False
+        if scenario == "business":
+            customer = self.random.choice(NL_BUSINESSES)
+        elif scenario == "icp":
+            customer, payment, icp = self.random.choice(BE_BUSINESSES), "Overschrijving", True
+        else:
+            customer = self.consumer()
+            if customer.country == "BE":
+                payment = "Bancontact"
+        if scenario == "coupon":
+            lines, discount = self.mixed_lines(), self.random.choice(DISCOUNT_CODES)
+        else:
+            lines, discount = self.lines(self.random.randint(1, 3), include_vat=True), None
+        shipping = self.shipping(customer, lines, zero_rated=False)
+        return Basket(customer, lines, shipping, payment, scenario != "pending", discount, icp)
+
+
+# ---------------------------------------------------------------------------------------- shops
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """An order the demo placed: the shop's order id and number, and what the shop charged (when known)."""
+
+    order_id: str
+    number: str
+    charged: Decimal | None = None
+
+
+COUNTRY_NAMES = {"NL": "Netherlands", "BE": "Belgium"}
+#: The shops' product ids of :data:`PRODUCTS`, by SKU.
+PRODUCT_IDS = {product[0]: 101 + n for n, product in enumerate(PRODUCTS)}
+#: WooCommerce's tax class of each VAT rate (the sandbox's Dutch rates: standard 21%, reduced 9%).
+WOO_TAX_CLASSES = {"21.00": "", "9.00": "reduced-rate"}
+#: A payment method of :class:`OrderMaker` as WooCommerce's gateway (id, title) and as Shopify's gateway.
+WOO_PAYMENTS = {
+    "iDEAL": ("mollie_wc_gateway_ideal", "iDEAL"),
+    "Bancontact": ("mollie_wc_gateway_bancontact", "Bancontact"),
+    "Overschrijving": ("bacs", "Directe bankoverschrijving"),
+}
+SHOPIFY_GATEWAYS = {
+    "iDEAL": "Mollie - iDEAL",
+    "Bancontact": "Mollie - Bancontact",
+    "Overschrijving": "Bank Deposit",
+}
+
+
+def _net(gross: str, rate: str) -> str:
+    return _money(Decimal(gross) / (1 + Decimal(rate) / 100))
+
+
+def _shipping_title(basket: Basket) -> str:
+    if not Decimal(basket.shipping["price"]):
+        return "Gratis verzending"
+    return "PostNL" if basket.customer.country == "NL" else "bpost"
+
+
+def woo_order(basket: Basket) -> dict[str, Any]:
+    """A basket as an order body for ``POST /_sandbox/woocommerce/stores/{store}/orders`` in a shop with
+    prices incl. VAT: the shop computes the VAT, the discount and the total, as WooCommerce's checkout does.
+    Shipping costs are entered excl. VAT in WooCommerce (5.74 makes 6.95 at 21%)."""
+    customer = basket.customer
+    address = {
+        "first_name": customer.firstname,
+        "last_name": customer.lastname,
+        "company": customer.company,
+        "address_1": f"{customer.address1} {customer.house_number}",
+        "postcode": customer.zipcode,
+        "city": customer.city,
+        "country": customer.country,
+    }
+    gateway, title = WOO_PAYMENTS[basket.payment]
+    free = not Decimal(basket.shipping["price"])
+    order: dict[str, Any] = {
+        "status": "processing" if basket.paid else "pending",
+        "payment_method": gateway,
+        "payment_method_title": title,
+        "billing": {**address, "email": customer.email, "phone": customer.telnr},
+        "shipping": address,
+        "line_items": [
+            {
+                "name": line["description"],
+                "product_id": PRODUCT_IDS[line["sku"]],
+                "sku": line["sku"],
+                "quantity": line["amount"],
+                "price": line["price"],
+                "tax_class": WOO_TAX_CLASSES[line["tax_rate"]],
+            }
+            for line in basket.lines
+        ],
+        "shipping_lines": [
+            {
+                "method_title": _shipping_title(basket),
+                "method_id": "free_shipping" if free else "flat_rate",
+                "total": _net(basket.shipping["price"], basket.shipping["tax_rate"]),
+                "tax_class": WOO_TAX_CLASSES[basket.shipping["tax_rate"]],
+            }
+        ],
+    }
+    if basket.discount is not None:
+        kind = "percent" if basket.discount.kind == "percent" else "fixed_cart"
+        order["coupon_lines"] = [
+            {"code": basket.discount.code.lower(), "discount_type": kind, "amount": basket.discount.amount}
+        ]
+    if customer.vatnumber:
+        order["meta_data"] = [{"key": "_billing_vat_number", "value": customer.vatnumber}]
+    if basket.intra_community:
+        order["vat_exempt"] = True  # the shop's VAT plugin: the customer pays the prices without VAT
+    return order
+
+
+def shopify_cart(basket: Basket) -> dict[str, Any]:
+    """A basket as a cart for ``POST /_sandbox/shopify/shops/{shop}/orders`` in a shop with taxes included:
+    the shop allocates the discount over the lines, computes the VAT per line and the total. An unpaid
+    order is a manual payment (bank deposit), ``pending`` until the shop marks it paid."""
+    customer, icp = basket.customer, basket.intra_community
+
+    def priced(item: dict[str, Any], price: str) -> dict[str, Any]:
+        rate = item["tax_rate"]
+        return {"price": _net(price, rate) if icp else price, "tax_rate": "0.00" if icp else rate}
+
+    cart: dict[str, Any] = {
+        "line_items": [
+            {"title": line["description"], "sku": line["sku"], "quantity": line["amount"]}
+            | priced(line, line["price"])
+            for line in basket.lines
+        ],
+        "shipping_lines": [
+            {"title": _shipping_title(basket)} | priced(basket.shipping, basket.shipping["price"])
+        ],
+        "email": customer.email,
+        "financial_status": "paid" if basket.paid else "pending",
+        "payment_gateway_names": [SHOPIFY_GATEWAYS[basket.payment if basket.paid else "Overschrijving"]],
+        "billing_address": {
+            "first_name": customer.firstname,
+            "last_name": customer.lastname,
+            "company": customer.company or None,
+            "address1": f"{customer.address1} {customer.house_number}",
+            "city": customer.city,
+            "zip": customer.zipcode,
+            "country": COUNTRY_NAMES[customer.country],
+            "country_code": customer.country,
+            "phone": customer.telnr or None,
+        },
+    }
+    if basket.discount is not None:
+        kind = "percentage" if basket.discount.kind == "percent" else "fixed_amount"
+        cart["discounts"] = [
+            {"code": basket.discount.code, "value_type": kind, "value": basket.discount.amount}
+        ]
+    if customer.vatnumber:
+        cart["note_attributes"] = [{"name": "VAT number", "value": customer.vatnumber}]
+    return cart
+
+
+class SandboxShop:
+    """One source's sandbox as the demo drives it through the control API: where a shop lives and what
+    its credentials are, creating it with its webhooks pointed at a connection, and placing and paying
+    orders."""
+
+    kind = ""
+    label = ""
+    control = ""
+    """The control API's path of the shops, under the sandbox URL."""
+    webhook_log = "webhooks"
+    """The path, under a shop's control path, of the log of the webhooks it sent."""
+    webhooks_per_order = 1
+    """How many webhooks a new paid order sends."""
+
+    def source_url(self, sandbox_url: str, shop: str) -> str:
+        return f"{sandbox_url}/{self.kind}/{shop}"
+
+    def shop_path(self, shop: str) -> str:
+        return f"{self.control}/{shop}"
+
+    def new_credentials(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def create(
+        self,
+        client: httpx.Client,
+        shop: str,
+        credentials: dict[str, str],
+        *,
+        webhook_url: str,
+        secret: str,
+        knobs: dict[str, Any],
+    ) -> str | None:
+        """Create (or change) the shop, its webhooks going to ``webhook_url``; returns the key the shop
+        signs them with when the shop chooses it (else they are signed with ``secret``)."""
+        raise NotImplementedError
+
+    def webhook_note(self, client: httpx.Client, shop: str) -> str:
+        """What the shop's webhooks are, for the banner."""
+        return "order webhooks signed with the connection's secret"
+
+    def scenarios(self, maker: OrderMaker) -> Iterator[Scenario]:
+        return (SHOP_SCENARIOS[key] for key in maker.shop_scenarios())
+
+    def place(self, client: httpx.Client, shop: str, maker: OrderMaker, scenario: str) -> PlacedOrder:
+        raise NotImplementedError
+
+    def pay(self, client: httpx.Client, shop: str, order_id: str) -> str:
+        """Mark a pending order paid (the shop sends its webhooks); says what changed."""
+        raise NotImplementedError
+
+    def deliveries(self, client: httpx.Client, shop: str, **params: Any) -> list[dict[str, Any]]:
+        response = client.get(f"{self.shop_path(shop)}/{self.webhook_log}", params=params, timeout=30.0)
+        body = response.raise_for_status().json()
+        return body if isinstance(body, list) else body["deliveries"]
+
+    def place_twice_delivered(
+        self, client: httpx.Client, shop: str, place: Callable[[], PlacedOrder]
+    ) -> PlacedOrder:
+        """``place()`` with the shop's ``duplicate_webhooks`` knob at 1: every webhook of the new order is
+        delivered twice, with the same delivery id (the knob goes back to 0 once they have been sent)."""
+        knobs = f"{self.shop_path(shop)}/knobs"
+        before = len(self.deliveries(client, shop))
+        client.post(knobs, json={"duplicate_webhooks": 1}).raise_for_status()
+        placed = place()
+        self.deliveries(client, shop, wait_for=before + 2 * self.webhooks_per_order, timeout=10)
+        client.post(knobs, json={"duplicate_webhooks": 0}).raise_for_status()
+        return placed
+
+
+class KmoShopsShop(SandboxShop):
+    kind, label, control = "kmoshops", "KMO Shops", "/_sandbox/kmoshops/shops"
+
+    def new_credentials(self) -> dict[str, str]:
+        return {"api_key": secrets.token_urlsafe(24)}
+
+    def create(
+        self,
+        client: httpx.Client,
+        shop: str,
+        credentials: dict[str, str],
+        *,
+        webhook_url: str,
+        secret: str,
+        knobs: dict[str, Any],
+    ) -> str | None:
+        body = {
+            "shop": shop,
+            **credentials,
+            "webhook_url": webhook_url,
+            "webhook_secret": secret,
+            "knobs": knobs,
+        }
+        client.post(self.control, json=body).raise_for_status()
+        return None
+
+    def scenarios(self, maker: OrderMaker) -> Iterator[Scenario]:
+        return (SCENARIOS[key] for key in maker.scenarios())
+
+    def place(self, client: httpx.Client, shop: str, maker: OrderMaker, scenario: str) -> PlacedOrder:
+        response = client.post(f"{self.shop_path(shop)}/orders", json=maker.make(scenario))
+        order = response.raise_for_status().json()
+        return PlacedOrder(str(order["id"]), str(order.get("number") or order["id"]))
+
+    def pay(self, client: httpx.Client, shop: str, order_id: str) -> str:
+        response = client.patch(f"{self.shop_path(shop)}/orders/{order_id}", json={"status": "paid"})
+        response.raise_for_status()
+        return "the shop changed the status pending -> paid"
+
+
+class WooCommerceShop(SandboxShop):
+    kind, label, control = "woocommerce", "WooCommerce", "/_sandbox/woocommerce/stores"
+    webhook_log = "deliveries"
+
+    def new_credentials(self) -> dict[str, str]:
+        return {
+            "consumer_key": f"ck_{secrets.token_hex(20)}",
+            "consumer_secret": f"cs_{secrets.token_hex(20)}",
+        }
+
+    def create(
+        self,
+        client: httpx.Client,
+        shop: str,
+        credentials: dict[str, str],
+        *,
+        webhook_url: str,
+        secret: str,
+        knobs: dict[str, Any],
+    ) -> str | None:
+        """A store with prices incl. VAT and the Dutch rates; its ``order.created`` and ``order.updated``
+        webhooks are made anew, so WooCommerce pings them (waited for here)."""
+        store = {"store": shop, **credentials}
+        client.post(self.control, json={**store, "webhook_url": "", "knobs": knobs}).raise_for_status()
+        before = len(self.deliveries(client, shop))
+        hooks = {**store, "webhook_url": webhook_url, "webhook_secret": secret}
+        client.post(self.control, json=hooks).raise_for_status()
+        self.deliveries(client, shop, wait_for=before + 2, timeout=10)
+        return None
+
+    def webhook_note(self, client: httpx.Client, shop: str) -> str:
+        hooks = client.get(f"{self.shop_path(shop)}/webhooks").raise_for_status().json()
+        topics = ", ".join(hook["topic"] for hook in hooks)
+        pings = ", ".join(str(hook["ping_status"]) for hook in hooks)
+        return f"{topics} created and pinged (answered {pings}); signed with the connection's secret"
+
+    def place(self, client: httpx.Client, shop: str, maker: OrderMaker, scenario: str) -> PlacedOrder:
+        body = woo_order(maker.basket(scenario))
+
+        def place() -> PlacedOrder:
+            order = client.post(f"{self.shop_path(shop)}/orders", json=body).raise_for_status().json()
+            return PlacedOrder(str(order["id"]), str(order["number"]), Decimal(order["total"]))
+
+        return self.place_twice_delivered(client, shop, place) if scenario == "duplicate" else place()
+
+    def pay(self, client: httpx.Client, shop: str, order_id: str) -> str:
+        change = {"status": "processing", "transaction_id": f"tr_{secrets.token_hex(5)}"}
+        client.patch(f"{self.shop_path(shop)}/orders/{order_id}", json=change).raise_for_status()
+        return "the payment came in: status pending -> processing"
+
+
+class ShopifyShop(SandboxShop):
+    kind, label, control = "shopify", "Shopify", "/_sandbox/shopify/shops"
+    webhooks_per_order = 2  # orders/create and orders/paid
+
+    def new_credentials(self) -> dict[str, str]:
+        return {"access_token": f"shpat_{secrets.token_hex(16)}"}
+
+    def create(
+        self,
+        client: httpx.Client,
+        shop: str,
+        credentials: dict[str, str],
+        *,
+        webhook_url: str,
+        secret: str,
+        knobs: dict[str, Any],
+    ) -> str | None:
+        """A shop with taxes included; Shopify signs its webhooks with a key of its own (the app's client
+        secret), which the connection must hold as its webhook secret."""
+        key = secrets.token_hex(32)
+        body = {
+            "shop": shop,
+            **credentials,
+            "webhook_url": webhook_url,
+            "webhook_secret": key,
+            "knobs": knobs,
+        }
+        client.post(self.control, json=body).raise_for_status()
+        return key
+
+    def webhook_note(self, client: httpx.Client, shop: str) -> str:
+        topics = ", ".join(client.get(self.shop_path(shop)).raise_for_status().json()["topics"])
+        return f"{topics}, signed with the shop's key (the connection's webhook secret)"
+
+    def place(self, client: httpx.Client, shop: str, maker: OrderMaker, scenario: str) -> PlacedOrder:
+        cart = shopify_cart(maker.basket(scenario))
+
+        def place() -> PlacedOrder:
+            response = client.post(f"{self.shop_path(shop)}/orders", json=cart)
+            order = response.raise_for_status().json()["order"]
+            return PlacedOrder(str(order["id"]), order["name"], Decimal(order["total_price"]))
+
+        return self.place_twice_delivered(client, shop, place) if scenario == "duplicate" else place()
+
+    def pay(self, client: httpx.Client, shop: str, order_id: str) -> str:
+        change = {"financial_status": "paid"}
+        client.patch(f"{self.shop_path(shop)}/orders/{order_id}", json=change).raise_for_status()
+        return "the payment came in: financial_status pending -> paid"
+
+
+#: The source sandboxes a demo or benchmark connection can start from, by source kind.
+SANDBOX_SHOPS: dict[str, SandboxShop] = {
+    shop.kind: shop for shop in (KmoShopsShop(), WooCommerceShop(), ShopifyShop())
+}
+
+
+def sandbox_shop_of(source: str) -> SandboxShop:
+    try:
+        return SANDBOX_SHOPS[source]
+    except KeyError:
+        raise LookupError(
+            f"No sandbox shop for source {source!r}; known: {', '.join(SANDBOX_SHOPS)}"
+        ) from None
+
 
 # ---------------------------------------------------------------------------------------- outcomes
 
 
+def _rate_text(rate: str) -> str:
+    return f"{Decimal(rate).normalize():f}%"
+
+
 @dataclass
 class OutcomeWatcher:
-    """Prints a line whenever a record of the watched connections reaches a new state (polls the
-    database); each line starts with its connection's tag, which says the target it went to."""
+    """Prints a line whenever a record of the watched connections reaches a new state, and for every
+    webhook delivery taken for a duplicate (polls the database); each line starts with its connection's
+    tag, which says the shop and the target."""
 
     tags: dict[int, str]
     """The tag printed for each watched connection, by connection id."""
     scenarios: dict[tuple[int, str], Scenario] = field(default_factory=dict)
     """What each order placed by the demo is meant to show, by (connection id, source order id)."""
+    charged: dict[tuple[int, str], Decimal] = field(default_factory=dict)
+    """What the shop charged for an order placed by the demo, where the shop says it."""
     seen: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     since: datetime | None = None
+    last_delivery: int = 0
+    """The id of the last webhook delivery looked at."""
+    duplicates: list[Any] = field(default_factory=list)
+    """Duplicate deliveries whose order is still queued: told about once it is settled."""
 
     def poll(self) -> None:
         """Print what changed since the last poll."""
@@ -539,6 +1008,35 @@ class OutcomeWatcher:
             self.seen[r.pk] = key
             print(self.describe(r), flush=True)
         self.since = started
+        self.poll_duplicates()
+
+    def poll_duplicates(self) -> None:
+        from koppel.intake.models import WebhookDelivery
+        from koppel.sync.models import Record, State
+
+        new = WebhookDelivery.objects.filter(
+            connection_id__in=list(self.tags), outcome="duplicate", pk__gt=self.last_delivery
+        ).order_by("pk")
+        for delivery in new:
+            self.duplicates.append(delivery)
+            self.last_delivery = delivery.pk
+        for delivery in list(self.duplicates):
+            record = Record.objects.filter(
+                connection_id=delivery.connection_id, source_order_id=delivery.order_id
+            ).first()
+            if record is None or record.state == State.QUEUED:
+                continue
+            self.duplicates.remove(delivery)
+            print(self.describe_duplicate(delivery, record), flush=True)
+
+    def tag(self, connection_id: int) -> str:
+        """The connection's tag, padded to the widest one so the columns line up."""
+        width = max(len(tag) for tag in self.tags.values()) + 2
+        return f"{'[' + self.tags[connection_id] + ']':<{width}}"
+
+    @staticmethod
+    def number(r: Any) -> str:
+        return f"#{(r.order_number or r.source_order_id).removeprefix('#'):<8}"
 
     def describe(self, r: Any) -> str:
         who = f"{r.customer_name}, EUR {r.total}" if r.total is not None else ""
@@ -548,14 +1046,54 @@ class OutcomeWatcher:
             what = f"retry {r.attempts}: {r.error_code} {r.message}"
         else:
             what = f"{r.error_code}: {r.message}"
-        line = (
-            f"  [{self.tags[r.connection_id]}] #{r.order_number or r.source_order_id:<8} {r.state:<8} {what}"
-        )
+        line = f"  {self.tag(r.connection_id)} {self.number(r)} {r.state:<8} {what}"
         scenario = self.scenarios.get((r.connection_id, r.source_order_id))
-        if scenario is None:
-            return line
-        as_meant = r.state in scenario.expect or (r.error_code and r.error_code == scenario.expect)
-        return f"{line}   [{scenario.label}{'' if as_meant else '; expected ' + scenario.expect}]"
+        if scenario is not None:
+            as_meant = r.state in scenario.expect or (r.error_code and r.error_code == scenario.expect)
+            line += f"   [{scenario.label}{'' if as_meant else '; expected ' + scenario.expect}]"
+        details = self.invoice_details(r) if r.state == "handled" else ""
+        return f"{line}\n{' ' * (len(self.tag(r.connection_id)) + 13)}{details}" if details else line
+
+    def invoice_details(self, r: Any) -> str:
+        """For a booked order whose invoice has discount or rounding lines, or whose shop total is known
+        to differ: those lines, and the invoice total against what the shop charged."""
+        charged = self.charged.get((r.connection_id, r.source_order_id))
+        document = r.document or {}
+        lines = document.get("lines") or []
+        special = [line for line in lines if line.get("kind") not in ("product", "shipping", "fee")]
+        gross = Decimal(document.get("totals", {}).get("gross", "0"))
+        if not special and (charged is None or charged == gross):
+            return ""
+        amounts: dict[str, list[str]] = {}
+        for line in special:
+            if Decimal(line["gross"]):
+                amounts.setdefault(line["description"], []).append(
+                    f"{line['gross']} at {_rate_text(line['vat_rate'])}"
+                )
+        parts = [f"{description}: {', '.join(each)}" for description, each in amounts.items()]
+        if charged is None:
+            parts.append(f"invoice total EUR {gross}")
+        elif charged == gross:
+            parts.append(f"invoice total EUR {gross} = what the shop charged")
+        else:
+            parts.append(f"invoice total EUR {gross}, but the shop charged EUR {charged}")
+        return "; ".join(parts)
+
+    def describe_duplicate(self, delivery: Any, record: Any) -> str:
+        from koppel.intake.models import WebhookDelivery
+
+        received = WebhookDelivery.objects.filter(
+            connection_id=delivery.connection_id, order_id=delivery.order_id
+        ).count()
+        if record.state == "handled":
+            booked = f"booked once: invoice {record.target_invoice_number or record.target_invoice_id}"
+        else:
+            booked = f"the order is {record.state}"
+        return (
+            f"  {self.tag(delivery.connection_id)} {self.number(record)} duplicate {delivery.event} "
+            f"delivered again with the same delivery id: stored as a duplicate, nothing done "
+            f"({received} webhooks received for this order; {booked})"
+        )
 
 
 # ---------------------------------------------------------------------------------------- the demo
@@ -566,22 +1104,41 @@ class DemoTarget:
     """One of the demo's connections: a sandbox shop joined to a sandbox account of a target."""
 
     tag: str
-    """Printed on every outcome line of this connection."""
+    """Printed on every outcome line of this connection: the shop and the target."""
     kind: str
+    """The target kind."""
     connection: str
     shop: str
     account: str
     """The sandbox target account's name."""
+    source: str = "kmoshops"
 
 
+#: The demo's connections, in the order orders are placed in their shops.
 DEMO_TARGETS = (
-    DemoTarget("FS", "factuursturen", "Demo-webshop → Factuursturen (sandbox)", "demo-shop", "demo"),
+    DemoTarget("KMO→FS", "factuursturen", "Demo-webshop → Factuursturen (sandbox)", "demo-shop", "demo"),
     DemoTarget(
-        "EF",
+        "Woo→FS",
+        "factuursturen",
+        "Demo-WooCommerce → Factuursturen (sandbox)",
+        "demo-woo",
+        "demo-woo",
+        "woocommerce",
+    ),
+    DemoTarget(
+        "KMO→EF",
         "eenvoudigfactureren",
         "Demo-webshop 2 → EenvoudigFactureren (sandbox)",
         "demo-shop-ef",
         "demo-ef",
+    ),
+    DemoTarget(
+        "Shopify→EF",
+        "eenvoudigfactureren",
+        "Demo-Shopify → EenvoudigFactureren (sandbox)",
+        "demo-shopify",
+        "demo-shopify-ef",
+        "shopify",
     ),
 )
 
@@ -592,11 +1149,13 @@ class DemoShop:
 
     target: DemoTarget
     connection: Connection
-    scenarios: Iterator[str]
+    scenarios: Iterator[Scenario]
+    webhooks: str = ""
+    """What the shop's webhooks are (for the banner)."""
 
     @property
-    def orders(self) -> str:
-        return f"/_sandbox/kmoshops/shops/{self.target.shop}/orders"
+    def sandbox(self) -> SandboxShop:
+        return sandbox_shop_of(self.target.source)
 
 
 class Stop(Exception):
@@ -615,43 +1174,54 @@ def banner(port: int, sandbox_url: str, token: str, shops: list[DemoShop], data_
     from koppel.connectors import registry
 
     web = f"http://{HOST}:{port}"
-    connections = [f"[{s.target.tag}] #{s.connection.pk} {s.connection.name}" for s in shops]
-    hooks = [
-        f"[{s.target.tag}] {sandbox_url}/_sandbox/kmoshops/shops/{s.target.shop}/webhooks" for s in shops
+    width = max(len(s.target.tag) for s in shops) + 2
+    connections = [
+        f"{'[' + s.target.tag + ']':<{width}} #{s.connection.pk} {s.connection.name}" for s in shops
     ]
     accounts = "\n".join(
-        f"  {registry.target(s.target.kind).label:<20} [{s.target.tag}] "
+        f"  {registry.target(s.target.kind).label:<20} {'[' + s.target.tag + ']':<{width}} "
         f"{sandbox_account_url(sandbox_url, s.target.kind, s.target.account)}   (invoices, clients)"
         for s in shops
     )
-    tags = " or ".join(f"[{s.target.tag}]" for s in shops)
+    stores = [
+        f"{'[' + s.target.tag + ']':<{width}} {sandbox_url}{s.sandbox.shop_path(s.target.shop)}   "
+        f"({s.sandbox.label}; webhooks sent: .../{s.sandbox.webhook_log})"
+        for s in shops
+    ]
+    hooks = [f"{'[' + s.target.tag + ']':<{width}} {s.webhooks}" for s in shops]
+    tags = ", ".join(f"[{s.target.tag}]" for s in shops)
     return f"""
 Koppel demo is running.
   Dashboard            {web}/   (log in as {DEMO_USER} / {DEMO_PASSWORD}; also the admin at {web}/admin/)
   API docs             {web}/api/docs   (API token: {token})
 {_banner_rows("Connections", connections)}
 {accounts}
-{_banner_rows("KMO Shops webhooks", hooks)}
+{_banner_rows("Shop sandboxes", stores)}
+{_banner_rows("Webhooks", hooks)}
   Data and logs        {data_dir}  (logs in {data_dir / "demo-logs"})
 
-Placing an order every 2-3 seconds, in each shop in turn; one line per outcome, tagged {tags} by target.
-Ctrl-C stops everything.
+Placing an order every 2-3 seconds, in each shop in turn; one line per outcome, tagged {tags}
+(shop → target). Ctrl-C stops everything.
 """
 
 
 def connect_demo(account: Account, sandbox_url: str, maker: OrderMaker) -> list[DemoShop]:
     """Each demo target's connection (reset), with the whole scenario sequence for each shop."""
     shops = []
-    for target in DEMO_TARGETS:
-        connection = connect_sandboxes(
-            account,
-            sandbox_url,
-            name=target.connection,
-            shop=target.shop,
-            target=target.kind,
-            target_account=target.account,
-        )
-        shops.append(DemoShop(target, connection, maker.scenarios()))
+    with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
+        for target in DEMO_TARGETS:
+            connection = connect_sandboxes(
+                account,
+                sandbox_url,
+                name=target.connection,
+                shop=target.shop,
+                target=target.kind,
+                target_account=target.account,
+                source=target.source,
+            )
+            sandbox = sandbox_shop_of(target.source)
+            webhooks = sandbox.webhook_note(client, target.shop)
+            shops.append(DemoShop(target, connection, sandbox.scenarios(maker), webhooks))
     return shops
 
 
@@ -696,20 +1266,22 @@ def run(args: argparse.Namespace) -> int:
 
 def place_order(
     client: httpx.Client, maker: OrderMaker, shop: DemoShop, watcher: OutcomeWatcher
-) -> tuple[Scenario, int]:
+) -> tuple[Scenario, PlacedOrder]:
     """Place the shop's next scenario, telling the watcher what it is meant to show."""
-    scenario = SCENARIOS[next(shop.scenarios)]
-    response = client.post(shop.orders, json=maker.make(scenario.key))
-    order_id = int(response.raise_for_status().json()["id"])
-    watcher.scenarios[(shop.connection.pk, str(order_id))] = scenario
-    return scenario, order_id
+    scenario = next(shop.scenarios)
+    placed = shop.sandbox.place(client, shop.target.shop, maker, scenario.key)
+    key = (shop.connection.pk, placed.order_id)
+    watcher.scenarios[key] = scenario
+    if placed.charged is not None:
+        watcher.charged[key] = placed.charged
+    return scenario, placed
 
 
-def pay(client: httpx.Client, shop: DemoShop, order_id: int) -> None:
-    """The shop marks a pending order paid (and sends its webhook)."""
-    client.patch(f"{shop.orders}/{order_id}", json={"status": "paid"}).raise_for_status()
-    tag = f"[{shop.target.tag}]"
-    print(f"  {tag} #{order_id:<8} paid     (the shop changed the status pending -> paid)", flush=True)
+def pay(client: httpx.Client, shop: DemoShop, order: PlacedOrder, watcher: OutcomeWatcher) -> None:
+    """The shop marks a pending order paid (and sends its webhooks)."""
+    change = shop.sandbox.pay(client, shop.target.shop, order.order_id)
+    number = f"#{order.number.removeprefix('#'):<8}"
+    print(f"  {watcher.tag(shop.connection.pk)} {number} {'paid':<8} ({change})", flush=True)
 
 
 def loop(
@@ -718,7 +1290,7 @@ def loop(
     """Place orders in each shop in turn (and later pay the pending ones) while printing outcomes;
     returns only by exception."""
     watcher = OutcomeWatcher({shop.connection.pk: shop.target.tag for shop in shops})
-    to_pay: list[tuple[float, DemoShop, int]] = []  # (when, shop, order id) of pending orders
+    to_pay: list[tuple[float, DemoShop, PlacedOrder]] = []  # (when, shop, order) of pending orders
     placed, next_order = 0, time.monotonic()
     announced = False
     with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
@@ -727,14 +1299,14 @@ def loop(
             now = time.monotonic()
             if (args.orders is None or placed < args.orders) and now >= next_order:
                 shop = shops[placed % len(shops)]
-                scenario, order_id = place_order(client, maker, shop, watcher)
+                scenario, order = place_order(client, maker, shop, watcher)
                 if scenario.key == "pending":
-                    to_pay.append((now + 10.0, shop, order_id))
+                    to_pay.append((now + 10.0, shop, order))
                 placed += 1
                 next_order = now + maker.random.uniform(2.0, 3.0)
             for due in [item for item in to_pay if item[0] <= now]:
                 to_pay.remove(due)
-                pay(client, due[1], due[2])
+                pay(client, due[1], due[2], watcher)
             watcher.poll()
             if args.orders is not None and placed >= args.orders and not to_pay and not announced:
                 print(f"\nPlaced {placed} orders. Koppel keeps running; Ctrl-C stops it.", flush=True)
