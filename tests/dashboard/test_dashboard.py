@@ -440,7 +440,6 @@ def test_process_on_a_queued_record_brings_a_retry_forward_once(world):
     assert record.next_attempt_at is None
 
 
-
 def test_the_dashboard_speaks_dutch_by_default_and_english_on_request(world):
     dutch = Client()
     dutch.force_login(world.user)

@@ -266,12 +266,13 @@ def update_settings(target: Any, changes: dict[str, Any]) -> None:
     """Apply a partial update to a settings dataclass (the sandboxes' knobs), checking each value's type.
 
     The type is taken from the current value: ``bool`` knobs take booleans, ``int`` knobs non-negative
-    integers, ``float`` knobs non-negative numbers and ``list`` knobs lists of integers. Raises
-    ``ValueError`` naming the first bad knob; nothing is changed then.
+    integers, ``float`` knobs non-negative numbers and ``list`` knobs lists of integers. Only data
+    attributes are knobs: a method of the dataclass (such as ``FaultKnobs.delay``) is an unknown knob too.
+    Raises ``ValueError`` naming the first bad knob; nothing is changed then.
     """
     checked: dict[str, Any] = {}
     for name, value in changes.items():
-        if name.startswith("_") or not hasattr(target, name):
+        if name.startswith("_") or not hasattr(target, name) or callable(getattr(target, name)):
             raise ValueError(f"Unknown knob: {name}")
         current = getattr(target, name)
         if isinstance(current, bool):

@@ -54,7 +54,6 @@ All state is touched from the server's event loop only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import copy
@@ -78,6 +77,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lxml import etree
 
 from koppel.documents.countries import country_by_code, resolve_country
+from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import Request, Response, Router, reason, update_settings
 from koppel.sandbox.pdf import text_pdf
 
@@ -979,13 +979,10 @@ def query_list(
 
 
 @dataclass(slots=True)
-class AccountKnobs:
-    latency_ms: int = 0
-    """Sleep this long before answering each API call."""
-    error_rate: float = 0.0
-    """Chance (0..1) that an API call answers a random 500, 502 or 503."""
-    fail_next: list[int] = field(default_factory=list)
-    """Status codes for the next API calls, consumed one per call."""
+class AccountKnobs(FaultKnobs):
+    """An account's knobs: the fault knobs (a fault is an error in the format asked for; ``error_rate``
+    answers a random 500, 502 or 503), then the invoices' and the rate limit's."""
+
     fail_after_commit_next: int = 0
     """The next N successful ``POST invoices`` store the invoice but answer 502."""
     rate_limit_per_minute: int = 0
@@ -1553,19 +1550,15 @@ class EenvoudigFacturerenSandbox:
 
     async def _gate(self, account: Account, fmt: str) -> Response | None:
         knobs = account.knobs
-        if knobs.latency_ms:
-            await asyncio.sleep(knobs.latency_ms / 1000)
+        await knobs.delay()
         if knobs.rate_limit_burst:
             knobs.rate_limit_burst -= 1
             return error_response(TOO_MANY, 429, fmt, {"Retry-After": "1"})
         if (wait := account.rate_wait()) is not None:
             return error_response(TOO_MANY, 429, fmt, {"Retry-After": str(wait)})
-        if knobs.fail_next:
-            status = knobs.fail_next.pop(0)
+        status = knobs.fault(self._random, (500, 502, 503))
+        if status is not None:
             return error_response(reason(status), status, fmt, _fault_headers(status))
-        if knobs.error_rate and self._random.random() < knobs.error_rate:
-            status = self._random.choice((500, 502, 503))
-            return error_response(reason(status), status, fmt)
         return None
 
     @staticmethod

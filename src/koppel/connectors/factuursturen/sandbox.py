@@ -38,7 +38,6 @@ All state is touched from the server's event loop only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hmac
@@ -56,6 +55,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from koppel.documents.countries import COUNTRIES, Country, country_by_code, resolve_country
+from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import HTTPException, Request, Response, Router, reason, update_settings
 from koppel.sandbox.pdf import text_pdf
 
@@ -490,13 +490,10 @@ def _searchable(obj: dict[str, Any], field_name: str = "all") -> list[str]:
 
 
 @dataclass(slots=True)
-class AccountKnobs:
-    latency_ms: int = 0
-    """Sleep this long before answering each API call."""
-    error_rate: float = 0.0
-    """Chance (0..1) that an API call answers a random 500, 502 or 503."""
-    fail_next: list[int] = field(default_factory=list)
-    """Status codes for the next API calls, consumed one per call."""
+class AccountKnobs(FaultKnobs):
+    """An account's knobs: the fault knobs (a fault is a plain-text error; ``error_rate`` answers a random
+    500, 502 or 503), then the call budget's and the invoices'."""
+
     hourly_limit: int = 1000
     """API calls allowed per clock hour."""
     rate_limit_burst: int = 0
@@ -828,8 +825,7 @@ class FactuursturenSandbox:
 
     async def _gate(self, account: Account, request: Request) -> Response | None:
         knobs = account.knobs
-        if knobs.latency_ms:
-            await asyncio.sleep(knobs.latency_ms / 1000)
+        await knobs.delay()
         accept = request.headers.get("accept", "").lower()
         if "xml" in accept and "json" not in accept:
             return Response.text("Not Acceptable: this API sandbox only answers application/json", 406)
@@ -839,13 +835,8 @@ class FactuursturenSandbox:
         if account.remaining <= 0:
             return Response.text(RATE_LIMITED, 403, {"X-RateLimit-Remaining": "0"})
         account.used += 1
-        if knobs.fail_next:
-            status = knobs.fail_next.pop(0)
-            return Response.text(reason(status), status)
-        if knobs.error_rate and self._random.random() < knobs.error_rate:
-            status = self._random.choice((500, 502, 503))
-            return Response.text(reason(status), status)
-        return None
+        status = knobs.fault(self._random, (500, 502, 503))
+        return Response.text(reason(status), status) if status is not None else None
 
     @staticmethod
     def _log(account: Account, request: Request, status: int) -> None:
@@ -1081,11 +1072,7 @@ class FactuursturenSandbox:
         return Response.json(asdict(account.knobs))
 
     async def _c_set_knobs(self, account: Account, request: Request) -> Response:
-        changes = self._control_body(request)
-        rate = changes.get("error_rate")
-        if isinstance(rate, int | float) and rate > 1:
-            raise ValueError("error_rate must be between 0 and 1")
-        update_settings(account.knobs, changes)
+        account.knobs.update(self._control_body(request))
         return Response.json(asdict(account.knobs))
 
 

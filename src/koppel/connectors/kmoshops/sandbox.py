@@ -22,7 +22,6 @@ All state is touched from the server's event loop only; reading it from another 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -40,9 +39,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
-from koppel.sandbox.http import HTTPException, Request, Response, Router, reason, update_settings
+from koppel.sandbox.faults import FaultKnobs
+from koppel.sandbox.http import HTTPException, Request, Response, Router, reason
+from koppel.sandbox.webhooks import Attempt, DeliveryLog, WebhookSender, log_attempt
 
 logger = logging.getLogger("koppel.sandbox.kmoshops")
 
@@ -154,15 +153,11 @@ def _parse_time(value: Any, what: str) -> datetime:
 
 
 @dataclass(slots=True)
-class ShopKnobs:
-    latency_ms: int = 0
-    """Sleep this long before answering each shop API call."""
-    error_rate: float = 0.0
-    """Chance (0..1) that a shop API call answers a random 500 or 503."""
+class ShopKnobs(FaultKnobs):
+    """The fault knobs for the shop API (``error_rate`` answers a random 500 or 503), and the shop's own."""
+
     rate_limit_per_minute: int = 60
     """Requests allowed per sliding 60 s window; 0 switches the limit off."""
-    fail_next: list[int] = field(default_factory=list)
-    """Status codes for the next shop API calls, consumed one per call."""
     duplicate_webhooks: int = 0
     """Extra copies of every webhook (to test de-duplication)."""
     webhooks_enabled: bool = True
@@ -182,10 +177,8 @@ class Shop:
     hits: deque[float] = field(default_factory=deque)
     """Monotonic times of the API requests inside the current rate-limit window."""
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
-    deliveries: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
-    delivery_count: int = 0
-    """Delivery attempts logged so far (the log itself is capped)."""
-    _changed: asyncio.Event | None = None
+    deliveries: DeliveryLog = field(default_factory=lambda: DeliveryLog(LOG_LIMIT))
+    """Delivery attempts: the newest ones, and how many were logged so far."""
 
     def summary(self, base_url: str) -> dict[str, Any]:
         return {
@@ -227,13 +220,6 @@ class Shop:
         lo = start + (page - 1) * PAGE_SIZE
         return [self.orders[order_id] for _, order_id in self.order_keys[lo : lo + PAGE_SIZE]], pages
 
-    def log_delivery(self, entry: dict[str, Any]) -> None:
-        self.deliveries.append(entry)
-        self.delivery_count += 1
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
-
 
 class KmoShopsSandbox:
     """The shops, their API (:meth:`api_router`) and their control API (:meth:`control_router`)."""
@@ -242,8 +228,7 @@ class KmoShopsSandbox:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.shops: dict[str, Shop] = {}
         self._random = random.Random(seed)
-        self._client: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._webhook_sender = WebhookSender(timeout=10.0)
 
     # ------------------------------------------------------------------ Python API (also used by control)
 
@@ -270,7 +255,7 @@ class KmoShopsSandbox:
         if webhook_secret is not None:
             shop.webhook_secret = webhook_secret
         if knobs:
-            self._update_knobs(shop, knobs)
+            shop.knobs.update(knobs)
         self.shops[name] = shop
         return shop
 
@@ -310,31 +295,9 @@ class KmoShopsSandbox:
         shop.put(order)
         return order
 
-    async def wait_for_webhooks(self, shop: Shop, count: int, timeout: float = 5.0) -> bool:
-        """Wait until ``count`` delivery attempts have been logged for ``shop``; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while shop.delivery_count < count:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            if shop._changed is None:
-                shop._changed = asyncio.Event()
-            try:
-                await asyncio.wait_for(shop._changed.wait(), remaining)
-            except TimeoutError:
-                return False
-        return True
-
     async def aclose(self) -> None:
         """Cancel pending webhook deliveries and close the HTTP client (lifespan shutdown)."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._webhook_sender.aclose()
 
     # ------------------------------------------------------------------ orders
 
@@ -419,8 +382,7 @@ class KmoShopsSandbox:
 
     async def _gate(self, shop: Shop, request: Request) -> Response | None:
         knobs = shop.knobs
-        if knobs.latency_ms:
-            await asyncio.sleep(knobs.latency_ms / 1000)
+        await knobs.delay()
         if not hmac.compare_digest(request.headers.get("x-api-key", "").encode(), shop.api_key.encode()):
             return error(401, "Invalid API key")
         if knobs.rate_limit_per_minute:
@@ -435,11 +397,9 @@ class KmoShopsSandbox:
                     {"Retry-After": str(retry_after)},
                 )
             window.append(now)
-        if knobs.fail_next:
-            status = knobs.fail_next.pop(0)
+        status = knobs.fault(self._random, (500, 503))
+        if status is not None:
             return error(status, headers={"Retry-After": "1"} if status == 429 else None)
-        if knobs.error_rate and self._random.random() < knobs.error_rate:
-            return error(self._random.choice((500, 503)))
         return None
 
     async def _list_orders(self, shop: Shop, request: Request) -> Response:
@@ -477,11 +437,7 @@ class KmoShopsSandbox:
         def start() -> None:
             for event, order_id in events:
                 for _ in range(copies):
-                    task = asyncio.get_running_loop().create_task(
-                        self._deliver(shop, url, secret, event, order_id)
-                    )
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._webhook_sender.spawn(self._deliver(shop, url, secret, event, order_id))
 
         return start
 
@@ -495,43 +451,21 @@ class KmoShopsSandbox:
             "X-KMO-Signature": hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest(),
             "User-Agent": "KMO-Shops-Webhooks/1.0 (Koppel sandbox)",
         }
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10.0)
-        for attempt in range(1, WEBHOOK_TRIES + 1):
-            started = time.perf_counter()
-            status: int | None = None
-            problem: str | None = None
-            try:
-                response = await self._client.post(url, content=raw, headers=headers)
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            shop.log_delivery(
-                {
-                    "time": now_local().isoformat(),
-                    "event": event,
-                    "order_id": str(order_id),
-                    "url": url,
-                    "attempt": attempt,
-                    "status": status,
-                    "error": problem,
-                    "duration_ms": duration_ms,
-                }
-            )
-            logger.info(
-                "webhook %s order %s to %s: %s (%.1f ms, try %d)",
-                event,
-                order_id,
-                url,
-                status if status is not None else problem,
-                duration_ms,
-                attempt,
-            )
-            if status is not None and status < 500:
-                return
-            if attempt < WEBHOOK_TRIES:
-                await asyncio.sleep(WEBHOOK_BACKOFF[attempt - 1])
+
+        def logged(attempt: Attempt) -> None:
+            entry = {"time": now_local().isoformat(), "event": event, "order_id": str(order_id)}
+            shop.deliveries.append({**entry, **attempt.log_fields()})
+            log_attempt(logger, event, order_id, attempt)
+
+        await self._webhook_sender.deliver(
+            url,
+            raw,
+            headers,
+            tries=WEBHOOK_TRIES,
+            backoff=WEBHOOK_BACKOFF,
+            accepted=lambda status: status < 500,  # a 5xx is tried again
+            on_attempt=logged,
+        )
 
     # ------------------------------------------------------------------ control API
 
@@ -570,17 +504,6 @@ class KmoShopsSandbox:
             return request.json() if request.body else {}
         except ValueError:
             raise _bad_request("Body is not valid JSON") from None
-
-    def _update_knobs(self, shop: Shop, changes: Any) -> None:
-        if not isinstance(changes, dict):
-            raise ValueError("knobs must be an object")
-        if (
-            "error_rate" in changes
-            and isinstance(changes["error_rate"], int | float)
-            and changes["error_rate"] > 1
-        ):
-            raise ValueError("error_rate must be between 0 and 1")
-        update_settings(shop.knobs, changes)
 
     async def _c_put_shop(self, request: Request) -> Response:
         data = self._body(request)
@@ -641,25 +564,21 @@ class KmoShopsSandbox:
 
     async def _c_set_knobs(self, shop: Shop, request: Request) -> Response:
         try:
-            self._update_knobs(shop, self._body(request))
+            shop.knobs.update(self._body(request))
         except ValueError as exc:
             return error(400, str(exc))
         return Response.json(asdict(shop.knobs))
 
     async def _c_webhooks(self, shop: Shop, request: Request) -> Response:
         """The delivery log; ``?wait_for=N&timeout=5`` first waits until N attempts have been logged."""
-        if "wait_for" in request.query:
-            try:
-                count = int(request.query["wait_for"])
-                timeout = float(request.query.get("timeout", "5"))
-            except ValueError:
-                return error(400, "wait_for and timeout must be numbers")
-            await self.wait_for_webhooks(shop, count, min(timeout, 60.0))
+        try:
+            await shop.deliveries.wait_as_asked(request.query)
+        except ValueError:
+            return error(400, "wait_for and timeout must be numbers")
         return Response.json(list(shop.deliveries))
 
     async def _c_clear_webhooks(self, shop: Shop, request: Request) -> Response:
         shop.deliveries.clear()
-        shop.delivery_count = 0
         return Response.empty()
 
     async def _c_resend(self, shop: Shop, request: Request) -> Response:

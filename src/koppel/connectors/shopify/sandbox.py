@@ -59,7 +59,6 @@ All state is touched from the server's event loop only; reading it from another 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import bisect
 import copy
@@ -81,9 +80,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
-from koppel.sandbox.http import HTTPException, Request, Response, Router, update_settings
+from koppel.sandbox.faults import FaultKnobs
+from koppel.sandbox.http import HTTPException, Request, Response, Router
+from koppel.sandbox.webhooks import Attempt, DeliveryLog, WebhookSender, log_attempt
 
 logger = logging.getLogger("koppel.sandbox.shopify")
 
@@ -653,13 +652,9 @@ def _customer(
 
 
 @dataclass(slots=True)
-class ShopKnobs:
-    latency_ms: int = 0
-    """Sleep this long before answering each API call."""
-    error_rate: float = 0.0
-    """Chance (0..1) that an API call answers a random 500 or 503."""
-    fail_next: list[int] = field(default_factory=list)
-    """Status codes for the next API calls, consumed one per call."""
+class ShopKnobs(FaultKnobs):
+    """The fault knobs (``error_rate`` answers a random 500 or 503), and the shop's own."""
+
     rate_limit_enabled: bool = True
     bucket_size: int = 40
     leak_rate: float = 2.0
@@ -721,10 +716,9 @@ class Shop:
     level: float = 0.0
     level_at: float = field(default_factory=time.monotonic)
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
-    deliveries: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
-    delivery_count: int = 0
+    deliveries: DeliveryLog = field(default_factory=lambda: DeliveryLog(LOG_LIMIT))
+    """Delivery attempts: the newest ones, and how many were logged so far."""
     held: list[Webhook] = field(default_factory=list)
-    _changed: asyncio.Event | None = None
 
     @property
     def domain(self) -> str:
@@ -788,13 +782,6 @@ class Shop:
     @property
     def call_limit(self) -> str:
         return f"{min(math.ceil(self.level - 1e-9), self.knobs.bucket_size)}/{self.knobs.bucket_size}"
-
-    def log_delivery(self, entry: dict[str, Any]) -> None:
-        self.deliveries.append(entry)
-        self.delivery_count += 1
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
 
 
 # -- list filters --------------------------------------------------------------------------------------------
@@ -931,8 +918,7 @@ class ShopifySandbox:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.shops: dict[str, Shop] = {}
         self._random = random.Random(seed)
-        self._client: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._webhook_sender = WebhookSender(timeout=WEBHOOK_TIMEOUT)
 
     # ------------------------------------------------------------------ Python API (also used by control)
 
@@ -1089,31 +1075,9 @@ class ShopifySandbox:
         shop.put(order, template, identity)
         return identity.id
 
-    async def wait_for_webhooks(self, shop: Shop, count: int, timeout: float = 5.0) -> bool:
-        """Wait until ``count`` delivery attempts have been logged for ``shop``; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while shop.delivery_count < count:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            if shop._changed is None:
-                shop._changed = asyncio.Event()
-            try:
-                await asyncio.wait_for(shop._changed.wait(), remaining)
-            except TimeoutError:
-                return False
-        return True
-
     async def aclose(self) -> None:
         """Cancel pending webhook deliveries and close the HTTP client (lifespan shutdown)."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._webhook_sender.aclose()
 
     # ------------------------------------------------------------------ Admin API
 
@@ -1157,8 +1121,7 @@ class ShopifySandbox:
 
     async def _gate(self, shop: Shop, request: Request, served: str | None) -> Response | None:
         knobs = shop.knobs
-        if knobs.latency_ms:
-            await asyncio.sleep(knobs.latency_ms / 1000)
+        await knobs.delay()
         if served is None:
             return errors(404, "Not Found")
         token = request.headers.get("x-shopify-access-token", "")
@@ -1166,14 +1129,11 @@ class ShopifySandbox:
             return errors(401, AUTH_MESSAGE)
         if not shop.take_call():
             return errors(429, RATE_LIMIT_MESSAGE, {"Retry-After": "2.0"})
-        if knobs.fail_next:
-            status = knobs.fail_next.pop(0)
+        status = knobs.fault(self._random, (500, 503))
+        if status is not None:
             return errors(
                 status, _REASONS.get(status, "Error"), {"Retry-After": "2.0"} if status == 429 else None
             )
-        if knobs.error_rate and self._random.random() < knobs.error_rate:
-            status = self._random.choice((500, 503))
-            return errors(status, _REASONS[status])
         return None
 
     async def _get_order(self, shop: Shop, request: Request, order_id: str) -> Response:
@@ -1312,7 +1272,7 @@ class ShopifySandbox:
 
         def start() -> None:  # each topic on its own, as Shopify sends them: in no particular order
             for webhook in webhooks:
-                self._spawn(self._deliver_all(shop, [webhook], copies))
+                self._webhook_sender.spawn(self._deliver_all(shop, [webhook], copies))
 
         return start
 
@@ -1333,11 +1293,6 @@ class ShopifySandbox:
             .replace("+00:00", "Z"),
         }
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _deliver_all(self, shop: Shop, webhooks: list[Webhook], copies: int) -> None:
         """One after the other; a duplicate is the same webhook again after the first (Shopify delivers at
         least once)."""
@@ -1351,49 +1306,26 @@ class ShopifySandbox:
         if not shop.webhook_url or not held:
             return lambda: None
         copies = 1 + shop.knobs.duplicate_webhooks
-        return lambda: self._spawn(self._deliver_all(shop, held[::-1], copies))
+        return lambda: self._webhook_sender.spawn(self._deliver_all(shop, held[::-1], copies))
 
     async def _deliver(self, shop: Shop, headers: dict[str, str], raw: bytes, order_id: int) -> None:
         url = shop.webhook_url or ""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT)
-        tries = max(1, shop.knobs.webhook_tries)
-        for attempt in range(1, tries + 1):
-            started = time.perf_counter()
-            status: int | None = None
-            problem: str | None = None
-            try:
-                response = await self._client.post(url, content=raw, headers=headers)
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            shop.log_delivery(
-                {
-                    "time": now_local().isoformat(),
-                    "topic": headers["X-Shopify-Topic"],
-                    "order_id": str(order_id),
-                    "webhook_id": headers["X-Shopify-Webhook-Id"],
-                    "url": url,
-                    "attempt": attempt,
-                    "status": status,
-                    "error": problem,
-                    "duration_ms": duration_ms,
-                }
-            )
-            logger.info(
-                "webhook %s order %s to %s: %s (%.1f ms, try %d)",
-                headers["X-Shopify-Topic"],
-                order_id,
-                url,
-                status if status is not None else problem,
-                duration_ms,
-                attempt,
-            )
-            if status is not None and 200 <= status < 300:
-                return
-            if attempt < tries:
-                await asyncio.sleep(WEBHOOK_BACKOFF[min(attempt, len(WEBHOOK_BACKOFF)) - 1])
+        topic, webhook_id = headers["X-Shopify-Topic"], headers["X-Shopify-Webhook-Id"]
+
+        def logged(attempt: Attempt) -> None:
+            entry = {"time": now_local().isoformat(), "topic": topic, "order_id": str(order_id)}
+            shop.deliveries.append({**entry, "webhook_id": webhook_id, **attempt.log_fields()})
+            log_attempt(logger, topic, order_id, attempt)
+
+        await self._webhook_sender.deliver(
+            url,
+            raw,
+            headers,
+            tries=shop.knobs.webhook_tries,
+            backoff=WEBHOOK_BACKOFF,
+            accepted=lambda status: 200 <= status < 300,  # Shopify counts anything else as a failure
+            on_attempt=logged,
+        )
 
     # ------------------------------------------------------------------ control API
 
@@ -1441,13 +1373,8 @@ class ShopifySandbox:
         return request.query.get("notify", default).lower() not in ("false", "0", "no")
 
     def _update_knobs(self, shop: Shop, changes: Any) -> Callable[[], None]:
-        if not isinstance(changes, dict):
-            raise ValueError("knobs must be an object")
-        rate = changes.get("error_rate")
-        if isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 1:
-            raise ValueError("error_rate must be between 0 and 1")
         was_holding = shop.knobs.out_of_order_webhooks
-        update_settings(shop.knobs, changes)
+        shop.knobs.update(changes)
         if was_holding and not shop.knobs.out_of_order_webhooks:
             return self.release(shop)
         return lambda: None
@@ -1527,18 +1454,14 @@ class ShopifySandbox:
 
     async def _c_webhooks(self, shop: Shop, request: Request) -> Response:
         """The delivery log; ``?wait_for=N&timeout=5`` first waits until N attempts have been logged."""
-        if "wait_for" in request.query:
-            try:
-                count = int(request.query["wait_for"])
-                timeout = float(request.query.get("timeout", "5"))
-            except ValueError:
-                return errors(400, "wait_for and timeout must be numbers")
-            await self.wait_for_webhooks(shop, count, min(timeout, 60.0))
+        try:
+            await shop.deliveries.wait_as_asked(request.query)
+        except ValueError:
+            return errors(400, "wait_for and timeout must be numbers")
         return Response.json({"deliveries": list(shop.deliveries), "held": len(shop.held)})
 
     async def _c_clear_webhooks(self, shop: Shop, request: Request) -> Response:
         shop.deliveries.clear()
-        shop.delivery_count = 0
         return Response.empty()
 
     async def _c_resend(self, shop: Shop, request: Request) -> Response:

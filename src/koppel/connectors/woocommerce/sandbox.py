@@ -52,7 +52,6 @@ All state is touched from the server's event loop only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -73,9 +72,9 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
+from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import HTTPException, Request, Response, Router, update_settings
+from koppel.sandbox.webhooks import Attempt, DeliveryLog, WebhookSender
 
 logger = logging.getLogger("koppel.sandbox.woocommerce")
 
@@ -292,13 +291,11 @@ class StoreSettings:
 
 
 @dataclass(slots=True)
-class Knobs:
-    latency_ms: int = 0
-    error_rate: float = 0.0
-    """Chance (0..1) that an API call answers a random 500, 502 or 503."""
+class Knobs(FaultKnobs):
+    """The fault knobs (``error_rate`` answers a random 500, 502 or 503), and the store's own."""
+
     rate_limit_per_minute: int = 0
     """Requests allowed per sliding 60 s window; 0 (the default) switches the limit off."""
-    fail_next: list[int] = field(default_factory=list)
     duplicate_webhooks: int = 0
     webhooks_enabled: bool = True
     out_of_order_webhooks: bool = False
@@ -727,9 +724,8 @@ class Store:
     held: Delivery | None = None
     hits: deque[float] = field(default_factory=deque)
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
-    deliveries: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
-    delivery_count: int = 0
-    _changed: asyncio.Event | None = None
+    deliveries: DeliveryLog = field(default_factory=lambda: DeliveryLog(LOG_LIMIT))
+    """Deliveries and pings: the newest ones, and how many were logged so far."""
 
     @property
     def api_url(self) -> str:
@@ -759,13 +755,6 @@ class Store:
                 if i < len(index) and index[i] == key:
                     del index[i]
         return record
-
-    def log_delivery(self, entry: dict[str, Any]) -> None:
-        self.deliveries.append(entry)
-        self.delivery_count += 1
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -905,8 +894,7 @@ class WooCommerceSandbox:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.stores: dict[str, Store] = {}
         self._random = random.Random(seed)
-        self._client: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._webhook_sender = WebhookSender(follow_redirects=False)
 
     # ------------------------------------------------------------------ stores
 
@@ -1130,8 +1118,7 @@ class WooCommerceSandbox:
 
     async def _gate(self, store: Store, request: Request) -> Response | None:
         knobs = store.knobs
-        if knobs.latency_ms:
-            await asyncio.sleep(knobs.latency_ms / 1000)
+        await knobs.delay()
         problem = self._auth_problem(store, request)
         if problem is not None:
             return problem
@@ -1147,11 +1134,8 @@ class WooCommerceSandbox:
                 response.headers["Retry-After"] = str(wait)
                 return response
             window.append(now)
-        if knobs.fail_next:
-            return self._fault(knobs.fail_next.pop(0))
-        if knobs.error_rate and self._random.random() < knobs.error_rate:
-            return self._fault(self._random.choice((500, 502, 503)))
-        return None
+        status = knobs.fault(self._random, (500, 502, 503))
+        return self._fault(status) if status is not None else None
 
     @staticmethod
     def _fault(status: int) -> Response:
@@ -1292,10 +1276,10 @@ class WooCommerceSandbox:
                     else:
                         sequence += [job, store.held]
                         store.held = None
-                self._spawn(self._send_all(store, sequence))
+                self._webhook_sender.spawn(self._send_all(store, sequence))
             else:
                 for job in jobs:
-                    self._spawn(self._send_all(store, [job]))
+                    self._webhook_sender.spawn(self._send_all(store, [job]))
 
         return start
 
@@ -1305,20 +1289,10 @@ class WooCommerceSandbox:
         second."""
         return hmac.new(store.salt.encode(), f"{hook.id}{second}".encode(), hashlib.md5).hexdigest()
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _send_all(self, store: Store, jobs: list[Delivery]) -> None:
         for job in jobs:
             for _ in range(1 + store.knobs.duplicate_webhooks):
                 await self._send(store, job)
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False)
-        return self._client
 
     async def _send(self, store: Store, job: Delivery) -> None:
         hook = job.webhook
@@ -1336,43 +1310,49 @@ class WooCommerceSandbox:
             "X-WC-Webhook-ID": str(hook.id),
             "X-WC-Webhook-Delivery-ID": job.delivery_id,
         }
-        status, problem, ms = await self._post(store, hook.delivery_url, job.body, headers)
+        sent = await self._post(store, hook.delivery_url, job.body, headers)
+        status = sent.status
         if status is not None and 200 <= status < 303:
             hook.failure_count = 0
         elif hook.failure_count > MAX_FAILURES:
             hook.status = "disabled"  # WC_Webhook::failed_delivery
         else:
             hook.failure_count += 1
-        store.log_delivery(
+        self._log(store, hook, sent, "delivery", job.topic, str(job.order_id), job.delivery_id)
+        ms = sent.duration_ms
+        logger.info("webhook %s order %s: %s (%.1f ms)", job.topic, job.order_id, status or sent.error, ms)
+
+    async def _post(self, store: Store, url: str, body: bytes, headers: dict[str, str]) -> Attempt:
+        """One POST, as WooCommerce makes it: no retries, the store's ``webhook_timeout_s``."""
+        return await self._webhook_sender.post(url, body, headers, timeout=store.knobs.webhook_timeout_s)
+
+    @staticmethod
+    def _log(
+        store: Store,
+        hook: Webhook,
+        sent: Attempt,
+        kind: str,
+        topic: str,
+        order_id: str | None,
+        delivery_id: str | None,
+    ) -> None:
+        """Log a delivery or a ping, with the webhook's state after it."""
+        store.deliveries.append(
             {
                 "time": now_gmt().isoformat(),
-                "kind": "delivery",
+                "kind": kind,
                 "webhook_id": hook.id,
-                "topic": job.topic,
-                "order_id": str(job.order_id),
-                "delivery_id": job.delivery_id,
+                "topic": topic,
+                "order_id": order_id,
+                "delivery_id": delivery_id,
                 "url": hook.delivery_url,
-                "status": status,
-                "error": problem,
-                "duration_ms": ms,
+                "status": sent.status,
+                "error": sent.error,
+                "duration_ms": sent.duration_ms,
                 "webhook_status": hook.status,
                 "failure_count": hook.failure_count,
             }
         )
-        logger.info("webhook %s order %s: %s (%.1f ms)", job.topic, job.order_id, status or problem, ms)
-
-    async def _post(
-        self, store: Store, url: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int | None, str | None, float]:
-        started = time.perf_counter()
-        try:
-            response = await self._http().post(
-                url, content=body, headers=headers, timeout=store.knobs.webhook_timeout_s
-            )
-            status, problem = response.status_code, None
-        except httpx.HTTPError as exc:
-            status, problem = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return status, problem, round((time.perf_counter() - started) * 1000, 1)
 
     async def _ping(self, store: Store, hook: Webhook) -> None:
         """``WC_Webhook::deliver_ping``: form body ``webhook_id=N``, no ``X-WC-*`` headers; only 200 is OK."""
@@ -1381,59 +1361,22 @@ class WooCommerceSandbox:
             "Content-Type": "application/x-www-form-urlencoded",
         }
         body = f"webhook_id={hook.id}".encode()
-        status, problem, ms = await self._post(store, hook.delivery_url, body, headers)
-        hook.ping_status = status
-        if status == 200:
+        sent = await self._post(store, hook.delivery_url, body, headers)
+        hook.ping_status = sent.status
+        if sent.status == 200:
             hook.pending_delivery = False
-        store.log_delivery(
-            {
-                "time": now_gmt().isoformat(),
-                "kind": "ping",
-                "webhook_id": hook.id,
-                "topic": hook.topic,
-                "order_id": None,
-                "delivery_id": None,
-                "url": hook.delivery_url,
-                "status": status,
-                "error": problem,
-                "duration_ms": ms,
-                "webhook_status": hook.status,
-                "failure_count": hook.failure_count,
-            }
-        )
+        self._log(store, hook, sent, "ping", hook.topic, None, None)
 
     def _pinger(self, store: Store, hooks: list[Webhook]) -> Callable[[], None]:
         def start() -> None:
             for hook in hooks:
-                self._spawn(self._ping(store, hook))
+                self._webhook_sender.spawn(self._ping(store, hook))
 
         return start
 
-    async def wait_for_deliveries(self, store: Store, count: int, timeout: float = 5.0) -> bool:
-        """Wait until ``count`` deliveries (pings included) have been logged for ``store``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while store.delivery_count < count:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            if store._changed is None:
-                store._changed = asyncio.Event()
-            try:
-                await asyncio.wait_for(store._changed.wait(), remaining)
-            except TimeoutError:
-                return False
-        return True
-
     async def aclose(self) -> None:
         """Cancel pending deliveries and close the HTTP client (lifespan shutdown)."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._webhook_sender.aclose()
 
     # ------------------------------------------------------------------ control API
 
@@ -1489,13 +1432,8 @@ class WooCommerceSandbox:
         return request.query.get("notify", "true").lower() not in ("false", "0", "no")
 
     def _update_knobs(self, store: Store, changes: Any) -> None:
-        if not isinstance(changes, dict):
-            raise _invalid("knobs must be an object")
-        rate = changes.get("error_rate")
-        if isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 1:
-            raise _invalid("error_rate must be between 0 and 1")
         try:
-            update_settings(store.knobs, changes)
+            store.knobs.update(changes)
         except ValueError as exc:
             raise _invalid(str(exc)) from None
 
@@ -1671,23 +1609,19 @@ class WooCommerceSandbox:
         held, store.held = store.held, None
         response = wc_response({"sent": int(held is not None)}, 202)
         if held is not None:
-            response.after = lambda: self._spawn(self._send_all(store, [held]))
+            response.after = lambda: self._webhook_sender.spawn(self._send_all(store, [held]))
         return response
 
     async def _c_deliveries(self, store: Store, request: Request) -> Response:
         """The delivery log (pings included); ``?wait_for=N&timeout=5`` first waits until N are logged."""
-        if "wait_for" in request.query:
-            try:
-                count = int(request.query["wait_for"])
-                timeout = float(request.query.get("timeout", "5"))
-            except ValueError:
-                return wc_error(400, "woocommerce_sandbox_invalid", "wait_for and timeout must be numbers")
-            await self.wait_for_deliveries(store, count, min(timeout, 60.0))
+        try:
+            await store.deliveries.wait_as_asked(request.query)
+        except ValueError:
+            return wc_error(400, "woocommerce_sandbox_invalid", "wait_for and timeout must be numbers")
         return wc_response(list(store.deliveries))
 
     async def _c_clear_deliveries(self, store: Store, request: Request) -> Response:
         store.deliveries.clear()
-        store.delivery_count = 0
         return Response.empty()
 
     async def _c_requests(self, store: Store, request: Request) -> Response:
