@@ -8,10 +8,12 @@ import hashlib
 import hmac
 import itertools
 import json
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,46 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 _order_ids = itertools.count(int(time.time()) % 100_000 * 100)
+
+
+class WebhookReceiver:
+    """A tiny webhook endpoint for the sandboxes' tests: records every POST (headers looked up in any case)
+    and answers the statuses queued with :meth:`answer` first, then ``default_status``."""
+
+    def __init__(self, default_status: int = 200) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.answers: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    headers = httpx.Headers(list(self.headers.items()))
+                    receiver.received.append({"path": self.path, "headers": headers, "body": body})
+                    status = receiver.answers.pop(0) if receiver.answers else default_status
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def for_path(self, path: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [item for item in self.received if item["path"] == path]
+
+    def answer(self, *statuses: int) -> None:
+        with self.lock:
+            self.answers.extend(statuses)
+
+    def close(self) -> None:
+        self.server.shutdown()
 
 
 def shared_file(relative: str) -> Path:

@@ -9,18 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from koppel.sandbox.server import SandboxServer
+from tests.conftest import WebhookReceiver
 
 ORDER = {  # every field of the README's order, in its order
     "id": 424242,
@@ -57,42 +56,11 @@ ORDER = {  # every field of the README's order, in its order
 SECRET = "s3cret-äé"
 
 
-class Receiver:
-    """A tiny webhook endpoint: records every POST; answers the statuses queued in ``answers`` first."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.answers: list[int] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    receiver.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                    status = receiver.answers.pop(0) if receiver.answers else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def for_path(self, path: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [item for item in self.received if item["path"] == path]
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.server.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    item = WebhookReceiver(default_status=204)
+    yield item
+    item.close()
 
 
 @pytest.fixture
@@ -102,7 +70,7 @@ def client(sandbox: SandboxServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def shop(client: httpx.Client, receiver: Receiver) -> dict[str, str]:
+def shop(client: httpx.Client, receiver: WebhookReceiver) -> dict[str, str]:
     name = f"shop-{uuid.uuid4().hex[:8]}"
     hook_path = f"/webhooks/kmoshops/{name}"
     response = client.post(
@@ -240,7 +208,9 @@ def test_fault_knobs_and_request_log(client: httpx.Client, shop: dict[str, str])
     assert time.perf_counter() - started >= 0.15
 
 
-def test_webhook_signed_delivery(client: httpx.Client, shop: dict[str, str], receiver: Receiver) -> None:
+def test_webhook_signed_delivery(
+    client: httpx.Client, shop: dict[str, str], receiver: WebhookReceiver
+) -> None:
     order = add_order(client, shop, {"customer": {"email": "a@example.nl"}}, notify=True)
     log = deliveries(client, shop, 1)
     assert len(log) == 1 and log[0]["status"] == 204 and log[0]["event"] == "order.created"
@@ -264,7 +234,7 @@ def test_webhook_signed_delivery(client: httpx.Client, shop: dict[str, str], rec
 
 
 def test_duplicates_retries_resend_and_delete(
-    client: httpx.Client, shop: dict[str, str], receiver: Receiver
+    client: httpx.Client, shop: dict[str, str], receiver: WebhookReceiver
 ) -> None:
     client.post(f"{shop['control']}/knobs", json={"duplicate_webhooks": 2})
     order = add_order(client, shop, {}, notify=True)

@@ -4,17 +4,15 @@ from it to a Factuursturen administration, and carts to place."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import connect, shared_file
+from tests.conftest import WebhookReceiver, connect, shared_file
 
 
 class ShopifyStore:
@@ -134,43 +132,11 @@ def test_notification() -> dict[str, Any]:
     )
 
 
-class Receiver:
-    """A tiny webhook endpoint: records every POST; answers the statuses queued in ``answers`` first."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.answers: list[int] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    headers = {key.lower(): value for key, value in self.headers.items()}
-                    receiver.received.append({"path": self.path, "headers": headers, "body": body})
-                    status = receiver.answers.pop(0) if receiver.answers else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def for_path(self, path: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [item for item in self.received if item["path"] == path]
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    item = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    item = WebhookReceiver()
     yield item
-    item.server.shutdown()
+    item.close()
 
 
 def now_iso() -> str:

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from koppel.connectors.shopify.sandbox import AUTH_MESSAGE, RATE_LIMIT_MESSAGE, spread
-from tests.shopify.conftest import Receiver, ShopifyStore, make_cart
+from tests.conftest import WebhookReceiver
+from tests.shopify.conftest import ShopifyStore, make_cart
 
 SECRET = "shpss_s3cret-äé"
 
@@ -314,7 +315,7 @@ def test_shop_names_and_tokens_are_checked(sandbox) -> None:
 
 
 @pytest.fixture
-def hooked(store: ShopifyStore, receiver: Receiver) -> tuple[ShopifyStore, str]:
+def hooked(store: ShopifyStore, receiver: WebhookReceiver) -> tuple[ShopifyStore, str]:
     path = f"/hooks/{store.name}"
     store.configure(webhook_url=receiver.url + path, webhook_secret=SECRET)
     return store, path
@@ -324,7 +325,7 @@ def signature(body: bytes) -> str:
     return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def test_a_paid_order_sends_create_and_paid_signed_like_shopify(hooked, receiver: Receiver) -> None:
+def test_a_paid_order_sends_create_and_paid_signed_like_shopify(hooked, receiver: WebhookReceiver) -> None:
     store, path = hooked
     placed = store.place(notify=True)
     assert [d["status"] for d in store.deliveries(wait_for=2)] == [200, 200]
@@ -343,7 +344,7 @@ def test_a_paid_order_sends_create_and_paid_signed_like_shopify(hooked, receiver
     assert len({r["headers"]["x-shopify-webhook-id"] for r in received}) == 2
 
 
-def test_only_subscribed_topics_are_sent(hooked, receiver: Receiver) -> None:
+def test_only_subscribed_topics_are_sent(hooked, receiver: WebhookReceiver) -> None:
     store, path = hooked
     store.configure(topics=["orders/updated"])
     placed = store.place(make_cart(financial_status="pending"), notify=True)
@@ -357,7 +358,7 @@ def test_only_subscribed_topics_are_sent(hooked, receiver: Receiver) -> None:
     assert len(receiver.for_path(path)) == 1
 
 
-def test_failed_deliveries_are_retried_with_the_same_webhook_id(hooked, receiver: Receiver) -> None:
+def test_failed_deliveries_are_retried_with_the_same_webhook_id(hooked, receiver: WebhookReceiver) -> None:
     store, path = hooked
     store.configure(topics=["orders/create"])
     receiver.answers.extend([500, 302])
@@ -367,7 +368,7 @@ def test_failed_deliveries_are_retried_with_the_same_webhook_id(hooked, receiver
     assert len({r["headers"]["x-shopify-webhook-id"] for r in receiver.for_path(path)}) == 1
 
 
-def test_duplicates_carry_the_same_webhook_id(hooked, receiver: Receiver) -> None:
+def test_duplicates_carry_the_same_webhook_id(hooked, receiver: WebhookReceiver) -> None:
     store, path = hooked
     store.configure(topics=["orders/create"], knobs={"duplicate_webhooks": 2})
     store.place(notify=True)
@@ -383,7 +384,7 @@ def test_duplicates_carry_the_same_webhook_id(hooked, receiver: Receiver) -> Non
 
 
 def test_out_of_order_delivery_sends_the_newest_first_with_each_bodys_own_data(
-    hooked, receiver: Receiver
+    hooked, receiver: WebhookReceiver
 ) -> None:
     store, path = hooked
     store.configure(topics=["orders/create", "orders/updated"], knobs={"out_of_order_webhooks": True})
@@ -399,7 +400,7 @@ def test_out_of_order_delivery_sends_the_newest_first_with_each_bodys_own_data(
     assert triggered[0] > triggered[1]  # each carries the moment of its own event
 
 
-def test_money_in_webhook_bodies_is_text(hooked, receiver: Receiver) -> None:
+def test_money_in_webhook_bodies_is_text(hooked, receiver: WebhookReceiver) -> None:
     store, path = hooked
     store.configure(topics=["orders/create"])
     store.place(notify=True)

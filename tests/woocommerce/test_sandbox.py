@@ -13,7 +13,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.woocommerce.conftest import Receiver, WooStore, new_store, shared_payload, wc_order
+from tests.conftest import WebhookReceiver
+from tests.woocommerce.conftest import WooStore, new_store, shared_payload, wc_order
 
 D = Decimal
 
@@ -320,7 +321,7 @@ def test_bulk_seeding_is_fast(store: WooStore) -> None:
 # --- webhooks --------------------------------------------------------------------------------------------
 
 
-def hooked(sandbox, receiver: Receiver, secret: str = "geheim-äé") -> tuple[WooStore, str]:
+def hooked(sandbox, receiver: WebhookReceiver, secret: str = "geheim-äé") -> tuple[WooStore, str]:
     store = new_store(sandbox)
     path = f"/hooks/{store.name}"
     store.hook_up(receiver.url + path, secret)
@@ -331,7 +332,7 @@ def signature(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def test_pings_when_the_webhooks_are_created(sandbox, receiver: Receiver) -> None:
+def test_pings_when_the_webhooks_are_created(sandbox, receiver: WebhookReceiver) -> None:
     store, path = hooked(sandbox, receiver)
     hooks = store.webhooks()
     assert [(h["topic"], h["status"], h["ping_status"]) for h in hooks] == [
@@ -345,7 +346,7 @@ def test_pings_when_the_webhooks_are_created(sandbox, receiver: Receiver) -> Non
     assert [d["kind"] for d in store.deliveries()] == ["ping", "ping"]
 
 
-def test_signed_deliveries_with_woocommerces_headers(sandbox, receiver: Receiver) -> None:
+def test_signed_deliveries_with_woocommerces_headers(sandbox, receiver: WebhookReceiver) -> None:
     store, path = hooked(sandbox, receiver)
     order = store.place(wc_order(), notify=True)
     store.deliveries(wait_for=3)
@@ -373,7 +374,7 @@ def test_signed_deliveries_with_woocommerces_headers(sandbox, receiver: Receiver
     assert json.loads(updated["body"])["status"] == "completed"
 
 
-def test_webhook_is_disabled_after_more_than_five_failures(sandbox, receiver: Receiver) -> None:
+def test_webhook_is_disabled_after_more_than_five_failures(sandbox, receiver: WebhookReceiver) -> None:
     store, _path = hooked(sandbox, receiver)
     order = store.place(wc_order())
     receiver.answer(*[500] * 7)
@@ -402,7 +403,9 @@ def test_webhook_is_disabled_after_more_than_five_failures(sandbox, receiver: Re
     assert store.webhooks()[1]["failure_count"] == 0
 
 
-def test_duplicate_and_same_second_deliveries_share_the_delivery_id(sandbox, receiver: Receiver) -> None:
+def test_duplicate_and_same_second_deliveries_share_the_delivery_id(
+    sandbox, receiver: WebhookReceiver
+) -> None:
     store, path = hooked(sandbox, receiver)
     store.knobs(duplicate_webhooks=2)
     store.place(wc_order(), notify=True)
@@ -417,7 +420,7 @@ def test_duplicate_and_same_second_deliveries_share_the_delivery_id(sandbox, rec
     assert log[0]["delivery_id"] == log[1]["delivery_id"]
 
 
-def test_out_of_order_delivery_holds_the_older_update_back(sandbox, receiver: Receiver) -> None:
+def test_out_of_order_delivery_holds_the_older_update_back(sandbox, receiver: WebhookReceiver) -> None:
     store, path = hooked(sandbox, receiver)
     order = store.place(wc_order(status="on-hold"))
     store.knobs(out_of_order_webhooks=True)
@@ -434,7 +437,7 @@ def test_out_of_order_delivery_holds_the_older_update_back(sandbox, receiver: Re
     assert json.loads(receiver.for_path(path)[-1]["body"])["customer_note"] == "derde"
 
 
-def test_disabled_webhooks_knob_resend_and_the_api_webhooks(sandbox, receiver: Receiver) -> None:
+def test_disabled_webhooks_knob_resend_and_the_api_webhooks(sandbox, receiver: WebhookReceiver) -> None:
     store, _path = hooked(sandbox, receiver)
     store.knobs(webhooks_enabled=False)
     order = store.place(wc_order(), notify=True)
