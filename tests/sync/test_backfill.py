@@ -201,3 +201,20 @@ def test_the_api_starts_a_backfill_and_reports_progress(client, shop, administra
     assert len(administration.invoices) == 40
     resume = client.post(f"/api/backfills/{started['id']}/resume", **auth)
     assert resume.status_code == 409 and resume.json()["error"] == "CONFLICT"
+
+
+def test_a_page_with_an_order_without_id_fails_the_backfill_and_says_why(
+    shop, administration, installed_now, monkeypatch
+):
+    shop.place_many(past_orders(3))
+    real = KmoShopsSource.backfill_page
+
+    def page_with_a_broken_order(self, since, until, cursor):
+        page = real(self, since, until, cursor)
+        return type(page)([*page.orders, {"number": "no-id"}], page.next_cursor, page.total)
+
+    monkeypatch.setattr(KmoShopsSource, "backfill_page", page_with_a_broken_order)
+    item = run(installed_now)
+    assert item.status == Backfill.Status.FAILED
+    assert item.message.startswith("ORDER_INVALID: The order has no id")
+    assert not Record.objects.filter(connection=installed_now).exists()  # the page is all or nothing

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from koppel.connections.models import Connection
 from koppel.connectors.base import BackfillPage, SourceConnector
-from koppel.connectors.errors import ConnectorError
+from koppel.connectors.errors import ConnectorError, OrderInvalid
 
 from . import retry
 from .models import Backfill, Record, State
@@ -119,7 +119,16 @@ def run(
             page = read_page(source, backfill, pacer, stop)
             if page is None:
                 return backfill
-            store_page(backfill, connection, page, owner)
+            try:
+                store_page(backfill, connection, page, owner)
+            except OrderInvalid as exc:  # an order without an id: nothing to give a record, so say so
+                finish(
+                    backfill,
+                    owner,
+                    Backfill.Status.FAILED,
+                    f"{exc.code}: {exc.message} (page {backfill.cursor or 1})",
+                )
+                return backfill
             if listener:
                 listener(backfill)
             if page.next_cursor is None:
