@@ -1,5 +1,6 @@
-"""Fixtures for Shopify: a shop in the sandbox (a source: ``kind``, ``url``, ``credentials``), a connection
-from it to a Factuursturen administration, and carts to place."""
+"""Fixtures for Shopify: a shop in the sandbox (a source: ``kind``, ``url``, ``credentials``) reached with a
+legacy custom app's access token or with a Dev Dashboard app's client ID and secret, a connection from it
+to a Factuursturen administration, and carts to place."""
 
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ class ShopifyStore:
         """The shop's in-memory state (read it only while no request is in flight)."""
         return self.sandbox.app.shopify.shops[self.name]
 
+    def auth(self) -> dict[str, Any]:
+        """How the shop lets Koppel in (sent with every ``configure``)."""
+        return {"access_token": self.token}
+
     def configure(self, **values: Any) -> dict[str, Any]:
-        body = {"shop": self.name, "access_token": self.token, **values}
+        body = {"shop": self.name, **self.auth(), **values}
         response = httpx.post(f"{self.sandbox.url}/_sandbox/shopify/shops", json=body)
         assert response.status_code == 201, response.text
         return response.json()
@@ -77,10 +82,38 @@ class ShopifyStore:
         headers = {"X-Shopify-Access-Token": self.token if token is None else token}
         return httpx.get(f"{self.url}/admin/api/{version}/{path}", params=params, headers=headers)
 
-    def source(self):
+    def source(self, **credentials: str):
+        """A connector with the shop's credentials, or with ``credentials`` instead."""
         from koppel.connectors.shopify.connector import ShopifySource
 
-        return ShopifySource(url=self.url, credentials=self.credentials)
+        return ShopifySource(url=self.url, credentials=credentials or self.credentials)
+
+
+class ShopifyApp(ShopifyStore):
+    """A shop reached through a Dev Dashboard app installed on it: Koppel holds the app's client ID and
+    secret and no token; the shop signs its webhooks with the client secret unless told otherwise."""
+
+    def __init__(self, sandbox, name: str, client_id: str, client_secret: str) -> None:
+        super().__init__(sandbox, name, "")
+        self.client_id, self.client_secret = client_id, client_secret
+        self.credentials = {"client_id": client_id, "client_secret": client_secret}
+
+    def auth(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "client_secret": self.client_secret}
+
+    def grant(self, **form: str) -> httpx.Response:
+        """``POST /admin/oauth/access_token`` with the form (the app's own fields unless overridden)."""
+        fields = {"grant_type": "client_credentials", **self.auth(), **form}
+        return httpx.post(f"{self.url}/admin/oauth/access_token", data=fields)
+
+    def tokens(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.control}/tokens").json()["tokens"]
+
+    def revoke_tokens(self) -> None:
+        assert httpx.delete(f"{self.control}/tokens").status_code == 204
+
+    def token_requests(self) -> list[dict[str, Any]]:
+        return [entry for entry in self.requests() if entry["path"] == "/admin/oauth/access_token"]
 
 
 def make_cart(**overrides: Any) -> dict[str, Any]:
@@ -109,6 +142,13 @@ def make_cart(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def store(sandbox) -> ShopifyStore:
     item = ShopifyStore(sandbox, f"shop-{uuid.uuid4().hex[:10]}", f"shpat_{uuid.uuid4().hex}")
+    item.configure(webhook_url=None, webhook_secret="")
+    return item
+
+
+@pytest.fixture
+def app_shop(sandbox) -> ShopifyApp:
+    item = ShopifyApp(sandbox, f"shop-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex, f"shpss_{uuid.uuid4().hex}")
     item.configure(webhook_url=None, webhook_secret="")
     return item
 

@@ -81,7 +81,26 @@ class Layout:
     name: str
 
 
-class SourceConnector(ABC):
+class Credentialed:
+    """The secrets a connector is given: every field of ``credential_fields`` (the primary set) or of one
+    of ``credential_alternatives`` (e.g. Shopify's access token, or an app's client ID and secret)."""
+
+    #: Names of the secrets the connection stores (encrypted) for this connector.
+    credential_fields: ClassVar[tuple[str, ...]]
+    credential_alternatives: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    @classmethod
+    def credential_sets(cls) -> tuple[tuple[str, ...], ...]:
+        """The sets of fields the connector accepts, the primary one first."""
+        return (cls.credential_fields, *cls.credential_alternatives)
+
+    @classmethod
+    def credentials_complete(cls, credentials: Mapping[str, str]) -> bool:
+        """Whether ``credentials`` hold a value for every field of one of the sets."""
+        return any(all(credentials.get(name) for name in fields) for fields in cls.credential_sets())
+
+
+class SourceConnector(ABC, Credentialed):
     """A webshop or marketplace that reports orders."""
 
     kind: ClassVar[str]
@@ -89,8 +108,6 @@ class SourceConnector(ABC):
     #: Every status the platform knows, and the ones booked unless the connection says otherwise.
     statuses: ClassVar[tuple[str, ...]]
     default_eligible_statuses: ClassVar[tuple[str, ...]]
-    #: Names of the secrets the connection stores (encrypted) for this source.
-    credential_fields: ClassVar[tuple[str, ...]]
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     #: Requests a second a backfill may make (the platform's own limit, with room for the live traffic).
     backfill_requests_per_second: ClassVar[float] = 2.0
@@ -100,7 +117,7 @@ class SourceConnector(ABC):
         self.credentials = credentials
         self.log = log if log is not None else CallLog()
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:  # an optional hook, not an abstract method
         """Release connections; adapters with an HTTP client override this."""
 
     @abstractmethod
@@ -145,12 +162,11 @@ class SourceConnector(ABC):
         order), raise ``ValueError`` when it is not understood."""
 
 
-class TargetConnector(ABC):
+class TargetConnector(ABC, Credentialed):
     """An invoicing or accounting system that receives debtors and invoices."""
 
     kind: ClassVar[str]
     label: ClassVar[str]
-    credential_fields: ClassVar[tuple[str, ...]]
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     #: VAT rates assumed by ``koppel preview`` when it may not ask the target.
     default_vat_rates: ClassVar[frozenset[Decimal]] = frozenset()
@@ -174,7 +190,7 @@ class TargetConnector(ABC):
             return settings
         return cls.settings_model.model_validate(dict(settings or {}))
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:  # an optional hook, not an abstract method
         """Release connections; adapters with an HTTP client override this."""
 
     @abstractmethod

@@ -7,6 +7,10 @@ the bucket holds twenty seconds of calls on every plan. Each answer reports the 
 The bucket is shared by every process that uses the app's token, so the client reads the level from each
 answer and, when fewer than a fifth of the calls are left, waits until enough have leaked away, instead
 of learning about the limit from a 429.
+
+Two ways in: a legacy custom app's permanent Admin API access token, or a Dev Dashboard app's client ID
+and secret, traded for a 24-hour token with the client credentials grant (:class:`TokenSource`, the
+cache in :mod:`.auth`). Either way the token goes in ``X-Shopify-Access-Token``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import httpx
 from koppel.connectors.errors import AuthFailed, NotFound, RateLimited, Rejected, Unavailable
 from koppel.connectors.http import ApiClient, CallLog, retry_after_seconds
 
+from .auth import TOKENS, AppCredentials, Grant, TokenCache
+
 #: The Admin API version the client asks for. Shopify supports a version for at least twelve months and
 #: then silently answers with the oldest supported one; bump this once a year.
 API_VERSION = "2026-07"
@@ -30,6 +36,9 @@ PAGE_LIMIT = 250
 CALL_LIMIT_HEADER = "x-shopify-shop-api-call-limit"
 #: Shopify's own wait after a 429 when its answer does not say.
 DEFAULT_RETRY_AFTER = 2.0
+ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"
+#: The token endpoint, under ``{shop}/admin/``.
+TOKEN_PATH = "oauth/access_token"
 
 
 @dataclass(slots=True)
@@ -72,7 +81,8 @@ class CallBucket:
 
 
 def error_text(response: httpx.Response, limit: int = 500) -> str:
-    """Shopify's ``{"errors": "..."}`` or ``{"errors": {"field": ["..."]}}`` as one line."""
+    """Shopify's ``{"errors": "..."}`` or ``{"errors": {"field": ["..."]}}`` as one line; an OAuth error
+    ``{"error": "...", "error_description": "..."}`` as ``error: description``."""
     try:
         data = response.json()
     except ValueError:
@@ -90,6 +100,9 @@ def error_text(response: httpx.Response, limit: int = 500) -> str:
         message = str(errors)
     else:
         message = response.text.strip()
+    description = data.get("error_description") if isinstance(data, dict) else None
+    if errors and isinstance(description, str) and description:
+        message = f"{message}: {description}"
     return message[:limit] or response.reason_phrase
 
 
@@ -107,6 +120,98 @@ def last_second_before(moment: datetime) -> datetime:
     return moment.replace(microsecond=0) if moment.microsecond else moment - timedelta(seconds=1)
 
 
+class TokenRefused(AuthFailed):
+    """Shopify answered 401: the access token is wrong, revoked or expired."""
+
+
+class TokenClient(ApiClient):
+    """The shop's token endpoint, ``POST {shop}/admin/oauth/access_token`` with the client credentials
+    grant. The call is logged like any other (method, path, status): the form holding the secret and the
+    answer holding the token never are."""
+
+    side = "source"
+    system = "Shopify"
+
+    def __init__(
+        self,
+        shop_url: str,
+        app: AppCredentials,
+        *,
+        log: CallLog | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(f"{shop_url.rstrip('/')}/admin/", log=log, transport=transport)
+        self.app = app
+
+    def obtain(self) -> Grant:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.app.client_id,
+            "client_secret": self.app.client_secret,
+        }
+        response = self.request("POST", TOKEN_PATH, data=form)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        grant = Grant.from_answer(data) if isinstance(data, dict) else None
+        if grant is None:
+            raise Unavailable("Shopify answered the access token request without a token", side=self.side)
+        return grant
+
+    def classify(self, response: httpx.Response) -> None:
+        """A refused grant (400 or 401: a wrong client ID or secret, an app not installed on the shop; 403,
+        404: no such shop) is ``AuthFailed`` with Shopify's message; overload and outages are transient."""
+        status = response.status_code
+        if status < 400:
+            return
+        text = error_text(response)
+        if self.app.client_secret:  # Shopify does not echo it; should an answer ever do, it stays out
+            text = text.replace(self.app.client_secret, "***")
+        message = f"Shopify answered {status} to the access token request: {text}"
+        retry_after = retry_after_seconds(response)
+        if status == 429:
+            raise RateLimited(message, side=self.side, retry_after=retry_after or DEFAULT_RETRY_AFTER)
+        if status in (402, 408, 423) or status >= 500:
+            raise Unavailable(message, side=self.side, retry_after=retry_after)
+        raise AuthFailed(message, side=self.side)
+
+
+class TokenSource:
+    """A Dev Dashboard app's tokens for one shop: from the process's cache, or, when there is none or it is
+    due for renewal, from the token endpoint (its HTTP client opened on first need)."""
+
+    def __init__(
+        self,
+        shop_url: str,
+        app: AppCredentials,
+        *,
+        log: CallLog,
+        transport: httpx.BaseTransport | None = None,
+        cache: TokenCache = TOKENS,
+    ) -> None:
+        self.key = app.cache_key(shop_url)
+        self.cache = cache
+        self._shop_url, self._app, self._log, self._transport = shop_url, app, log, transport
+        self._client: TokenClient | None = None
+
+    def token(self) -> tuple[str, bool]:
+        """A token and whether it was obtained just now."""
+        return self.cache.get(self.key, self._obtain)
+
+    def forget(self, access_token: str) -> None:
+        self.cache.forget(self.key, access_token)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def _obtain(self) -> Grant:
+        if self._client is None:
+            self._client = TokenClient(self._shop_url, self._app, log=self._log, transport=self._transport)
+        return self._client.obtain()
+
+
 class ShopifyClient(ApiClient):
     side = "source"
     system = "Shopify"
@@ -114,19 +219,51 @@ class ShopifyClient(ApiClient):
     def __init__(
         self,
         shop_url: str,
-        access_token: str,
+        access_token: str = "",
         *,
+        app: AppCredentials | None = None,
         log: CallLog | None = None,
         transport: httpx.BaseTransport | None = None,
         bucket: CallBucket | None = None,
+        tokens: TokenCache = TOKENS,
     ) -> None:
+        """With ``access_token`` (a legacy custom app's) every call sends it; with ``app`` instead every
+        call sends the app's current token from the client credentials grant."""
         base = f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/"
-        super().__init__(base, headers={"X-Shopify-Access-Token": access_token}, log=log, transport=transport)
+        headers = {ACCESS_TOKEN_HEADER: access_token} if app is None else None
+        super().__init__(base, headers=headers, log=log, transport=transport)
         self.bucket = bucket if bucket is not None else CallBucket()
+        self.tokens = (
+            TokenSource(shop_url, app, log=self.log, transport=transport, cache=tokens) if app else None
+        )
+
+    def close(self) -> None:
+        super().close()
+        if self.tokens is not None:
+            self.tokens.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         self.bucket.wait()
-        return super().request(method, path, **kwargs)
+        if self.tokens is None:
+            return super().request(method, path, **kwargs)
+        return self._with_app_token(self.tokens, method, path, **kwargs)
+
+    def _with_app_token(self, tokens: TokenSource, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The call with the app's token; a cached token answered 401 (revoked, or expired early) is
+        renewed once and the call made again. A token obtained just now and refused is not retried."""
+        access_token, fresh = tokens.token()
+        try:
+            return self._send(method, path, access_token, **kwargs)
+        except TokenRefused:
+            if fresh:
+                raise
+            tokens.forget(access_token)
+        access_token, _ = tokens.token()
+        return self._send(method, path, access_token, **kwargs)
+
+    def _send(self, method: str, path: str, access_token: str, **kwargs: Any) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), ACCESS_TOKEN_HEADER: access_token}
+        return super().request(method, path, headers=headers, **kwargs)
 
     def classify(self, response: httpx.Response) -> None:
         self.bucket.observe(response.headers.get(CALL_LIMIT_HEADER))
@@ -137,7 +274,9 @@ class ShopifyClient(ApiClient):
         retry_after = retry_after_seconds(response)
         if status == 429:
             raise RateLimited(message, side=self.side, retry_after=retry_after or DEFAULT_RETRY_AFTER)
-        if status in (401, 403):
+        if status == 401:
+            raise TokenRefused(message, side=self.side)
+        if status == 403:
             raise AuthFailed(message, side=self.side)
         if status == 404:
             raise NotFound(message, side=self.side)

@@ -1,7 +1,8 @@
 """Shopify as a source: ``orders/*`` webhooks signed with ``X-Shopify-Hmac-Sha256`` (base64 of the
 HMAC-SHA256 of the raw body, keyed with the app's client secret, or for webhooks made under Settings →
 Notifications the key shown there), de-duplicated on ``X-Shopify-Webhook-Id``; orders fetched and listed
-through the REST Admin API with the shop's Admin API access token. The webhook body is only read for the
+through the REST Admin API, with a legacy custom app's Admin API access token or with a Dev Dashboard app's
+client ID and secret (traded for 24-hour tokens, see :mod:`.auth`). The webhook body is only read for the
 order id: the worker always fetches the order, so a late or repeated webhook cannot book old data."""
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import hmac
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
 from koppel.connectors.http import CallLog
 from koppel.documents.model import Order
 
 from . import mapping
+from .auth import AppCredentials
 from .client import PAGE_LIMIT, ShopifyClient
 
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
@@ -58,13 +60,18 @@ class ShopifySource(SourceConnector):
         "expired",
     )
     default_eligible_statuses = ("paid", "partially_refunded", "refunded")
+    #: A legacy custom app's access token, or a Dev Dashboard app's client ID and secret.
     credential_fields = ("access_token",)
+    credential_alternatives = (("client_id", "client_secret"),)
+    #: The credential Shopify signs an app's own webhook subscriptions with: ``add_connection`` takes it as
+    #: the webhook secret when none is given.
+    webhook_secret_credential: ClassVar[str] = "client_secret"
     #: The REST bucket leaks 2 calls a second; a backfill takes half, live fetches and polls the rest.
     backfill_requests_per_second = 1.0
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:
         super().__init__(url=url, credentials=credentials, log=log)
-        self.client = ShopifyClient(url, credentials["access_token"], log=self.log)
+        self.client = client_for(url, credentials, self.log)
 
     def close(self) -> None:
         self.client.close()
@@ -121,6 +128,14 @@ class ShopifySource(SourceConnector):
         return WebhookNotice(
             event=topic, order_id=str(order_id), delivery_id=headers.get(WEBHOOK_ID_HEADER, "").strip()
         )
+
+
+def client_for(url: str, credentials: Mapping[str, str], log: CallLog) -> ShopifyClient:
+    """The access token when there is one (the primary credential, unchanged), else the app's grant."""
+    if credentials.get("access_token") or not credentials.get("client_id"):
+        return ShopifyClient(url, credentials["access_token"], log=log)
+    app = AppCredentials(credentials["client_id"], credentials["client_secret"])
+    return ShopifyClient(url, app=app, log=log)
 
 
 def parse_cursor(cursor: str | None) -> int:

@@ -12,8 +12,15 @@ is ``{sandbox url}/shopify/{shop}`` (``https://{shop}.myshopify.com`` in real li
   ``fields`` (anything else: 400). With ``since_id`` the list is sorted by id ascending; otherwise by
   ``order`` (``id``, ``created_at``, ``updated_at`` or ``processed_at``, ``asc``/``desc``), default
   ``id desc`` (newest first). ``GET orders/count.json`` takes the same filters.
-- Auth: ``X-Shopify-Access-Token``; errors as Shopify writes them, ``{"errors": "..."}`` or
+- Auth: ``X-Shopify-Access-Token``, either the shop's permanent ``access_token`` (a legacy custom app's)
+  or a token the client credentials grant issued; errors as Shopify writes them, ``{"errors": "..."}`` or
   ``{"errors": {"field": ["..."]}}``.
+- The client credentials grant (a Dev Dashboard app's): ``POST /{shop}/admin/oauth/access_token`` with the
+  form ``grant_type=client_credentials&client_id=...&client_secret=...`` (a JSON body with the same fields
+  is taken too: Shopify's own Node library sends JSON) → ``{"access_token": "shpat_...", "scope":
+  "read_orders,read_all_orders", "expires_in": 86399}``. The lifetime is the knob ``token_lifetime``
+  (seconds, default 86399) so tests can use a short one; the Admin API answers an expired or revoked token
+  401 like a wrong one.
 - Rate limit: the REST leaky bucket per shop, 40 calls leaking 2 a second (knobs ``bucket_size`` and
   ``leak_rate``). Every answer past authentication carries ``X-Shopify-Shop-Api-Call-Limit: n/40``; a call
   into a full bucket is answered 429 with ``Retry-After: 2.0`` and does not fill it further.
@@ -30,13 +37,16 @@ line on the discounted amount, rounded half-up to the cent per line, order total
 Webhooks go to the shop's ``webhook_url`` for its subscribed topics (``orders/create``, ``orders/updated``,
 ``orders/paid`` by default), the body being the order, with Shopify's headers and signature.
 
-Control API: ``POST /shops`` (create or change a shop: ``access_token``, ``webhook_url``,
+Control API: ``POST /shops`` (create or change a shop: ``access_token`` and/or the app's ``client_id``
+and ``client_secret`` (a new shop needs one of the two), ``app_installed``, ``webhook_url``,
 ``webhook_secret``, ``topics``, ``taxes_included``, ``currency``, ``knobs``); under ``/shops/{shop}``:
 ``POST orders`` (``?notify=false`` sends no webhook), ``POST orders/bulk`` (``{"count", "template",
 "created_from", "created_to"}`` or ``{"orders": [...]}``, no webhooks), ``GET|PATCH|DELETE orders/{id}``
 (a PATCH takes cart fields plus ``cancel``/``close``), ``DELETE products/{id}``, ``GET|POST knobs``,
 ``GET|DELETE webhooks`` (the delivery log, ``?wait_for=N``), ``POST webhooks/resend`` (the same webhook id
-again: a duplicate), ``POST webhooks/release`` (the held ones, newest first), ``GET|DELETE requests``.
+again: a duplicate), ``POST webhooks/release`` (the held ones, newest first), ``GET|DELETE requests``
+(the Admin API and token requests, without headers or bodies), ``GET tokens`` (the granted tokens that
+are still valid, with the seconds they have left), ``DELETE tokens`` (revoke them all).
 
 Assumptions where Shopify's documentation is silent (documented so tests can rely on them):
 
@@ -52,6 +62,17 @@ Assumptions where Shopify's documentation is silent (documented so tests can rel
   ``X-Shopify-Webhook-Id``. Any answer but a 2xx is a failure, as Shopify counts it.
 - Deleting a product turns the lines that sold it into ``product_id: null``, ``variant_id: null``,
   ``product_exists: false`` without changing the orders' ``updated_at`` and without a webhook.
+- A refused grant is a 400 with an OAuth error, ``{"error": "...", "error_description": "..."}``: a
+  missing field ``invalid_request``, another grant type ``unsupported_grant_type``, a client ID or secret
+  that is not the shop's app's ``invalid_client`` (Shopify's exact wording and whether it answers 400 or
+  401 are not documented; 400 is what merchants report for ``app_not_installed``), an app that is not
+  installed (``app_installed: false``) ``app_not_installed``. A shop without an app refuses every client.
+- The token endpoint is outside the Admin API: no version, no leaky bucket; the fault knobs
+  (``fail_next``, ``error_rate``) are for API calls only, so a test's ``fail_next`` names the API call it
+  means; ``latency_ms`` applies.
+- Each grant issues a new token and the earlier ones stay valid until they expire.
+- Webhooks are signed with ``webhook_secret``; a shop with an app and no ``webhook_secret`` signs them with
+  the client secret, as Shopify signs the webhooks an app subscribes to.
 
 All state is touched from the server's event loop only; reading it from another thread (tests reaching
 ``SandboxServer.app``) is fine while no requests are in flight.
@@ -78,6 +99,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from koppel.sandbox.faults import FaultKnobs
@@ -115,6 +137,12 @@ RATE_LIMIT_MESSAGE = (
     "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
 )
 AUTH_MESSAGE = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+TOKEN_PATH = "/admin/oauth/access_token"
+GRANT_FIELDS = ("grant_type", "client_id", "client_secret")
+INVALID_CLIENT = (
+    "Client authentication failed due to unknown client, no client authentication included, or unsupported "
+    "authentication method."
+)
 
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
@@ -667,6 +695,8 @@ class ShopKnobs(FaultKnobs):
     out_of_order_webhooks: bool = False
     """Hold webhooks; switching it off (or ``POST .../webhooks/release``) sends them newest first."""
     webhook_tries: int = 3
+    token_lifetime: int = 86399
+    """Seconds a token from the client credentials grant is valid (its ``expires_in``)."""
 
 
 @dataclass(slots=True)
@@ -701,6 +731,12 @@ Webhook = tuple[dict[str, str], bytes, int]
 class Shop:
     name: str
     access_token: str
+    """A legacy custom app's permanent token; empty for a shop reached only through an app's grant."""
+    client_id: str = ""
+    client_secret: str = ""
+    app_installed: bool = True
+    tokens: dict[str, float] = field(default_factory=dict)
+    """Tokens the grant issued, with the ``time.monotonic()`` at which each expires."""
     webhook_url: str | None = None
     webhook_secret: str = ""
     topics: list[str] = field(default_factory=lambda: list(DEFAULT_TOPICS))
@@ -724,11 +760,41 @@ class Shop:
     def domain(self) -> str:
         return f"{self.name}.myshopify.com"
 
+    @property
+    def signing_key(self) -> str:
+        return self.webhook_secret or self.client_secret
+
+    def accepts(self, token: str) -> bool:
+        """Whether ``token`` is the permanent token or a granted one that has not expired."""
+        if self.access_token and hmac.compare_digest(token.encode(), self.access_token.encode()):
+            return True
+        return self.tokens.get(token, 0.0) > time.monotonic()
+
+    def grant(self) -> dict[str, Any]:
+        """A new token from the client credentials grant, as the token endpoint answers it."""
+        now = time.monotonic()
+        self.tokens = {token: until for token, until in self.tokens.items() if until > now}
+        token = f"shpat_{uuid.uuid4().hex}"
+        lifetime = self.knobs.token_lifetime
+        self.tokens[token] = now + lifetime
+        scope = "read_orders,read_all_orders" if self.knobs.all_orders_access else "read_orders"
+        return {"access_token": token, "scope": scope, "expires_in": lifetime}
+
+    def live_tokens(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [
+            {"access_token": token, "expires_in": round(until - now, 3)}
+            for token, until in self.tokens.items()
+            if until > now
+        ]
+
     def summary(self, base_url: str) -> dict[str, Any]:
         return {
             "shop": self.name,
             "shop_url": f"{base_url}/shopify/{self.name}",
             "domain": self.domain,
+            "client_id": self.client_id,
+            "app_installed": self.app_installed,
             "webhook_url": self.webhook_url,
             "topics": self.topics,
             "taxes_included": self.settings.taxes_included,
@@ -929,12 +995,17 @@ class ShopifySandbox:
         shop = self.shops.get(name)
         token = options.get("access_token")
         if shop is None:
-            if not token:
-                raise ValueError("access_token is required for a new shop")
-            shop = Shop(name, token)
+            if not token and not (options.get("client_id") and options.get("client_secret")):
+                raise ValueError("access_token, or client_id and client_secret, is required for a new shop")
+            shop = Shop(name, token or "")
             shop.settings.shop_domain = shop.domain
         if token:
             shop.access_token = token
+        for key, kind in (("client_id", str), ("client_secret", str), ("app_installed", bool)):
+            if options.get(key) is not None:
+                if not isinstance(options[key], kind):
+                    raise ValueError(f"{key} must be a {kind.__name__}")
+                setattr(shop, key, options[key])
         if "webhook_url" in options:
             shop.webhook_url = options["webhook_url"] or None
         if options.get("webhook_secret") is not None:
@@ -1086,6 +1157,7 @@ class ShopifySandbox:
         router.get("/{shop}/admin/api/{version}/orders.json", self._api(self._list_orders))
         router.get("/{shop}/admin/api/{version}/orders/count.json", self._api(self._count_orders))
         router.get("/{shop}/admin/api/{version}/orders/{order_id}.json", self._api(self._get_order))
+        router.post("/{shop}" + TOKEN_PATH, self._access_token)
         router.route("/{shop}/{path:path}", None, self._unknown)
         return router
 
@@ -1106,15 +1178,7 @@ class ShopifySandbox:
                 if response.status != 401:  # every answer past authentication reports the bucket
                     response.headers["X-Shopify-Shop-Api-Call-Limit"] = found.call_limit
             response.headers.setdefault("X-Request-Id", uuid.uuid4().hex)
-            found.requests.append(
-                {
-                    "time": now_local().isoformat(),
-                    "method": request.method,
-                    "path": request.path[len(shop) + 1 :],
-                    "query": request.query,
-                    "status": response.status,
-                }
-            )
+            _log_request(found, request, response)
             return response
 
         return endpoint
@@ -1124,8 +1188,7 @@ class ShopifySandbox:
         await knobs.delay()
         if served is None:
             return errors(404, "Not Found")
-        token = request.headers.get("x-shopify-access-token", "")
-        if not hmac.compare_digest(token.encode(), shop.access_token.encode()):
+        if not shop.accepts(request.headers.get("x-shopify-access-token", "")):
             return errors(401, AUTH_MESSAGE)
         if not shop.take_call():
             return errors(429, RATE_LIMIT_MESSAGE, {"Retry-After": "2.0"})
@@ -1251,6 +1314,18 @@ class ShopifySandbox:
     async def _unknown(self, request: Request, shop: str, path: str) -> Response:
         return errors(404, "Not Found")
 
+    # ------------------------------------------------------------------ the client credentials grant
+
+    async def _access_token(self, request: Request, shop: str) -> Response:
+        found = self.shops.get(shop)
+        if found is None:
+            return errors(404, "Not Found")
+        await found.knobs.delay()
+        response = _answer_grant(found, _grant_form(request))
+        response.headers["X-Request-Id"] = uuid.uuid4().hex
+        _log_request(found, request, response)
+        return response
+
     # ------------------------------------------------------------------ webhooks
 
     def _webhooks(
@@ -1278,7 +1353,7 @@ class ShopifySandbox:
 
     @staticmethod
     def _headers(shop: Shop, topic: str, raw: bytes, webhook_id: str | None) -> dict[str, str]:
-        digest = hmac.new(shop.webhook_secret.encode(), raw, hashlib.sha256).digest()
+        digest = hmac.new(shop.signing_key.encode(), raw, hashlib.sha256).digest()
         return {
             "Content-Type": "application/json",
             "User-Agent": "Shopify-Captain-Hook",
@@ -1347,6 +1422,8 @@ class ShopifySandbox:
         r.post("/shops/{shop}/webhooks/release", self._control(self._c_release))
         r.get("/shops/{shop}/requests", self._control(self._c_requests))
         r.delete("/shops/{shop}/requests", self._control(self._c_clear_requests))
+        r.get("/shops/{shop}/tokens", self._control(self._c_tokens))
+        r.delete("/shops/{shop}/tokens", self._control(self._c_revoke_tokens))
         return r
 
     def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
@@ -1497,6 +1574,14 @@ class ShopifySandbox:
         shop.requests.clear()
         return Response.empty()
 
+    async def _c_tokens(self, shop: Shop, request: Request) -> Response:
+        return Response.json({"tokens": shop.live_tokens()})
+
+    async def _c_revoke_tokens(self, shop: Shop, request: Request) -> Response:
+        """Revoke every granted token (as uninstalling the app does); the permanent token stays."""
+        shop.tokens.clear()
+        return Response.empty()
+
 
 _REASONS = {
     400: "Bad Request",
@@ -1511,6 +1596,58 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+def _log_request(shop: Shop, request: Request, response: Response) -> None:
+    """The request log: method, path below the shop, query and status (never headers or bodies)."""
+    shop.requests.append(
+        {
+            "time": now_local().isoformat(),
+            "method": request.method,
+            "path": request.path[len(shop.name) + 1 :],
+            "query": request.query,
+            "status": response.status,
+        }
+    )
+
+
+def oauth_error(error: str, description: str) -> Response:
+    """A refused grant the way the token endpoint writes it."""
+    return Response.json({"error": error, "error_description": description}, 400)
+
+
+def _grant_form(request: Request) -> dict[str, str]:
+    """The token request's fields: a form (what Shopify documents) or a JSON object."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        return dict(reversed(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)))
+    if content_type == "application/json":
+        try:
+            data = request.json()
+        except ValueError:
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+    return {}
+
+
+def _same(given: str, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _answer_grant(shop: Shop, form: dict[str, str]) -> Response:
+    """The token endpoint's answer to a client credentials grant."""
+    missing = [name for name in GRANT_FIELDS if not form.get(name)]
+    if missing:
+        return oauth_error("invalid_request", f"Missing required parameter: {missing[0]}.")
+    if form["grant_type"] != "client_credentials":
+        return oauth_error(
+            "unsupported_grant_type", "The authorization grant type is not supported by the server."
+        )
+    if not (_same(form["client_id"], shop.client_id) and _same(form["client_secret"], shop.client_secret)):
+        return oauth_error("invalid_client", INVALID_CLIENT)
+    if not shop.app_installed:
+        return oauth_error("app_not_installed", "The application is not installed on this shop.")
+    return Response.json(shop.grant())
 
 
 def _served_version(version: str) -> str | None:

@@ -8,13 +8,15 @@ Example::
 
 A credential given as ``-`` is asked for without echo, so it stays out of the shell history. Prints the
 webhook URL and secret to enter in the shop (the secret is shown only here). A platform that chooses the
-signing key itself (Shopify) gets it with ``--webhook-secret -``.
+signing key itself (Shopify) gets it with ``--webhook-secret -``; without it, a Shopify app connected with
+its client ID and secret has its webhooks checked against the client secret, which Shopify signs them with.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -24,6 +26,7 @@ from pydantic import ValidationError
 from koppel.accounts.models import Account
 from koppel.connections.models import Connection
 from koppel.connectors import registry
+from koppel.connectors.base import Credentialed, SourceConnector
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -34,6 +37,21 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
             raise CommandError(f"--{what} expects NAME=VALUE, got {item!r}")
         result[key] = getpass.getpass(f"{key}: ") if value == "-" else value
     return result
+
+
+def require_credentials(cls: type[Credentialed], given: dict[str, str], side: str) -> None:
+    """Refuse credentials that hold none of the connector's sets completely, naming the sets."""
+    if cls.credentials_complete(given):
+        return
+    accepted = ", or ".join(" and ".join(fields) for fields in cls.credential_sets())
+    got = f" (got {', '.join(sorted(given))})" if given else ""
+    raise CommandError(f"--{side}-credential needs {accepted}{got}")
+
+
+def signing_credential(source_cls: type[SourceConnector], credentials: Mapping[str, str]) -> str:
+    """The name of the credential the platform signs webhooks with, when the connection has it."""
+    name = getattr(source_cls, "webhook_secret_credential", "")
+    return name if name and credentials.get(name) else ""
 
 
 class Command(BaseCommand):
@@ -69,13 +87,8 @@ class Command(BaseCommand):
         source_cls, target_cls = registry.source(o["source"]), registry.target(o["target"])
         source_credentials = _pairs(o["source_credential"], "source-credential")
         target_credentials = _pairs(o["target_credential"], "target-credential")
-        for needed, given, side in (
-            (source_cls.credential_fields, source_credentials, "source"),
-            (target_cls.credential_fields, target_credentials, "target"),
-        ):
-            missing = [name for name in needed if name not in given]
-            if missing:
-                raise CommandError(f"--{side}-credential needs {', '.join(missing)}")
+        require_credentials(source_cls, source_credentials, "source")
+        require_credentials(target_cls, target_credentials, "target")
         settings = {k: v for k, v in (item.partition("=")[::2] for item in o["setting"])}
         try:
             target_cls.load_settings(settings)
@@ -107,17 +120,26 @@ class Command(BaseCommand):
                 connection.start_at = datetime.fromisoformat(o["start_at"])
             connection.source_credentials = source_credentials
             connection.target_credentials = target_credentials
-            secret = connection.new_webhook_secret()
-            if o["webhook_secret"]:
-                given = o["webhook_secret"]
-                secret = connection.webhook_secret = (
-                    getpass.getpass("webhook secret: ") if given == "-" else given
-                )
+            secret_note = self.set_webhook_secret(connection, o["webhook_secret"], source_cls)
             connection.full_clean(exclude=["source_url", "target_url"])
             connection.save()
         self.stdout.write(f"Connection {connection.pk} created for account {account.name!r}.")
         self.stdout.write(f"Webhook URL:    {connection.webhook_url}")
-        if o["webhook_secret"]:
-            self.stdout.write("Webhook secret: the one you gave (webhooks are checked against it)")
-        else:
-            self.stdout.write(f"Webhook secret: {secret}  (enter it in the shop; it is not shown again)")
+        self.stdout.write(f"Webhook secret: {secret_note}")
+
+    @staticmethod
+    def set_webhook_secret(connection: Connection, given: str, source_cls: type[SourceConnector]) -> str:
+        """Set the connection's webhook secret: the one given, else the credential the platform signs with,
+        else a new one. Returns what to print about it (never a secret the merchant gave)."""
+        if given:
+            connection.webhook_secret = getpass.getpass("webhook secret: ") if given == "-" else given
+            return "the one you gave (webhooks are checked against it)"
+        credentials = connection.source_credentials
+        name = signing_credential(source_cls, credentials)
+        if name:
+            connection.webhook_secret = credentials[name]
+            return (
+                f"your {name.replace('_', ' ')} ({source_cls.label} signs your app's webhooks with it; "
+                "for webhooks made in the shop's settings give --webhook-secret)"
+            )
+        return f"{connection.new_webhook_secret()}  (enter it in the shop; it is not shown again)"
