@@ -293,6 +293,7 @@ def connect_sandboxes(
     connection.active, connection.shop_country = True, "NL"
     connection.start_at = timezone.now() - timedelta(minutes=5)
     connection.poll_cursor = connection.last_polled_at = connection.target_paused_until = None
+    connection.source_paused_until = None
     connection.target_vat_rates = connection.target_vat_rates_at = None
     connection.next_poll_at = None if poll else timezone.now() + timedelta(hours=1)
     connection.save()

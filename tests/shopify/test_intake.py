@@ -240,3 +240,31 @@ def test_the_same_delivery_arriving_at_once_is_acted_on_once(live_server, hooked
     outcomes = list(WebhookDelivery.objects.values_list("outcome", flat=True))
     assert len(outcomes) == 8 and outcomes.count("duplicate") == 7
     assert Record.objects.filter(connection=shopify_connection).count() == 1
+
+
+def test_a_burst_beyond_the_bucket_is_booked_without_using_up_tries(
+    live_server, hooked, shopify_connection, administration, retry_fast
+) -> None:
+    """More orders at once than Shopify's bucket holds (16 calls leaking 0.8 a second: Shopify's own ratio,
+    scaled down): Koppel paces its fetches by the bucket it last saw and waits as Shopify asks when a call
+    still bounces (the connection pauses fetching; a 429 uses up none of an order's tries), so every order
+    is booked and none gives up."""
+    from koppel.connections.models import Connection
+
+    hooked.configure(
+        topics=["orders/create"], knobs={"bucket_size": 16, "leak_rate": 0.8, "webhook_tries": 1}
+    )
+    created = hooked.bulk(count=20, template=make_cart(), notify=True)
+    hooked.deliveries(wait_for=20, timeout=30)
+    drain(timeout=120)
+    records = Record.objects.filter(connection=shopify_connection)
+    assert records.count() == created["created"] == 20
+    assert set(records.values_list("state", flat=True)) == {State.HANDLED}
+    assert set(records.values_list("attempts", flat=True)) == {0}
+    assert len(administration.invoices) == 20
+    fetches = [r for r in hooked.requests() if r["path"].endswith(".json") and "/orders/" in r["path"]]
+    refused = [r for r in fetches if r["status"] == 429]
+    # The client paces itself by the bucket it last saw; what still bounced paused the connection.
+    assert len(refused) < len(fetches) // 2
+    if refused:
+        assert Connection.objects.get(pk=shopify_connection.pk).source_paused_until is not None

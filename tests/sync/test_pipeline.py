@@ -107,3 +107,14 @@ def test_hourly_rate_limit_pauses_and_resumes(shop, administration, connection, 
     assert any(call["status"] == 403 for call in first.calls)
     connection.refresh_from_db()
     assert connection.target_paused_until is not None
+
+
+def test_a_shop_rate_limit_pauses_fetching_and_uses_up_no_tries(shop, administration, connection, deliver):
+    shop.knobs(fail_next=[429])  # answered with Retry-After: 1
+    record = book(shop, connection, deliver, make_order())
+    assert record.state == State.HANDLED, record.message
+    first = Attempt.objects.filter(record=record).first()
+    assert (first.outcome, first.error_code) == ("retry", "SOURCE_UNAVAILABLE")
+    assert record.attempts == 0
+    connection.refresh_from_db()
+    assert connection.source_paused_until is not None

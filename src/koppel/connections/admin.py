@@ -34,6 +34,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "last_poll_error",
         "rejected_webhooks",
         "target_paused_until",
+        "source_paused_until",
         "target_vat_rates",
         "target_vat_rates_at",
         "created_at",

@@ -49,6 +49,8 @@ class Connection(models.Model):
     last_poll_error = models.CharField(max_length=500, blank=True, default="")
     rejected_webhooks = models.PositiveIntegerField(default=0)
     target_paused_until = models.DateTimeField(null=True, blank=True)
+    #: The shop asked us to wait (rate limit): no order is fetched from it before then.
+    source_paused_until = models.DateTimeField(null=True, blank=True)
     target_vat_rates = models.JSONField(null=True, blank=True)
     target_vat_rates_at = models.DateTimeField(null=True, blank=True)
 

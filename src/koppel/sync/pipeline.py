@@ -115,9 +115,15 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
         return Outcome(
             State.QUEUED,
             message=f"{connection.target_class.label} asked us to wait (rate limit)",
-            retry_at=connection.target_paused_until,
+            retry_at=connection.target_paused_until + retry.spread(),
         )
     if not has_fresh_payload(record, now):
+        if connection.source_paused_until and connection.source_paused_until > now:
+            return Outcome(
+                State.QUEUED,
+                message=f"{connection.source_class.label} asked us to wait (rate limit)",
+                retry_at=connection.source_paused_until + retry.spread(),
+            )
         source = connection.source(log)
         try:
             record.payload = source.fetch_order(record.source_order_id)
@@ -244,14 +250,14 @@ def obtain_debtor(connection: Connection, target: TargetConnector, invoice: Invo
 def failure(record: Record, exc: ConnectorError) -> Outcome:
     if not exc.transient:
         return Outcome(State.ERROR, exc.code, exc.message)
+    if isinstance(exc, RateLimited):
+        return rate_limited(record, exc)
     tries = record.attempts + 1
     if retry.exhausted(tries):
         return Outcome(
             State.ERROR, exc.code, f"Gave up after {tries} attempts: {exc.message}", counts_as_attempt=True
         )
     retry_at = timezone.now() + retry.backoff(tries, retry_after=exc.retry_after)
-    if isinstance(exc, RateLimited) and exc.side == "target":
-        Connection.objects.filter(pk=record.connection_id).update(target_paused_until=retry_at)
     return Outcome(
         State.QUEUED,
         exc.code,
@@ -259,6 +265,15 @@ def failure(record: Record, exc: ConnectorError) -> Outcome:
         retry_at,
         counts_as_attempt=True,
     )
+
+
+def rate_limited(record: Record, exc: RateLimited) -> Outcome:
+    """The system asked us to wait. That is no failure, so it uses up none of the record's tries; the
+    whole connection pauses on that side, so the other orders wait too instead of all asking again."""
+    retry_at = timezone.now() + retry.rate_limit_wait(exc.retry_after)
+    paused = "target_paused_until" if exc.side == "target" else "source_paused_until"
+    Connection.objects.filter(pk=record.connection_id).update(**{paused: retry_at})
+    return Outcome(State.QUEUED, exc.code, f"Asked to wait, retrying: {exc.message}", retry_at)
 
 
 def summarize(record: Record, order: Order) -> None:

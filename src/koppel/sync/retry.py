@@ -22,3 +22,16 @@ def backoff(attempt: int, *, retry_after: float | None = None, rng: random.Rando
 
 def exhausted(attempt: int) -> bool:
     return attempt >= settings.RETRY_MAX_ATTEMPTS
+
+
+#: Orders that waited out a rate limit come back spread over this many seconds, not all at once.
+RATE_LIMIT_SPREAD_SECONDS = 2.0
+
+
+def spread(rng: random.Random | None = None) -> timedelta:
+    return timedelta(seconds=(rng or random).uniform(0, RATE_LIMIT_SPREAD_SECONDS))
+
+
+def rate_limit_wait(retry_after: float | None) -> timedelta:
+    """How long a rate limit pauses a connection: what the system asked for, else the first backoff step."""
+    return timedelta(seconds=retry_after) if retry_after else backoff(1)

@@ -15,6 +15,7 @@ cache in :mod:`.auth`). Either way the token goes in ``X-Shopify-Access-Token``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -78,6 +79,18 @@ class CallBucket:
         delay = min(self.delay(), self.max_wait)
         if delay > 0:
             self.sleep(delay)
+
+
+_BUCKETS: dict[str, CallBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
+
+
+def shared_bucket(shop_url: str) -> CallBucket:
+    """The process's view of a shop's bucket. The worker makes a new client for every order, so a bucket
+    per client would start empty each time and never wait; one per shop remembers the last level seen."""
+    key = shop_url.rstrip("/").lower()
+    with _BUCKETS_LOCK:
+        return _BUCKETS.setdefault(key, CallBucket())
 
 
 def error_text(response: httpx.Response, limit: int = 500) -> str:
@@ -232,7 +245,7 @@ class ShopifyClient(ApiClient):
         base = f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/"
         headers = {ACCESS_TOKEN_HEADER: access_token} if app is None else None
         super().__init__(base, headers=headers, log=log, transport=transport)
-        self.bucket = bucket if bucket is not None else CallBucket()
+        self.bucket = bucket if bucket is not None else shared_bucket(shop_url)
         self.tokens = (
             TokenSource(shop_url, app, log=self.log, transport=transport, cache=tokens) if app else None
         )
