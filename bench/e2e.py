@@ -1,23 +1,32 @@
-"""End-to-end throughput: KMO Shops webhook → Koppel → invoice in Factuursturen or EenvoudigFactureren,
-against the sandboxes.
+"""End-to-end throughput: shop webhook → Koppel → invoice, for each source (KMO Shops, WooCommerce,
+Shopify) into Factuursturen or EenvoudigFactureren, against the sandboxes.
 
 Starts the sandboxes, the web app and the worker(s) as processes on 127.0.0.1 (SQLite in a temporary data
-directory, or the PostgreSQL database of DATABASE_URL), places N orders in a simulated shop in one bulk
-request (the shop then sends N signed webhooks at once; ``--chunk K`` sends at most K at a time), and
-measures from the first webhook Koppel stored to the last invoice it booked.
+directory, or the PostgreSQL database of DATABASE_URL), places N orders in a simulated shop with one bulk
+request through its control API (the shop then sends N signed webhooks at once; ``--chunk K`` sends at
+most K at a time), and measures from the first webhook Koppel stored to the last invoice it booked.
+Koppel fetches every order from the shop before booking it, whatever the webhook carried.
 
-In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel's connector makes per
-order for that target, against the same sandboxes and a fresh target account, with as many threads as
-Koppel has workers. Factuursturen: GET the order from the shop; search the invoice by reference; search
-the debtor by e-mail; POST clients for a new customer; POST invoices; GET taxes once. EenvoudigFactureren:
-GET the order; GET invoices filtered by external_invoice_id; GET invoices searched by the order number; GET
-clients filtered by e-mail; POST clients for a new customer; POST invoices; GET settings?fields=taxes once.
-Koppel / floor is the share of the achievable rate that Koppel reaches; the rest is its own work
-(database, queue, checks, mapping, new connections).
+Shopify's REST Admin API is a leaky bucket (40 calls, leaking 2 a second): at that real limit 300 orders
+take at least (300 - 40) / 2 = 130 s to fetch, whatever Koppel does. Shopify is therefore measured twice:
+with the sandbox's rate limit off (knob ``rate_limit_enabled``), which measures Koppel, and at the real
+limit, which measures how Koppel copes with it (``--shopify-limit``).
 
-``--target all`` runs every target one after the other on the same processes and database (each with its
-own shop, connection and target accounts) and prints one table row per target.
+In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel's connectors make per
+order, against the same sandboxes and a fresh target account, with as many threads as Koppel has workers:
+GET the order from the shop as the source connector does; then for Factuursturen search the invoice by
+reference, search the debtor by e-mail, POST clients for a new customer, POST invoices, GET taxes once;
+for EenvoudigFactureren GET invoices filtered by external_invoice_id, GET invoices searched by the order
+number, GET clients filtered by e-mail, POST clients for a new customer, POST invoices, GET
+settings?fields=taxes once. Koppel / floor is the share of the achievable rate that Koppel reaches; the
+rest is its own work (database, queue, checks, mapping, new connections). At Shopify's real limit there is
+no floor run: the bucket bound, N / ((N - 40) / 2) orders a second, stands in for it.
 
+``--source all`` and ``--target all`` run every combination one after the other on the same processes
+and database (each with its own shop, connection and target accounts) and end with one table row per
+source × target (two for Shopify).
+
+    .venv/bin/python bench/e2e.py --orders 300 --source all --target factuursturen
     .venv/bin/python bench/e2e.py --orders 300 --target all
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/koppel_bench
     .venv/bin/python bench/e2e.py --workers 2 --target all
@@ -36,7 +45,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,17 +64,20 @@ from koppel.demo import (
     connect_sandboxes,
     create_sandbox_account,
     free_port,
+    sandbox_shop_of,
     setup_django,
+    shopify_cart,
     stack_env,
+    woo_order,
 )
 
+SOURCES = ("kmoshops", "woocommerce", "shopify")
 TARGETS = ("factuursturen", "eenvoudigfactureren")
 KOPPEL_ACCOUNT = "bench-koppel"
 FLOOR_ACCOUNT = "bench-floor"
-
-
-def shop_name(target: str) -> str:
-    return f"bench-{target}"
+#: Shopify's REST leaky bucket on the standard plans, as the sandbox simulates it by default.
+SHOPIFY_BUCKET = 40
+SHOPIFY_LEAK_PER_SECOND = 2.0
 
 
 class Harness:
@@ -147,39 +159,124 @@ class Harness:
         DBTaskResult.objects.filter(pk__in=stale).delete()
 
 
+# ---------------------------------------------------------------------------------------- phases
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One measurement: orders of ``source`` booked in ``target``; ``limited``: Shopify at its real REST
+    limit (otherwise every shop's rate limit is off)."""
+
+    source: str
+    target: str
+    limited: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}-{self.target}{'-limited' if self.limited else ''}"
+
+    @property
+    def shop(self) -> str:
+        return f"bench-{self.key}"
+
+    @property
+    def knobs(self) -> dict[str, Any]:
+        if self.source != "shopify":
+            return {"rate_limit_per_minute": 0}
+        if not self.limited:
+            return {"rate_limit_enabled": False}
+        return {
+            "rate_limit_enabled": True,
+            "bucket_size": SHOPIFY_BUCKET,
+            "leak_rate": SHOPIFY_LEAK_PER_SECOND,
+        }
+
+    @property
+    def source_label(self) -> str:
+        from koppel.connectors import registry
+
+        label = registry.source(self.source).label
+        if self.source != "shopify":
+            return label
+        if self.limited:
+            return f"{label} (bucket {SHOPIFY_BUCKET}, {SHOPIFY_LEAK_PER_SECOND:g}/s)"
+        return f"{label} (rate limit off)"
+
+    def bucket_seconds(self, orders: int) -> float:
+        """The least time the shop's rate limit allows for one fetch per order (0 without a limit)."""
+        if not self.limited:
+            return 0.0
+        return max(0, orders - SHOPIFY_BUCKET) / SHOPIFY_LEAK_PER_SECOND
+
+
+def phases(sources: tuple[str, ...], targets: tuple[str, ...], shopify_limit: str) -> Iterator[Phase]:
+    for source in sources:
+        for target in targets:
+            if source != "shopify":
+                yield Phase(source, target)
+                continue
+            if shopify_limit in ("off", "both"):
+                yield Phase(source, target)
+            if shopify_limit in ("on", "both"):
+                yield Phase(source, target, limited=True)
+
+
+def make_orders(source: str, count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` bookable orders in ``source``'s control-API shape, from the same mix for every source:
+    Dutch and Belgian consumers (repeat customers among them), Dutch businesses and Belgian businesses with
+    a VAT number (intra-community, 0%); 21% and 9% lines and shipping; all paid. The KMO Shops orders are
+    the ones this script always placed."""
+    maker = OrderMaker(seed)
+    scenarios = islice(maker.scenarios(failing=False), count)
+    if source == "kmoshops":
+        return [maker.make(scenario) for scenario in scenarios]
+    shape = woo_order if source == "woocommerce" else shopify_cart
+    return [shape(maker.basket(scenario)) for scenario in scenarios]
+
+
 # ---------------------------------------------------------------------------------------- Koppel
 
 
+def logged_requests(client: httpx.Client, path: str) -> list[dict[str, Any]]:
+    """A sandbox's request log (a list, or ``{"requests": [...]}``)."""
+    logged = client.get(path).raise_for_status().json()
+    return list(logged["requests"] if isinstance(logged, dict) else logged)
+
+
 def request_count(client: httpx.Client, target: str, account: str) -> int:
-    """The API requests the target sandbox logged for ``account`` (a list, or ``{"requests": [...]}``)."""
-    logged = client.get(f"/_sandbox/{target}/accounts/{account}/requests").raise_for_status().json()
-    return len(logged["requests"] if isinstance(logged, dict) else logged)
+    """The API requests the target sandbox logged for ``account``."""
+    return len(logged_requests(client, f"/_sandbox/{target}/accounts/{account}/requests"))
 
 
 def run_koppel(
-    harness: Harness, target: str, orders: list[dict[str, Any]], chunk: int, timeout: float
+    harness: Harness, phase: Phase, orders: list[dict[str, Any]], chunk: int, timeout: float
 ) -> dict[str, Any]:
-    """Place the orders in bulk requests of ``chunk`` (each waits until the previous chunk's webhooks
-    have made their records, so no more than ``chunk`` webhooks are in flight), then wait until every
-    record has settled."""
+    """Place the orders through the shop's control API in bulk requests of ``chunk``, the shop sending
+    their webhooks (each chunk waits until the previous chunk's webhooks have made their records, so no
+    more than ``chunk`` webhooks are in flight), then wait until every record has settled. At Shopify's
+    real limit the time the bucket needs is added to ``timeout``."""
     from django.db.models import Max, Min, QuerySet
 
+    from koppel.intake.models import WebhookDelivery
     from koppel.sync.models import Record, State
 
-    shop = shop_name(target)
+    sandbox = sandbox_shop_of(phase.source)
+    shop_path = sandbox.shop_path(phase.shop)
     connection = connect_sandboxes(
         harness.account,
         harness.sandbox_url,
-        name=f"bench {target}",
-        shop=shop,
-        target=target,
+        name=f"bench {phase.key}",
+        shop=phase.shop,
+        source=phase.source,
+        target=phase.target,
         target_account=KOPPEL_ACCOUNT,
-        shop_knobs={"rate_limit_per_minute": 0},
+        shop_knobs=phase.knobs,
         poll=False,
     )
     records = Record.objects.filter(connection=connection)
-    deadline = time.monotonic() + timeout
-    ids: list[int] = []
+    allowed = timeout + phase.bucket_seconds(len(orders))
+    deadline = time.monotonic() + allowed
+    placed = 0
     with httpx.Client(base_url=harness.sandbox_url, timeout=60.0) as client:
 
         def wait_until(query: QuerySet[Record], count: int) -> None:
@@ -187,42 +284,90 @@ def run_koppel(
                 harness.stack.check()
                 if time.monotonic() > deadline:
                     states = Counter(records.values_list("state", flat=True))
-                    hooks = client.get(f"/_sandbox/kmoshops/shops/{shop}/webhooks").json()
-                    answers = Counter(hook["status"] or hook["error"] for hook in hooks)
+                    sent = sandbox.deliveries(client, phase.shop)
+                    answers = Counter(
+                        hook["status"] or hook["error"] for hook in sent if hook.get("kind") != "ping"
+                    )
                     raise SystemExit(
-                        f"Koppel did not settle {len(orders)} orders within {timeout:.0f} s: records "
-                        f"{dict(states)}, webhook answers {dict(answers)}; logs in {harness.stack.log_dir}"
+                        f"Koppel did not settle {len(orders)} {phase.source_label} orders within "
+                        f"{allowed:.0f} s: records {dict(states)}, webhook answers {dict(answers)}; logs "
+                        f"in {harness.stack.log_dir}"
                     )
                 time.sleep(0.05)
 
         for start in range(0, len(orders), chunk):
-            if ids:
-                wait_until(records, len(ids))
-            batch = {"orders": orders[start : start + chunk], "notify": True}
-            response = client.post(f"/_sandbox/kmoshops/shops/{shop}/orders/bulk", json=batch)
-            ids += response.raise_for_status().json()["ids"]
-        wait_until(records.exclude(state=State.QUEUED), len(ids))
-        shop_calls = len(client.get(f"/_sandbox/kmoshops/shops/{shop}/requests").json())
-        target_calls = request_count(client, target, KOPPEL_ACCOUNT)
-        client.delete(f"/_sandbox/kmoshops/shops/{shop}/requests")
+            if placed:
+                wait_until(records, placed)
+            batch = orders[start : start + chunk]
+            response = client.post(f"{shop_path}/orders/bulk", json={"orders": batch, "notify": True})
+            response.raise_for_status()
+            placed += len(batch)
+        wait_until(records.exclude(state=State.QUEUED), placed)
+        shop_log = logged_requests(client, f"{shop_path}/requests")
+        target_calls = request_count(client, phase.target, KOPPEL_ACCOUNT)
+        client.delete(f"{shop_path}/requests").raise_for_status()
     span = records.aggregate(first=Min("created_at"), last=Max("handled_at"))
     latencies = [
         (handled - created).total_seconds()
         for created, handled in records.filter(state=State.HANDLED).values_list("created_at", "handled_at")
     ]
     return {
-        "ids": ids,
+        "ids": list(records.order_by("pk").values_list("source_order_id", flat=True)),
         "states": Counter(records.values_list("state", flat=True)),
         "errors": Counter(records.exclude(error_code="").values_list("error_code", flat=True)),
         "seconds": (span["last"] - span["first"]).total_seconds(),
         "latencies": latencies,
-        "shop_calls": shop_calls,
+        "webhooks": Counter(
+            WebhookDelivery.objects.filter(connection=connection).values_list("outcome", flat=True)
+        ),
+        "shop_calls": len(shop_log),
+        "shop_429": sum(1 for call in shop_log if call.get("status") == 429),
+        "tries": Counter(Counter(call["path"] for call in shop_log if call.get("method") == "GET").values()),
         "target_calls": target_calls,
-        "shop_key": connection.source_credentials["api_key"],
+        "source_url": connection.source_url,
+        "source_credentials": dict(connection.source_credentials),
     }
 
 
 # ---------------------------------------------------------------------------------------- floor
+
+
+@dataclass(frozen=True)
+class ShopReader:
+    """GET one order from the shop over bare httpx, as the source connector does (the same path and
+    credentials; no bucket bookkeeping, as the floor runs only with the shop's rate limit off)."""
+
+    source: str
+    url: str
+    credentials: dict[str, str]
+
+    def client(self) -> httpx.Client:
+        if self.source == "woocommerce":
+            from koppel.connectors.woocommerce.client import api_base
+
+            auth = (self.credentials["consumer_key"], self.credentials["consumer_secret"])
+            return httpx.Client(base_url=api_base(self.url), auth=auth)
+        if self.source == "shopify":
+            from koppel.connectors.shopify.client import API_VERSION
+
+            headers = {"X-Shopify-Access-Token": self.credentials["access_token"]}
+            return httpx.Client(base_url=f"{self.url}/admin/api/{API_VERSION}/", headers=headers)
+        return httpx.Client(base_url=f"{self.url}/", headers={"X-Api-Key": self.credentials["api_key"]})
+
+    def fetch(self, shop: httpx.Client, order_id: str) -> dict[str, Any]:
+        if self.source == "shopify":
+            return shop.get(f"orders/{order_id}.json").raise_for_status().json()["order"]
+        if self.source == "woocommerce":
+            return shop.get(f"orders/{order_id}").raise_for_status().json()
+        return shop.get(f"api/v1/orders/{order_id}").raise_for_status().json()
+
+
+def invoice_of(source: str, order: dict[str, Any]) -> Any:
+    """The invoice Koppel books for a source's order (the connector's parser; ``invoice_for``)."""
+    from koppel.connectors import registry
+    from koppel.documents.checks import invoice_for
+
+    return invoice_for(registry.source(source).parse_order(order), "NL")
 
 
 class Floor(Protocol):
@@ -234,14 +379,19 @@ class Floor(Protocol):
         """Calls made once per run (the VAT rates, which Koppel caches); returns how many."""
         ...
 
-    def book(self, target: httpx.Client, order: dict[str, Any]) -> int:
-        """Book one order as the connector does; returns the number of calls made."""
+    def book(self, target: httpx.Client, order: dict[str, Any], source: str) -> int:
+        """Book one order of ``source`` as the connector does; returns the number of calls made."""
         ...
 
 
 class FactuursturenFloor:
+    """A KMO Shops order is booked with the smaller bodies this floor always sent (so its figures stay
+    comparable); the other sources' orders with the connector's own mapping."""
+
     def __init__(self, account: TargetAccount) -> None:
-        self.account = account
+        from koppel.connectors.factuursturen.mapping import FactuursturenSettings
+
+        self.account, self.settings = account, FactuursturenSettings()
 
     def client(self) -> httpx.Client:
         auth = (self.account.credentials["username"], self.account.credentials["api_key"])
@@ -251,7 +401,30 @@ class FactuursturenFloor:
         fs.get("taxes").raise_for_status()
         return 1
 
-    def book(self, fs: httpx.Client, order: dict[str, Any]) -> int:
+    def book(self, fs: httpx.Client, order: dict[str, Any], source: str) -> int:
+        if source == "kmoshops":
+            return self.book_kmoshops(fs, order)
+        from koppel.connectors.factuursturen.mapping import debtor_body, invoice_body
+
+        invoice = invoice_of(source, order)
+        email = invoice.customer.email.strip().lower()
+        fs.get(f"search/invoices/all/{quote(invoice.order_number, safe='')}").raise_for_status()
+        found = fs.get(f"search/clients/email/{quote(email, safe='')}").raise_for_status().json()
+        client = next((c for c in found if str(c.get("email", "")).strip().lower() == email), None)
+        new = 0
+        if client is None:
+            body = debtor_body(invoice, self.settings)
+            clientnr, new = fs.post("clients", json=body).raise_for_status().text.strip(), 1
+            include_vat = invoice.prices_include_vat
+        else:
+            clientnr = str(client["clientnr"])
+            tax_type = str(client.get("tax_type") or "").strip().lower()
+            include_vat = {"intax": True, "extax": False}.get(tax_type, invoice.prices_include_vat)
+        body = invoice_body(invoice, clientnr, debtor_prices_include_vat=include_vat, settings=self.settings)
+        fs.post("invoices", json=body).raise_for_status()
+        return 3 + new
+
+    def book_kmoshops(self, fs: httpx.Client, order: dict[str, Any]) -> int:
         customer = order["customer"]
         email = customer["email"].strip().lower()
         fs.get(f"search/invoices/all/{quote(order['number'], safe='')}").raise_for_status()
@@ -307,14 +480,10 @@ class EenvoudigFacturerenFloor:
         ef.get("settings", params={"fields": "taxes"}).raise_for_status()
         return 1
 
-    def book(self, ef: httpx.Client, order: dict[str, Any]) -> int:
+    def book(self, ef: httpx.Client, order: dict[str, Any], source: str) -> int:
         from koppel.connectors.eenvoudigfactureren.mapping import client_body, invoice_body
-        from koppel.connectors.kmoshops.mapping import parse_order
-        from koppel.documents.model import build_invoice
-        from koppel.documents.vat import is_intra_community_supply
 
-        parsed = parse_order(order)
-        invoice = build_invoice(parsed, intra_community=is_intra_community_supply(parsed, "NL"))
+        invoice = invoice_of(source, order)
         number, email = invoice.order_number, invoice.customer.email.strip().lower()
         ef.get("invoices", params={"filter": f"external_invoice_id={number}"}).raise_for_status()
         ef.get("invoices", params={"search": number}).raise_for_status()
@@ -339,20 +508,20 @@ FLOORS: dict[str, Callable[[TargetAccount], Floor]] = {
 }
 
 
-def run_floor(harness: Harness, target: str, shop_key: str, ids: list[int], threads: int) -> dict[str, Any]:
-    """The same calls per order as Koppel, from a bare httpx loop (persistent connections, no database)."""
-    base = harness.sandbox_url
-    floor = FLOORS[target](create_sandbox_account(base, target, FLOOR_ACCOUNT))
+def run_floor(harness: Harness, phase: Phase, koppel: dict[str, Any], threads: int) -> dict[str, Any]:
+    """The same calls per order as Koppel, from a bare httpx loop (persistent connections, no database),
+    over the orders Koppel booked."""
+    ids: list[str] = koppel["ids"]
+    reader = ShopReader(phase.source, koppel["source_url"], koppel["source_credentials"])
+    floor = FLOORS[phase.target](create_sandbox_account(harness.sandbox_url, phase.target, FLOOR_ACCOUNT))
     lock = threading.Lock()
     calls = Counter[str]()
 
-    def worker(share: list[int]) -> None:
-        headers = {"X-Api-Key": shop_key}
-        shop_url = f"{base}/kmoshops/{shop_name(target)}"
-        with httpx.Client(base_url=shop_url, headers=headers) as shop, floor.client() as client:
+    def worker(share: list[str]) -> None:
+        with reader.client() as shop, floor.client() as client:
             for order_id in share:
-                order = shop.get(f"/api/v1/orders/{order_id}").raise_for_status().json()
-                made = floor.book(client, order)
+                order = reader.fetch(shop, order_id)
+                made = floor.book(client, order, phase.source)
                 with lock:
                     calls.update(shop=1, target=made)
 
@@ -379,60 +548,116 @@ def label(target: str) -> str:
     return registry.target(target).label
 
 
-def per_order(run: dict[str, Any], target: str) -> str:
-    n = len(run["ids"])
-    return f"{run['shop_calls'] / n:.2f} KMO Shops, {run['target_calls'] / n:.2f} {label(target)}"
-
-
 @dataclass(frozen=True)
 class Row:
+    source: str
     target: str
     koppel: float
     """Orders per second."""
-    floor: float
+    floor: float | None
+    """Orders per second of the bare loop, or at Shopify's real limit the bucket bound (``None`` when every
+    fetch fits in the bucket)."""
+    measured_floor: bool
+    """False when ``floor`` is the bucket bound rather than a measured bare loop."""
     seconds: float
     p50: float
     p99: float
+    source_calls: float
+    """Source calls per order, answers 429 included."""
+    rate_limited: float
+    """Source calls per order answered 429."""
     koppel_calls: float
     """Target calls per order."""
-    floor_calls: float
+    floor_calls: float | None
 
 
-def report(target: str, koppel: dict[str, Any], floor: dict[str, Any]) -> Row:
-    """Print one target's figures; returns them for the table."""
+def quantiles(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return 0.0, 0.0
+    if len(values) == 1:
+        return values[0], values[0]
+    cuts = statistics.quantiles(values, n=100)
+    return cuts[49], cuts[98]
+
+
+def source_calls_text(row: Row) -> str:
+    text = f"{row.source_calls:.2f}"
+    return f"{text} ({row.rate_limited:.2f} answered 429)" if row.rate_limited else text
+
+
+def report(phase: Phase, koppel: dict[str, Any], floor: dict[str, Any] | None) -> Row:
+    """Print one phase's figures; returns them for the table."""
     n = len(koppel["ids"])
-    cuts = statistics.quantiles(koppel["latencies"], n=100) if len(koppel["latencies"]) > 1 else [0.0] * 99
+    p50, p99 = quantiles(koppel["latencies"])
+    if floor is not None:
+        floor_rate, floor_calls = n / floor["seconds"], floor["target_calls"] / n
+    else:
+        bound = phase.bucket_seconds(n)
+        floor_rate, floor_calls = (n / bound if bound else None), None
     row = Row(
-        label(target),
+        phase.source_label,
+        label(phase.target),
         n / koppel["seconds"],
-        n / floor["seconds"],
+        floor_rate,
+        floor is not None,
         koppel["seconds"],
-        cuts[49],
-        cuts[98],
+        p50,
+        p99,
+        koppel["shop_calls"] / n,
+        koppel["shop_429"] / n,
         koppel["target_calls"] / n,
-        floor["target_calls"] / n,
+        floor_calls,
     )
-    print(f"{row.target}:")
+    print(f"{row.source} → {row.target}:")
     print(f"  Koppel  {row.koppel:8.1f} orders/s  ({row.seconds:.2f} s, first webhook to last invoice)")
     print(f"          webhook to invoice per order: p50 {row.p50:.2f} s, p99 {row.p99:.2f} s")
-    print(f"          calls per order: {per_order(koppel, target)}")
-    print(f"  Floor   {row.floor:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx loop)")
-    print(f"          calls per order: {per_order(floor, target)}")
-    print(f"  Ratio   Koppel / floor = {row.koppel / row.floor:.2f}", flush=True)
+    hooks = koppel["webhooks"]
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in sorted(hooks.items()))
+    print(f"          webhooks stored: {sum(hooks.values())} ({outcomes})")
+    print(
+        f"          calls per order: {source_calls_text(row)} {row.source}, "
+        f"{row.koppel_calls:.2f} {row.target}"
+    )
+    if koppel["shop_429"]:
+        tries = ", ".join(f"{count} in {n}" for n, count in sorted(koppel["tries"].items()))
+        print(f"          orders fetched in 1, 2, ... tries (the others answered 429): {tries}")
+    if floor is not None:
+        print(f"  Floor   {row.floor:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx loop)")
+        print(
+            f"          calls per order: {floor['shop_calls'] / n:.2f} {row.source}, "
+            f"{floor['target_calls'] / n:.2f} {row.target}"
+        )
+    elif row.floor is not None:
+        print(
+            f"  Bound   {row.floor:8.2f} orders/s  ({phase.bucket_seconds(n):.0f} s: {n} fetches through a "
+            f"bucket of {SHOPIFY_BUCKET} leaking {SHOPIFY_LEAK_PER_SECOND:g}/s; no floor run)"
+        )
+    else:
+        print(f"  Bound   none: {n} fetches fit in the bucket of {SHOPIFY_BUCKET}; no floor run")
+    if row.floor is not None:
+        print(f"  Ratio   Koppel / {'floor' if floor else 'bound'} = {row.koppel / row.floor:.2f}")
+    sys.stdout.flush()
     return row
 
 
 def table(rows: list[Row]) -> None:
-    """One Markdown table row per target."""
+    """One Markdown table row per source × target."""
     print(
-        "\n| Target | Koppel | Floor | Koppel / floor | Webhook→invoice p50 / p99 | Target calls per order |"
+        "\n| Source | Target | Koppel | Webhook→invoice p50 / p99 | Source calls per order | "
+        "Target calls per order | Floor | Koppel / floor |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
+        floor_calls = f", floor {row.floor_calls:.2f}" if row.floor_calls is not None else ""
+        if row.floor is None:
+            floor, ratio = "none (fits in the bucket)", "-"
+        else:
+            floor = f"{row.floor:.1f} orders/s" if row.measured_floor else f"bucket bound {row.floor:.2f}/s"
+            ratio = f"{row.koppel / row.floor:.2f}"
         print(
-            f"| {row.target} | {row.koppel:.1f} orders/s ({row.seconds:.2f} s) | {row.floor:.1f} orders/s | "
-            f"{row.koppel / row.floor:.2f} | {row.p50:.2f} s / {row.p99:.2f} s | "
-            f"Koppel {row.koppel_calls:.2f}, floor {row.floor_calls:.2f} |"
+            f"| {row.source} | {row.target} | {row.koppel:.1f} orders/s ({row.seconds:.2f} s) | "
+            f"{row.p50:.2f} s / {row.p99:.2f} s | {source_calls_text(row)} | "
+            f"Koppel {row.koppel_calls:.2f}{floor_calls} | {floor} | {ratio} |"
         )
 
 
@@ -449,28 +674,50 @@ def main(argv: list[str] | None = None) -> int:
         help="place the orders in bulk requests of this many (default: all at once)",
     )
     parser.add_argument(
+        "--source",
+        choices=(*SOURCES, "all"),
+        default="kmoshops",
+        help="the shop platform, or all of them one after the other (default kmoshops)",
+    )
+    parser.add_argument(
         "--target",
         choices=(*TARGETS, "all"),
         default="factuursturen",
         help="the invoicing target, or all of them one after the other (default factuursturen)",
     )
-    parser.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--shopify-limit",
+        choices=("both", "off", "on"),
+        default="both",
+        help="Shopify with the sandbox's rate limit off, at the real limit (bucket 40, 2 calls/s), or both "
+        "(default both)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=180.0,
+        help="give up on a phase after this many seconds (at Shopify's real limit: plus the time the bucket "
+        "needs)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
+    sources = SOURCES if args.source == "all" else (args.source,)
     targets = TARGETS if args.target == "all" else (args.target,)
-    maker = OrderMaker(args.seed)
-    orders = [maker.make(scenario) for scenario in islice(maker.scenarios(failing=False), args.orders)]
+    orders = {source: make_orders(source, args.orders, args.seed) for source in sources}
     rows: list[Row] = []
     failed = False
     with Harness(workers=args.workers) as harness:
         placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
-        print(f"End to end, {args.orders} orders placed {placed} per target, {args.workers} worker(s) and")
-        print(f"as many floor threads, 1 web process, {harness.database}, {os.cpu_count()} CPUs", flush=True)
-        for target in targets:
-            koppel = run_koppel(harness, target, orders, args.chunk or args.orders, args.timeout)
-            floor = run_floor(harness, target, koppel["shop_key"], koppel["ids"], args.workers)
-            rows.append(report(target, koppel, floor))
+        print(f"End to end, {args.orders} orders placed {placed} per source and target, {args.workers}")
+        print(
+            f"worker(s) and as many floor threads, 1 web process, {harness.database}, {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        for phase in phases(sources, targets, args.shopify_limit):
+            koppel = run_koppel(harness, phase, orders[phase.source], args.chunk or args.orders, args.timeout)
+            floor = None if phase.limited else run_floor(harness, phase, koppel, args.workers)
+            rows.append(report(phase, koppel, floor))
             states = dict(koppel["states"])
             if states != {"handled": args.orders}:
                 print(f"  NOT ALL HANDLED: {states}, errors {dict(koppel['errors'])}", file=sys.stderr)
