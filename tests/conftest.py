@@ -526,5 +526,14 @@ def record_of(connection, order: dict[str, Any]):
     return Record.objects.get(connection=connection, source_order_id=str(order["id"]))
 
 
+def book(shop, connection, deliver, order):
+    """Place ``order`` in the KMO Shops sandbox, deliver its signed webhook, run the queue: its record."""
+    shop.place(order)
+    response = deliver(connection, order["id"])
+    assert response.status_code == 202, response.content
+    drain()
+    return record_of(connection, order)
+
+
 def in_past(days: int) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")

@@ -10,20 +10,12 @@ from decimal import Decimal
 import pytest
 
 from koppel.sync.models import Attempt, State
-from tests.conftest import connect, drain, make_order, record_of, shared_file
+from tests.conftest import book, connect, make_order, shared_file
 
 
 @pytest.fixture
 def ef_connection(account, shop, eenvoudigfactureren, retry_fast):
     return connect(account, shop, eenvoudigfactureren)
-
-
-def book(shop, connection, deliver, order):
-    shop.place(order)
-    response = deliver(connection, order["id"])
-    assert response.status_code == 202, response.content
-    drain()
-    return record_of(connection, order)
 
 
 def test_example_order_sends_exactly_the_previewed_requests(

@@ -10,16 +10,7 @@ from decimal import Decimal
 import pytest
 
 from koppel.sync.models import Attempt, Record, State
-from tests.conftest import drain, in_past, make_order, record_of
-
-
-def book(shop, connection, deliver, order):
-    shop.place(order)
-    response = deliver(connection, order["id"])
-    assert response.status_code == 202, response.content
-    drain()
-    return record_of(connection, order)
-
+from tests.conftest import book, drain, in_past, make_order, record_of
 
 # -- the happy path ---------------------------------------------------------------------------------------
 

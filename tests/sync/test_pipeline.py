@@ -7,15 +7,7 @@ from __future__ import annotations
 import json
 
 from koppel.sync.models import Attempt, State
-from tests.conftest import drain, make_order, record_of, shared_file
-
-
-def book(shop, connection, deliver, order):
-    shop.place(order)
-    response = deliver(connection, order["id"])
-    assert response.status_code == 202, response.content
-    drain()
-    return record_of(connection, order)
+from tests.conftest import book, make_order, shared_file
 
 
 def invoice_posts(administration):
