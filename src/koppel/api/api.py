@@ -10,7 +10,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
@@ -247,13 +246,7 @@ def start_backfill(request: HttpRequest, connection_id: int, body: BackfillIn) -
     since, until = aware(body.since), aware(body.until) if body.until else None
     if until is not None and until <= since:
         raise ApiError(400, "BAD_REQUEST", "until must be after since.")
-    with transaction.atomic():
-        item, _ = backfills.start(connection, since, until)
-        Backfill.objects.filter(pk=item.pk, status=Backfill.Status.FAILED).update(
-            status=Backfill.Status.PAUSED
-        )
-        run_backfill.enqueue(item.pk)
-    item.refresh_from_db()
+    item, _ = backfills.start_in_background(connection, since, until)
     return Status(202, backfills.progress(item))
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,9 +23,8 @@ from django.views.decorators.http import require_POST
 from koppel.connections.models import Connection
 from koppel.documents.codes import REMEDIES
 from koppel.sync import backfill as backfills
-from koppel.sync.models import Backfill, Record, State
+from koppel.sync.models import Record, State
 from koppel.sync.services import AlreadyHandled, reprocess
-from koppel.sync.tasks import run_backfill
 
 from .forms import BackfillForm
 
@@ -175,12 +173,7 @@ def backfill_start(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, error)
         return redirect("dashboard:connections")
     since, until = form.range()
-    with transaction.atomic():
-        item, resumed = backfills.start(connection, since, until)
-        Backfill.objects.filter(pk=item.pk, status=Backfill.Status.FAILED).update(
-            status=Backfill.Status.PAUSED
-        )
-        run_backfill.enqueue(item.pk)
+    item, resumed = backfills.start_in_background(connection, since, until)
     text = _("Backfill %(id)s resumed.") if resumed else _("Backfill %(id)s started.")
     messages.success(request, text % {"id": item.pk})
     return redirect("dashboard:connections")

@@ -58,6 +58,23 @@ def start(connection: Connection, since: datetime, until: datetime | None) -> tu
     return Backfill.objects.create(connection=connection, since=since, until=until), False
 
 
+def start_in_background(
+    connection: Connection, since: datetime, until: datetime | None
+) -> tuple[Backfill, bool]:
+    """:func:`start` for a worker to run (the API and the dashboard): a failed backfill of the range is
+    tried again, and its first page is queued. Returns it and whether it was resumed."""
+    from .tasks import run_backfill
+
+    with transaction.atomic():
+        item, resumed = start(connection, since, until)
+        Backfill.objects.filter(pk=item.pk, status=Backfill.Status.FAILED).update(
+            status=Backfill.Status.PAUSED
+        )
+        run_backfill.enqueue(item.pk)
+    item.refresh_from_db()
+    return item, resumed
+
+
 @dataclass
 class Pacer:
     """At most ``per_second`` calls a second, across the whole backfill."""

@@ -111,19 +111,11 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
 def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
     connection = record.connection
     now = timezone.now()
-    if connection.target_paused_until and connection.target_paused_until > now:
-        return Outcome(
-            State.QUEUED,
-            message=f"{connection.target_class.label} asked us to wait (rate limit)",
-            retry_at=connection.target_paused_until + retry.spread(),
-        )
+    if waiting := paused(connection.target_class.label, connection.target_paused_until, now):
+        return waiting
     if not has_fresh_payload(record, now):
-        if connection.source_paused_until and connection.source_paused_until > now:
-            return Outcome(
-                State.QUEUED,
-                message=f"{connection.source_class.label} asked us to wait (rate limit)",
-                retry_at=connection.source_paused_until + retry.spread(),
-            )
+        if waiting := paused(connection.source_class.label, connection.source_paused_until, now):
+            return waiting
         source = connection.source(log)
         try:
             record.payload = source.fetch_order(record.source_order_id)
@@ -151,6 +143,16 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
         return book(record, order, connection, target, owner)
     finally:
         target.close()
+
+
+def paused(system: str, until: datetime | None, now: datetime) -> Outcome | None:
+    """While a system's rate limit pauses the connection, the order waits (spread, so the waiting orders
+    do not all come back at once)."""
+    if until is None or until <= now:
+        return None
+    return Outcome(
+        State.QUEUED, message=f"{system} asked us to wait (rate limit)", retry_at=until + retry.spread()
+    )
 
 
 def has_fresh_payload(record: Record, now: datetime) -> bool:
