@@ -8,17 +8,49 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from pydantic import ValidationError as PydanticValidationError
 
 from koppel.accounts.models import Account
 from koppel.connectors import registry
-from koppel.connectors.base import SourceConnector, TargetConnector
+from koppel.connectors.base import Credentialed, SourceConnector, TargetConnector
+from koppel.connectors.errors import AuthFailed, Side
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import CheckContext
+from koppel.documents.countries import country_by_code
 
 from . import crypto
+
+
+def settings_problems(cls: type[Credentialed], values: Any) -> list[str]:
+    """The connector's own words on invalid settings, one message per field: ``"Label: message"``."""
+    if not isinstance(values, dict):
+        return ["Settings must be an object of names and values."]
+    try:
+        cls.settings_model.model_validate(values)  # type: ignore[attr-defined]
+    except PydanticValidationError as exc:
+        fields = cls.settings_model.model_fields  # type: ignore[attr-defined]
+        messages = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+            field = fields.get(name)
+            label = field.title if field is not None and field.title else name
+            text = error.get("msg", "invalid").removeprefix("Value error, ")
+            if error.get("type") == "extra_forbidden":
+                text = f"{cls.label} has no setting {name!r}"
+            messages.append(f"{label}: {text}")
+        return messages
+    return []
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", _("Not tested")
+    OK = "ok", _("Connected")
+    FAILED = "failed", _("Not working")
 
 
 class Connection(models.Model):
@@ -53,6 +85,17 @@ class Connection(models.Model):
     source_paused_until = models.DateTimeField(null=True, blank=True)
     target_vat_rates = models.JSONField(null=True, blank=True)
     target_vat_rates_at = models.DateTimeField(null=True, blank=True)
+
+    # Health: the two dots. Set by the connection test and by every call that finds the credentials
+    # refused; ``failure_notified_at`` makes one e-mail per failure, not one per order.
+    source_health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    source_health_message = models.CharField(max_length=500, blank=True, default="")
+    source_checked_at = models.DateTimeField(null=True, blank=True)
+    target_health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    target_health_message = models.CharField(max_length=500, blank=True, default="")
+    target_checked_at = models.DateTimeField(null=True, blank=True)
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -109,12 +152,78 @@ class Connection(models.Model):
         return registry.target(self.target_kind)
 
     def source(self, log: CallLog | None = None) -> SourceConnector:
-        return self.source_class(url=self.source_url, credentials=self.source_credentials, log=log)
+        credentials = self._usable_credentials("source", self.source_class)
+        return self.source_class(url=self.source_url, credentials=credentials, log=log)
 
     def target(self, log: CallLog | None = None) -> TargetConnector:
+        credentials = self._usable_credentials("target", self.target_class)
         return self.target_class(
-            url=self.target_url, credentials=self.target_credentials, settings=self.target_settings, log=log
+            url=self.target_url, credentials=credentials, settings=self.target_settings, log=log
         )
+
+    def _usable_credentials(self, side: Side, cls: type[Credentialed]) -> crypto.Secrets:
+        """The side's credentials, or ``AuthFailed`` saying what is missing (never a ``KeyError`` in the
+        worker: a connection stored before credentials were checked must explain itself)."""
+        try:
+            credentials = self.source_credentials if side == "source" else self.target_credentials
+        except crypto.CredentialsUnreadable as exc:
+            raise AuthFailed(
+                f"The {cls.label} credentials {exc}; connect {cls.label} again", side=side
+            ) from None
+        missing = cls.missing_credentials(credentials)
+        if missing:
+            raise AuthFailed(f"The {cls.label} connection {missing}; connect {cls.label} again", side=side)
+        return credentials
+
+    # Validation: what every way in (dashboard, admin, API, command) refuses ------------------------------
+    def problems(self) -> dict[str, list[str]]:
+        """Why the worker could not use this connection, by model field (``__all__`` for credentials);
+        empty when it can."""
+        problems: dict[str, list[str]] = {}
+
+        def add(field: str, message: str) -> None:
+            problems.setdefault(field, []).append(message)
+
+        source_cls = target_cls = None
+        try:
+            source_cls = self.source_class
+        except LookupError as exc:
+            add("source_kind", str(exc.args[0]))
+        try:
+            target_cls = self.target_class
+        except LookupError as exc:
+            add("target_kind", str(exc.args[0]))
+        for side, cls in (("source", source_cls), ("target", target_cls)):
+            if cls is None:
+                continue
+            try:
+                cls_credentials = self.source_credentials if side == "source" else self.target_credentials
+            except crypto.CredentialsUnreadable as exc:
+                add(NON_FIELD_ERRORS, f"{cls.label}: the stored credentials {exc}")
+                continue
+            if missing := cls.missing_credentials(cls_credentials):
+                add(NON_FIELD_ERRORS, f"{cls.label} {missing}.")
+        if source_cls is not None:
+            statuses = self.eligible_statuses
+            if not isinstance(statuses, list) or not all(isinstance(item, str) for item in statuses):
+                add("eligible_statuses", "A list of statuses is expected.")
+            elif unknown := sorted(set(statuses) - set(source_cls.statuses)):
+                add(
+                    "eligible_statuses",
+                    f"Unknown status {', '.join(unknown)}; {source_cls.label} knows "
+                    f"{', '.join(source_cls.statuses)}.",
+                )
+        if target_cls is not None:
+            for message in settings_problems(target_cls, self.target_settings):
+                add("target_settings", message)
+        if country_by_code(self.shop_country or "") is None:
+            add("shop_country", f"Unknown country code {self.shop_country!r}.")
+        return problems
+
+    def clean(self) -> None:
+        super().clean()
+        if problems := self.problems():
+            raise ValidationError(problems)
 
     @property
     def statuses_to_book(self) -> frozenset[str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from koppel.documents.model import Invoice, Order, Party
 
@@ -23,9 +23,30 @@ from .http import CallLog
 
 
 class ConnectorSettings(BaseModel):
-    """Per-connection settings a connector declares; validated when a connection is saved."""
+    """Per-connection settings a connector declares; validated when a connection is saved. Declare each
+    with :func:`setting`, so the Configuration tab and the API schema can show it."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def setting(
+    default: Any,
+    label: str,
+    help_text: str = "",
+    *,
+    choices_from: str = "",
+    choice_labels: Mapping[str, str] | None = None,
+) -> Any:
+    """A settings field with its label and help text (English, marked with ``gettext_noop``).
+
+    ``choices_from`` names a method of the connector whose answer lists the choices (``"layouts"``: the
+    invoice layouts the administration has); ``choice_labels`` names the values of a ``Literal``."""
+    extra: dict[str, Any] = {}
+    if choices_from:
+        extra["choices_from"] = choices_from
+    if choice_labels:
+        extra["choice_labels"] = dict(choice_labels)
+    return Field(default, title=label, description=help_text or None, json_schema_extra=extra or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +102,54 @@ class Layout:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """How a credential is asked for: the dashboard's and the command's prompt, and its help text.
+    ``secret`` fields are write-only: never shown again once given."""
+
+    name: str
+    label: str
+    help: str = ""
+    secret: bool = True
+
+
+def _default_label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
 class Credentialed:
     """The secrets a connector is given: every field of ``credential_fields`` (the primary set) or of one
-    of ``credential_alternatives`` (e.g. Shopify's access token, or an app's client ID and secret)."""
+    of ``credential_alternatives`` (e.g. Shopify's access token, or an app's client ID and secret).
+
+    Labels and help texts are English and marked with ``gettext_noop``; the dashboard translates them."""
 
     #: Names of the secrets the connection stores (encrypted) for this connector.
     credential_fields: ClassVar[tuple[str, ...]]
     credential_alternatives: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: ``name: (label, help text)`` of each credential; a missing one is labelled after its name.
+    credential_help: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    #: A name for each set of :meth:`credential_sets`, offered as a choice when there are several.
+    credential_set_labels: ClassVar[tuple[str, ...]] = ()
+    #: Credentials that are no secret (a user name, a client ID): shown when the side is reconnected.
+    public_credentials: ClassVar[frozenset[str]] = frozenset()
+    #: How the system's address is asked for, with an example.
+    url_label: ClassVar[str] = "Address"
+    url_help: ClassVar[str] = ""
+
+    @classmethod
+    def credential_field(cls, name: str) -> CredentialField:
+        label, help_text = cls.credential_help.get(name, (_default_label(name), ""))
+        return CredentialField(name, label, help_text, secret=name not in cls.public_credentials)
+
+    @classmethod
+    def missing_credentials(cls, credentials: Mapping[str, str]) -> str:
+        """What is missing, in words naming the fields by their labels; empty when complete."""
+        if cls.credentials_complete(credentials):
+            return ""
+        sets = [
+            " and ".join(cls.credential_field(n).label for n in fields) for fields in cls.credential_sets()
+        ]
+        return "needs " + ", or ".join(sets)
 
     @classmethod
     def credential_sets(cls) -> tuple[tuple[str, ...], ...]:
@@ -119,6 +181,11 @@ class SourceConnector(ABC, Credentialed):
 
     def close(self) -> None:  # an optional hook, not an abstract method
         """Release connections; adapters with an HTTP client override this."""
+
+    def test_connection(self) -> None:
+        """Raise ``AuthFailed`` or ``Unavailable`` when the credentials or the shop do not work. The default
+        asks for the orders changed from now on: one cheap, authenticated call."""
+        next(iter(self.iter_orders(datetime.now(UTC))), None)
 
     @abstractmethod
     def fetch_order(self, order_id: str) -> dict[str, Any]:
@@ -168,6 +235,8 @@ class TargetConnector(ABC, Credentialed):
     kind: ClassVar[str]
     label: ClassVar[str]
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    #: The system's own API address, offered when a connection is made.
+    production_url: ClassVar[str] = ""
     #: VAT rates assumed by ``koppel preview`` when it may not ask the target.
     default_vat_rates: ClassVar[frozenset[Decimal]] = frozenset()
 

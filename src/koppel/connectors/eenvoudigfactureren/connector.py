@@ -8,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
+from django.utils.translation import gettext_noop as _
+
 from koppel.connectors.base import BookedInvoice, Debtor, Layout, PlannedRequest, TargetConnector
 from koppel.connectors.errors import ConnectorError, Rejected
 from koppel.documents.model import Invoice, Party
@@ -47,6 +49,14 @@ class EenvoudigFacturerenTarget(TargetConnector):
     kind = "eenvoudigfactureren"
     label = "EenvoudigFactureren"
     credential_fields = ("api_key",)
+    credential_help = {
+        "api_key": (
+            _("API key"),
+            _("In EenvoudigFactureren under Settings → API: click Add API key and copy the key."),
+        )
+    }
+    url_label = _("API address")
+    url_help = _("Leave as it is unless you use a test environment.")
     settings_model = mapping.EenvoudigFacturerenSettings
     default_vat_rates = frozenset({Decimal("21"), Decimal("12"), Decimal("6"), ZERO_RATE})
     production_url = PRODUCTION_URL

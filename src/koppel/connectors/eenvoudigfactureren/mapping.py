@@ -24,9 +24,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.utils.translation import gettext_noop as _
 from pydantic import field_validator
 
-from koppel.connectors.base import ConnectorSettings
+from koppel.connectors.base import ConnectorSettings, setting
 from koppel.documents.model import Invoice, InvoiceLine, Party
 from koppel.documents.money import cents, fmt
 from koppel.documents.vat import vat_compact
@@ -54,18 +55,36 @@ INTRA_COMMUNITY_GOODS = "ICL"
 class EenvoudigFacturerenSettings(ConnectorSettings):
     #: "automatic": EenvoudigFactureren numbers the invoice (the manual recommends it); "order_number": the
     #: invoice number is the order number.
-    invoice_number: Literal["automatic", "order_number"] = "automatic"
+    invoice_number: Literal["automatic", "order_number"] = setting(
+        "automatic",
+        _("Invoice number"),
+        _("EenvoudigFactureren numbers invoices (recommended), or the invoice number is the order number."),
+        choice_labels={"automatic": _("Numbered by EenvoudigFactureren"), "order_number": _("Order number")},
+    )
     #: The invoice's reference; placeholders: {order_number}, {payment_method}, {order_date},
     #: {customer_name}. It must contain {order_number}.
-    reference: str = DEFAULT_REFERENCE
+    reference: str = setting(
+        DEFAULT_REFERENCE,
+        _("Reference"),
+        _(
+            "Must contain {order_number}; may also use {payment_method}, {order_date} and {customer_name}, "
+            "e.g. {order_number} / {payment_method}."
+        ),
+    )
     #: Amounts incl. VAT (the manual's default) or excl. VAT.
-    amounts_include_vat: bool = True
+    amounts_include_vat: bool = setting(True, _("Amounts include VAT"), _("Off: amounts excl. VAT."))
     #: E-mail the invoice to the customer after it is created (off by default, as in the manual).
-    send_invoice: bool = False
+    send_invoice: bool = setting(
+        False, _("Send invoice"), _("E-mail the invoice to the customer as soon as it is created.")
+    )
     #: The invoice layout (``layout_id``); empty uses the account's default.
-    layout_id: str = ""
+    layout_id: str = setting(
+        "", _("Invoice layout"), _("Empty: the account's default layout."), choices_from="layouts"
+    )
     #: Register the payment of a paid order, so the invoice is not left open.
-    mark_paid: bool = True
+    mark_paid: bool = setting(
+        True, _("Register payments"), _("Mark the invoice of a paid order as paid, so it is not left open.")
+    )
 
     @field_validator("reference")
     @classmethod

@@ -8,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
+from django.utils.translation import gettext_noop as _
+
 from koppel.connectors.base import BookedInvoice, Debtor, Layout, PlannedRequest, TargetConnector
 from koppel.connectors.errors import Rejected
 from koppel.documents.model import Invoice, Party
@@ -39,6 +41,16 @@ class FactuursturenTarget(TargetConnector):
     kind = "factuursturen"
     label = "Factuursturen"
     credential_fields = ("username", "api_key")
+    credential_help = {
+        "username": (_("Username"), _("The user name you log in to Factuursturen with.")),
+        "api_key": (
+            _("API key"),
+            _("In Factuursturen under Settings → Connections: create a key, set it to Active."),
+        ),
+    }
+    public_credentials = frozenset({"username"})
+    url_label = _("API address")
+    url_help = _("Leave as it is unless you use a test environment.")
     settings_model = mapping.FactuursturenSettings
     default_vat_rates = frozenset({Decimal("21"), Decimal("9"), Decimal("0")})
     production_url = PRODUCTION_URL

@@ -10,7 +10,9 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
-from koppel.connectors.base import ConnectorSettings
+from django.utils.translation import gettext_noop as _
+
+from koppel.connectors.base import ConnectorSettings, setting
 from koppel.documents.countries import country_by_code
 from koppel.documents.model import Invoice, InvoiceLine, Party
 from koppel.documents.money import cents, fmt, fmt_rate
@@ -48,13 +50,29 @@ TEXTS = {
 class FactuursturenSettings(ConnectorSettings):
     #: "manual": invoices are created with sendmethod ``mail`` (the merchant sends them); "email":
     #: Factuursturen e-mails them to the debtor (client and invoice sendmethod ``email``).
-    send_invoice: Literal["manual", "email"] = "manual"
+    send_invoice: Literal["manual", "email"] = setting(
+        "manual",
+        _("Send invoice"),
+        _("Whether Factuursturen e-mails the invoice to the customer, or you send it yourself."),
+        choice_labels={
+            "manual": _("No: I send invoices myself"),
+            "email": _("Yes: Factuursturen e-mails each invoice"),
+        },
+    )
     #: The invoice layout (Factuursturen "profile" id); empty uses the administration's default.
-    profile: str = ""
+    profile: str = setting(
+        "", _("Invoice layout"), _("Empty: the administration's default layout."), choices_from="layouts"
+    )
     #: Language of the texts Koppel writes on debtors and invoices.
-    language: Literal["nl", "en"] = "nl"
-    mailintro: str = ""
-    client_reference: str = ""
+    language: Literal["nl", "en"] = setting(
+        "nl",
+        _("Language of the invoice texts"),
+        choice_labels={"nl": "Nederlands", "en": "English"},
+    )
+    mailintro: str = setting(
+        "", _("Salutation"), _('Empty: "Geachte {first_name} {last_name}," in the language chosen.')
+    )
+    client_reference: str = setting("", _("Debtor reference"), _('Empty: "Bedankt voor uw bestelling".'))
 
 
 def country_name(raw: str) -> str:

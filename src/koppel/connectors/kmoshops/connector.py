@@ -10,6 +10,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
 from koppel.documents.model import Order
 
@@ -43,6 +45,14 @@ class KmoShopsSource(SourceConnector):
     statuses = ("pending", "paid", "processing", "shipped", "completed", "cancelled", "refunded")
     default_eligible_statuses = ("paid", "processing", "shipped", "completed")
     credential_fields = ("api_key",)
+    credential_help = {
+        "api_key": (
+            _("API key"),
+            _("In your KMO Shops back office under Settings → API: create a key with read access to orders."),
+        )
+    }
+    url_label = _("Shop address")
+    url_help = _("The address of your webshop, e.g. https://myshop.kmoshops.be")
     backfill_requests_per_second = 0.8  # the shop allows 60 requests a minute; leave room for live traffic
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], log=None) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext_noop as _
+
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
 from koppel.connectors.http import CallLog
 from koppel.documents.model import Order
@@ -63,6 +65,24 @@ class ShopifySource(SourceConnector):
     #: A legacy custom app's access token, or a Dev Dashboard app's client ID and secret.
     credential_fields = ("access_token",)
     credential_alternatives = (("client_id", "client_secret"),)
+    credential_set_labels = (
+        _("Admin API access token (custom app made in the Shopify admin)"),
+        _("Client ID and secret (app made in the Dev Dashboard)"),
+    )
+    credential_help = {
+        "access_token": (
+            _("Admin API access token"),
+            _("Settings → Apps → Develop apps → your app → API credentials; it starts with shpat_."),
+        ),
+        "client_id": (_("Client ID"), _("Dev Dashboard → your app → Settings.")),
+        "client_secret": (
+            _("Client secret"),
+            _("Dev Dashboard → your app → Settings, beside the client ID."),
+        ),
+    }
+    public_credentials = frozenset({"client_id"})
+    url_label = _("Shop address")
+    url_help = _("Your shop's myshopify.com address, e.g. https://myshop.myshopify.com")
     #: The credential Shopify signs an app's own webhook subscriptions with: ``add_connection`` takes it as
     #: the webhook secret when none is given.
     webhook_secret_credential: ClassVar[str] = "client_secret"

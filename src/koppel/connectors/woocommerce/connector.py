@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
 from koppel.connectors.http import CallLog
 from koppel.documents.model import Order
@@ -64,6 +66,16 @@ class WooCommerceSource(SourceConnector):
     )
     default_eligible_statuses = ("processing", "completed")
     credential_fields = ("consumer_key", "consumer_secret")
+    credential_help = {
+        "consumer_key": (
+            _("Consumer key"),
+            _("In WordPress: WooCommerce → Settings → Advanced → REST API → Add key, with Read permission."),
+        ),
+        "consumer_secret": (_("Consumer secret"), _("Shown beside the consumer key when you create it.")),
+    }
+    public_credentials = frozenset({"consumer_key"})
+    url_label = _("Shop address")
+    url_help = _("The address of your WordPress site, e.g. https://myshop.nl")
     # WooCommerce itself sets no limit (hosts do); a page of 100 orders is heavy work for a WordPress site.
     backfill_requests_per_second = 5.0
 
