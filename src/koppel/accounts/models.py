@@ -35,7 +35,7 @@ class Account(models.Model):
         max_length=20,
         blank=True,
         default="",
-        help_text=_("Chamber of Commerce (KvK) number in the Netherlands, enterprise number in Belgium."),
+        help_text=_("KvK (Chamber of Commerce) number in the Netherlands, enterprise number in Belgium"),
     )
     iban = models.CharField(_("IBAN"), max_length=34, blank=True, default="")
     email = models.EmailField(_("e-mail"), blank=True, default="")

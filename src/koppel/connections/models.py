@@ -105,6 +105,9 @@ class Connection(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("dashboard:connection", args=[self.pk])
+
     # Credentials ---------------------------------------------------------------------------------------
     @property
     def source_credentials(self) -> crypto.Secrets:

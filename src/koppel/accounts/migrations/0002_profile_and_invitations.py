@@ -5,87 +5,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='city',
-            field=models.CharField(blank=True, default='', max_length=100, verbose_name='city'),
+            model_name="account",
+            name="city",
+            field=models.CharField(blank=True, default="", max_length=100, verbose_name="city"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='company_name',
-            field=models.CharField(blank=True, default='', max_length=200, verbose_name='company name'),
+            model_name="account",
+            name="company_name",
+            field=models.CharField(blank=True, default="", max_length=200, verbose_name="company name"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='company_number',
-            field=models.CharField(blank=True, default='', help_text='Chamber of Commerce (KvK) number in the Netherlands, enterprise number in Belgium.', max_length=20, verbose_name='KvK or enterprise number'),
+            model_name="account",
+            name="company_number",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="KvK (Chamber of Commerce) number in the Netherlands, enterprise number in Belgium",
+                max_length=20,
+                verbose_name="KvK or enterprise number",
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='country',
-            field=models.CharField(blank=True, default='', max_length=2, verbose_name='country'),
+            model_name="account",
+            name="country",
+            field=models.CharField(blank=True, default="", max_length=2, verbose_name="country"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='email',
-            field=models.EmailField(blank=True, default='', max_length=254, verbose_name='e-mail'),
+            model_name="account",
+            name="email",
+            field=models.EmailField(blank=True, default="", max_length=254, verbose_name="e-mail"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='iban',
-            field=models.CharField(blank=True, default='', max_length=34, verbose_name='IBAN'),
+            model_name="account",
+            name="iban",
+            field=models.CharField(blank=True, default="", max_length=34, verbose_name="IBAN"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='notification_email',
-            field=models.EmailField(blank=True, default='', help_text='Notification e-mails go to this address too.', max_length=254, verbose_name='extra address for notifications'),
+            model_name="account",
+            name="notification_email",
+            field=models.EmailField(
+                blank=True,
+                default="",
+                help_text="Notification e-mails go to this address too.",
+                max_length=254,
+                verbose_name="extra address for notifications",
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='postal_code',
-            field=models.CharField(blank=True, default='', max_length=20, verbose_name='postal code'),
+            model_name="account",
+            name="postal_code",
+            field=models.CharField(blank=True, default="", max_length=20, verbose_name="postal code"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='shop_country',
-            field=models.CharField(default='NL', help_text='The country your shop sells from.', max_length=2, verbose_name='shop country'),
+            model_name="account",
+            name="shop_country",
+            field=models.CharField(
+                default="NL",
+                help_text="The country your shop sells from.",
+                max_length=2,
+                verbose_name="shop country",
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='street',
-            field=models.CharField(blank=True, default='', max_length=200, verbose_name='street and number'),
+            model_name="account",
+            name="street",
+            field=models.CharField(blank=True, default="", max_length=200, verbose_name="street and number"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='terms_accepted_at',
+            model_name="account",
+            name="terms_accepted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='account',
-            name='vat_number',
-            field=models.CharField(blank=True, default='', max_length=20, verbose_name='VAT number'),
+            model_name="account",
+            name="vat_number",
+            field=models.CharField(blank=True, default="", max_length=20, verbose_name="VAT number"),
         ),
         migrations.AlterField(
-            model_name='account',
-            name='name',
-            field=models.CharField(max_length=200, verbose_name='name'),
+            model_name="account",
+            name="name",
+            field=models.CharField(max_length=200, verbose_name="name"),
         ),
         migrations.CreateModel(
-            name='Invitation',
+            name="Invitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('code_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('accepted_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(blank=True, help_text="Empty: the merchant's sign-up makes a new account.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254)),
+                ("code_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("accepted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the merchant's sign-up makes a new account.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="accounts.account",
+                    ),
+                ),
             ],
         ),
     ]

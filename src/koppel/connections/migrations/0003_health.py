@@ -4,50 +4,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0002_source_paused_until'),
+        ("connections", "0002_source_paused_until"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='connection',
-            name='failure_notified_at',
+            model_name="connection",
+            name="failure_notified_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='last_webhook_at',
+            model_name="connection",
+            name="last_webhook_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='source_checked_at',
+            model_name="connection",
+            name="source_checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='source_health',
-            field=models.CharField(choices=[('unknown', 'Not tested'), ('ok', 'Connected'), ('failed', 'Not working')], default='unknown', max_length=10),
+            model_name="connection",
+            name="source_health",
+            field=models.CharField(
+                choices=[("unknown", "Not tested"), ("ok", "Connected"), ("failed", "Not working")],
+                default="unknown",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='source_health_message',
-            field=models.CharField(blank=True, default='', max_length=500),
+            model_name="connection",
+            name="source_health_message",
+            field=models.CharField(blank=True, default="", max_length=500),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='target_checked_at',
+            model_name="connection",
+            name="target_checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='target_health',
-            field=models.CharField(choices=[('unknown', 'Not tested'), ('ok', 'Connected'), ('failed', 'Not working')], default='unknown', max_length=10),
+            model_name="connection",
+            name="target_health",
+            field=models.CharField(
+                choices=[("unknown", "Not tested"), ("ok", "Connected"), ("failed", "Not working")],
+                default="unknown",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='target_health_message',
-            field=models.CharField(blank=True, default='', max_length=500),
+            model_name="connection",
+            name="target_health_message",
+            field=models.CharField(blank=True, default="", max_length=500),
         ),
     ]
