@@ -20,12 +20,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from koppel.connections.models import Connection
 from koppel.documents.codes import REMEDIES
 from koppel.sync import backfill as backfills
 from koppel.sync.models import Record, State
 from koppel.sync.services import AlreadyHandled, reprocess
 
+from .access import visible_connections, visible_records
 from .forms import BackfillForm
 
 PAGE_SIZE = 50
@@ -40,15 +40,6 @@ TABS = [
     (State.QUEUED, gettext_lazy("Queued")),
     (State.SKIPPED, gettext_lazy("Skipped")),
 ]
-
-
-def visible_connections(user: Any) -> QuerySet[Connection]:
-    connections = Connection.objects.select_related("account")
-    return connections if user.is_superuser else connections.filter(account__in=user.koppel_accounts.all())
-
-
-def visible_records(user: Any) -> QuerySet[Record]:
-    return Record.objects.filter(connection__in=visible_connections(user))
 
 
 def count_by_state(records: QuerySet[Record]) -> dict[str, int]:
