@@ -4,7 +4,8 @@
   sandbox.SANDBOX``): ``/kmoshops/{shop}/api/v1/...``, ``/factuursturen/api/v1/...``,
   ``/eenvoudigfactureren/api/v1/...``
 - ``/_sandbox/...``: the control API (``GET /_sandbox/health``; each sandbox adds its own routes under
-  ``/_sandbox/<connector>``)
+  ``/_sandbox/<connector>``), and ``GET /_sandbox/`` a page for people linking each sandbox's pages
+  (:mod:`koppel.sandbox.pages`)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 import uvicorn
 
 from koppel.connectors import registry
+from koppel.sandbox import pages
 from koppel.sandbox.http import App, Request, Response, Router
 
 __all__ = ["SandboxApp", "SandboxServer", "build_app", "serve"]
@@ -50,6 +52,13 @@ def build_app(public_url: str | None = None) -> SandboxApp:
     app = SandboxApp(public_url)
     control = Router()
     control.get("/health", _health)
+
+    async def index(request: Request) -> Response:
+        return pages.overview(
+            request, [s.page_links() for s in app.sandboxes.values() if hasattr(s, "page_links")]
+        )
+
+    control.get("/", index)
     for name, simulation in app.sandboxes.items():
         app.mount(f"/{name}", simulation.api_router())
     app.mount("/_sandbox", control)

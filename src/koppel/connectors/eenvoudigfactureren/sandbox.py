@@ -4,7 +4,9 @@ and the behaviour of the vendor's WooCommerce plugin.
 Koppel's base URL for it is ``{sandbox url}/eenvoudigfactureren/api/v1`` (real:
 https://eenvoudigfactureren.be/api/v1). Several accounts live side by side, each with its clients,
 invoices, sent e-mails, request log and fault knobs; the control API is mounted at
-``/_sandbox/eenvoudigfactureren``.
+``/_sandbox/eenvoudigfactureren``. For people, ``/_sandbox/eenvoudigfactureren/page`` lists the accounts
+and ``.../accounts/{name}/page`` shows an account's invoices (with their PDFs), clients, e-mails, VAT rates
+(with an "Add VAT rate" form) and layouts (:mod:`koppel.sandbox.pages`).
 
 Faithful to the real API where it is known:
 
@@ -77,12 +79,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lxml import etree
 
 from koppel.documents.countries import country_by_code, resolve_country
+from koppel.sandbox import pages
 from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import Request, Response, Router, reason, update_settings
 from koppel.sandbox.pdf import text_pdf
 
 API = "/api/v1"
 LOG_LIMIT = 10_000
+PAGES = pages.Pages("EenvoudigFactureren", "eenvoudigfactureren", "accounts")
+INVOICE_HEADERS = ("Number", "Date", "Client", "Reference", "Total incl. VAT", "Status", "Sent", "PDF")
+DEBTOR_HEADERS = ("Id", "Number", "Name", "Attention", "E-mail", "Country", "VAT number")
+CLIENT_SHOWN = ("client_id", "number", "name", "attention", "email_address", "country_code", "tax_code")
 DEFAULT_TAXES = ("21", "12", "6")
 MAX_TAXES = 5
 DEFAULT_LAYOUTS = (
@@ -1714,15 +1721,19 @@ class EenvoudigFacturerenSandbox:
         r.post("/accounts/{name}/clients", self._control(self._c_seed_client))
         r.get("/accounts/{name}/knobs", self._control(self._c_get_knobs))
         r.post("/accounts/{name}/knobs", self._control(self._c_set_knobs))
+        r.get("/accounts/{name}/invoices/{invoice_id}/pdf", self._control(self._c_invoice_pdf))
+        r.get("/page", self._p_index)
+        r.get("/accounts/{name}/page", self._control(self._p_account))
+        r.post("/accounts/{name}/page/taxes", self._control(self._p_add_tax))
         return r
 
     def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
-        async def endpoint(request: Request, name: str) -> Response:
+        async def endpoint(request: Request, name: str, **params: str) -> Response:
             account = self.accounts.get(name)
             if account is None:
                 return Response.json({"error": f"Account {name} not found"}, 404)
             try:
-                return await handler(account, request)
+                return await handler(account, request, **params)
             except ApiError as exc:
                 return Response.json({"error": exc.message}, exc.status)
             except ValueError as exc:
@@ -1799,6 +1810,52 @@ class EenvoudigFacturerenSandbox:
     async def _c_set_knobs(self, account: Account, request: Request) -> Response:
         account.knobs = _knobs_setting(account.knobs, self._control_body(request))
         return Response.json(asdict(account.knobs))
+
+    async def _c_invoice_pdf(self, account: Account, request: Request, invoice_id: str) -> Response:
+        invoice = _find(account.invoices, invoice_id)
+        return pages.pdf(invoice_pdf(invoice), f"invoice-{invoice['number']}")
+
+    # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
+
+    def page_links(self) -> list[tuple[str, str]]:
+        return PAGES.links(self.accounts)
+
+    async def _p_index(self, request: Request) -> Response:
+        rows = [(name, len(a.clients), len(a.invoices)) for name, a in self.accounts.items()]
+        return PAGES.index(request, ("Account", "Clients", "Invoices"), rows)
+
+    async def _p_account(self, account: Account, request: Request) -> Response:
+        here = PAGES.of(account.name)
+        invoices = [
+            (
+                inv["number"],
+                inv["date"],
+                f"{inv['client_name']} ({inv['client_id']})",
+                inv["reference"],
+                inv["total_with_tax"],
+                inv["status"],
+                inv["sent"],
+                pages.link(PAGES.path(account.name, "invoices", inv["invoice_id"], "pdf"), "PDF"),
+            )
+            for inv in pages.newest(account.invoices.values())
+        ]
+        clients = [tuple(c[key] for key in CLIENT_SHOWN) for c in pages.newest(account.clients.values())]
+        emails = [(mail["number"], mail["to"], mail["time"]) for mail in pages.newest(account.emails)]
+        layouts = [(lay["layout_id"], lay["name"], lay["default"]) for lay in account.layouts]
+        return PAGES.page(
+            request,
+            account.name,
+            pages.section("Invoices", pages.table(INVOICE_HEADERS, invoices, len(account.invoices))),
+            pages.section("Clients", pages.table(DEBTOR_HEADERS, clients, len(account.clients))),
+            pages.section(
+                "E-mails sent", pages.table(("Invoice", "To", "Time"), emails, len(account.emails))
+            ),
+            pages.vat_rates(map(money, account.taxes), f"{here}/taxes"),
+            pages.section("Layouts", pages.table(("Id", "Name", "Default"), layouts)),
+        )
+
+    async def _p_add_tax(self, account: Account, request: Request) -> Response:
+        return pages.add_vat_rate(request, account.taxes, PAGES.of(account.name), most=MAX_TAXES)
 
 
 def _find(objects: dict[int, dict[str, Any]], raw_id: str) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 
 Koppel's base URL for it is ``{sandbox url}/factuursturen/api/v1`` (real: https://www.factuursturen.nl/api/v1).
 Several accounts live side by side, each with its clients, invoices, hourly call budget and fault knobs;
-the control API is mounted at ``/_sandbox/factuursturen``.
+the control API is mounted at ``/_sandbox/factuursturen``. For people, ``/_sandbox/factuursturen/page``
+lists the accounts and ``.../accounts/{username}/page`` shows an account's invoices (with their PDFs),
+debtors, VAT rates (with an "Add VAT rate" form) and profiles (:mod:`koppel.sandbox.pages`).
 
 Faithful to the real API where it is known:
 
@@ -55,11 +57,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from koppel.documents.countries import COUNTRIES, Country, country_by_code, resolve_country
+from koppel.sandbox import pages
 from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import HTTPException, Request, Response, Router, reason, update_settings
 from koppel.sandbox.pdf import text_pdf
 
 LOG_LIMIT = 10_000
+PAGES = pages.Pages("Factuursturen", "factuursturen", "accounts")
+INVOICE_HEADERS = ("Number", "Date", "Debtor", "Reference", "Total incl. VAT", "Status", "PDF")
+DEBTOR_HEADERS = ("Number", "Contact", "Company", "E-mail", "Country", "VAT number")
 NETHERLANDS_ID = "146"
 DEFAULT_TAXES = ("21", "9", "0")
 DEFAULT_PROFILES = ({"id": "1", "name": "Standaard"}, {"id": "2", "name": "Webshop"})
@@ -995,15 +1001,19 @@ class FactuursturenSandbox:
         r.post("/accounts/{username}/clients", self._control(self._c_seed_client))
         r.get("/accounts/{username}/knobs", self._control(self._c_get_knobs))
         r.post("/accounts/{username}/knobs", self._control(self._c_set_knobs))
+        r.get("/accounts/{username}/invoices/{key}/pdf", self._control(self._c_invoice_pdf))
+        r.get("/page", self._p_index)
+        r.get("/accounts/{username}/page", self._control(self._p_account))
+        r.post("/accounts/{username}/page/taxes", self._control(self._p_add_tax))
         return r
 
     def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
-        async def endpoint(request: Request, username: str) -> Response:
+        async def endpoint(request: Request, username: str, **params: str) -> Response:
             account = self.accounts.get(username)
             if account is None:
                 return Response.json({"error": "not_found", "message": f"Account {username} not found"}, 404)
             try:
-                return await handler(account, request)
+                return await handler(account, request, **params)
             except HTTPException as exc:  # validation errors in JSON, like the rest of the control API
                 return Response.json({"error": "bad_request", "message": exc.response.body.decode()}, 400)
             except ValueError as exc:
@@ -1074,6 +1084,58 @@ class FactuursturenSandbox:
     async def _c_set_knobs(self, account: Account, request: Request) -> Response:
         account.knobs.update(self._control_body(request))
         return Response.json(asdict(account.knobs))
+
+    async def _c_invoice_pdf(self, account: Account, request: Request, key: str) -> Response:
+        invoice = account.find_invoice(key)
+        if invoice is None:
+            return Response.text("Invoice not found", 404)
+        return pages.pdf(invoice_pdf(invoice), invoice["invoicenr"])
+
+    # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
+
+    def page_links(self) -> list[tuple[str, str]]:
+        return PAGES.links(self.accounts)
+
+    async def _p_index(self, request: Request) -> Response:
+        rows = [(name, len(a.clients), len(a.invoices)) for name, a in self.accounts.items()]
+        return PAGES.index(request, ("Administration", "Debtors", "Invoices"), rows)
+
+    async def _p_account(self, account: Account, request: Request) -> Response:
+        here = PAGES.of(account.username)
+        invoices = [
+            (
+                inv["invoicenr"],
+                inv["sent"],
+                f"{inv['company'] or inv['contact']} ({inv['clientnr']})",
+                " ".join(line for line in inv["reference"].values() if line),
+                inv["totalintax"],
+                "uncollectible" if inv["uncollectible"] else "open" if Decimal(inv["open"]) > 0 else "paid",
+                pages.link(PAGES.path(account.username, "invoices", inv["id"], "pdf"), "PDF"),
+            )
+            for inv in pages.newest(account.invoices.values())
+        ]
+        debtors = [
+            (c["clientnr"], c["contact"], c["company"], c["email"], _alpha2(c["country"]), c["taxnumber"])
+            for c in pages.newest(account.clients.values())
+        ]
+        default = account.default_profile
+        profiles = [(p["id"], p["name"], "yes" if p["id"] == default else "") for p in account.profiles]
+        return PAGES.page(
+            request,
+            account.username,
+            pages.section("Invoices", pages.table(INVOICE_HEADERS, invoices, len(account.invoices))),
+            pages.section("Debtors", pages.table(DEBTOR_HEADERS, debtors, len(account.clients))),
+            pages.vat_rates(map(rate_text, account.taxes), f"{here}/taxes"),
+            pages.section("Profiles", pages.table(("Id", "Name", "Default"), profiles)),
+        )
+
+    async def _p_add_tax(self, account: Account, request: Request) -> Response:
+        return pages.add_vat_rate(request, account.taxes, PAGES.of(account.username))
+
+
+def _alpha2(country: str) -> str:
+    found = COUNTRY_BY_ID.get(country)
+    return found.alpha2 if found is not None else country
 
 
 def _profiles(raw: list[Any]) -> list[dict[str, str]]:

@@ -4,7 +4,9 @@ Several shops live in one process, each under ``/kmoshops/{shop}``: the shop URL
 with is ``{sandbox url}/kmoshops/{shop}``. The shop API (``GET api/v1/orders[/{id}]``) checks the
 ``X-Api-Key`` header, applies a sliding 60-second rate limit per shop and the fault knobs, and answers
 JSON errors ``{"error": ..., "message": ...}``. Orders are created and changed through the control API
-(mounted at ``/_sandbox/kmoshops``), which also sends the signed webhooks the real shop would send.
+(mounted at ``/_sandbox/kmoshops``), which also sends the signed webhooks the real shop would send. For
+people, ``/_sandbox/kmoshops/page`` lists the shops and ``.../shops/{shop}/page`` shows a shop's orders and
+a "Place order" form (:mod:`koppel.sandbox.pages`).
 
 Assumptions where the README is silent (documented so tests can rely on them):
 
@@ -39,6 +41,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from koppel.sandbox import pages
 from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import HTTPException, Request, Response, Router, reason
 from koppel.sandbox.webhooks import Attempt, DeliveryLog, WebhookSender, log_attempt
@@ -46,6 +49,18 @@ from koppel.sandbox.webhooks import Attempt, DeliveryLog, WebhookSender, log_att
 logger = logging.getLogger("koppel.sandbox.kmoshops")
 
 PAGE_SIZE = 50
+PAGES = pages.Pages("KMO Shops", "kmoshops", "shops")
+ORDER_FORM = (
+    ("first_name", "First name", "Sanne"),
+    ("last_name", "Last name", "Jansen"),
+    ("email", "E-mail", "sanne@example.nl"),
+    ("country", "Country", "NL"),
+    ("product", "Product", "Mok Delfts blauw"),
+    ("quantity", "Quantity", "1"),
+    ("price", "Unit price incl. VAT", "12.95"),
+    ("vat_rate", "VAT rate", "21"),
+    ("status", "Status", "paid"),
+)
 FIRST_ORDER_ID = 100001
 WINDOW_SECONDS = 60.0
 LOG_LIMIT = 10_000
@@ -484,6 +499,9 @@ class KmoShopsSandbox:
         r.post("/shops/{shop}/webhooks/resend", self._control(self._c_resend))
         r.get("/shops/{shop}/requests", self._control(self._c_requests))
         r.delete("/shops/{shop}/requests", self._control(self._c_clear_requests))
+        r.get("/page", self._p_index)
+        r.get("/shops/{shop}/page", self._control(self._p_shop))
+        r.post("/shops/{shop}/page/orders", self._control(self._p_place_order))
         return r
 
     def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
@@ -603,6 +621,73 @@ class KmoShopsSandbox:
     async def _c_clear_requests(self, shop: Shop, request: Request) -> Response:
         shop.requests.clear()
         return Response.empty()
+
+    # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
+
+    def page_links(self) -> list[tuple[str, str]]:
+        return PAGES.links(self.shops)
+
+    async def _p_index(self, request: Request) -> Response:
+        rows = [(name, len(shop.orders), shop.webhook_url) for name, shop in self.shops.items()]
+        return PAGES.index(request, pages.SHOP_HEADERS, rows)
+
+    async def _p_shop(self, shop: Shop, request: Request) -> Response:
+        orders = [_order_row(order) for order in pages.newest(shop.orders.values())]
+        action = PAGES.path(shop.name, "page", "orders")
+        return PAGES.page(
+            request,
+            shop.name,
+            pages.orders(orders, len(shop.orders)),
+            pages.section("Place an order", pages.form(action, ORDER_FORM, "Place order")),
+        )
+
+    async def _p_place_order(self, shop: Shop, request: Request) -> Response:
+        """The "Place order" form: an order of one line and no shipping, placed as ``POST orders`` places
+        it, its webhook included."""
+        back = PAGES.of(shop.name)
+        given = pages.form_data(request)
+        quantity = given.get("quantity", "")
+        try:
+            if not quantity.isdigit() or int(quantity) < 1:
+                raise ValueError(f"Quantity: {quantity!r} is not a whole number from 1 up")
+            price = pages.number(given.get("price", ""), "Unit price")
+            rate = f"{pages.number(given.get('vat_rate', ''), 'VAT rate', below=100):.2f}"
+        except ValueError as exc:
+            return pages.error(request, str(exc), back)
+        customer = {
+            "firstname": given.get("first_name", ""),
+            "lastname": given.get("last_name", ""),
+            "email": given.get("email", ""),
+            "country": given.get("country", "").upper(),
+        }
+        line = {"description": given.get("product", ""), "amount": int(quantity), "price": f"{price:.2f}"}
+        order, event = self.add_order(
+            shop,
+            {
+                "status": given.get("status") or "paid",
+                "customer": customer,
+                "lines": [{**line, "tax_rate": rate}],
+                "shipping": None,
+            },
+        )
+        response = pages.redirect(back)
+        response.after = self._webhooks(shop, [(event, order["id"])])
+        return response
+
+
+def _order_row(order: dict[str, Any]) -> tuple[Any, ...]:
+    """An order as a row of :data:`koppel.sandbox.pages.ORDER_HEADERS`."""
+    customer = order["customer"]
+    name = " ".join(str(part) for key in ("firstname", "lastname", "company") if (part := customer[key]))
+    return (
+        order["id"],
+        order["number"],
+        order["created_at"],
+        name,
+        customer["email"],
+        order["status"],
+        order["total"],
+    )
 
 
 SANDBOX = KmoShopsSandbox

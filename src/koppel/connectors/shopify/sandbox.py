@@ -46,7 +46,9 @@ and ``client_secret`` (a new shop needs one of the two), ``app_installed``, ``we
 ``GET|DELETE webhooks`` (the delivery log, ``?wait_for=N``), ``POST webhooks/resend`` (the same webhook id
 again: a duplicate), ``POST webhooks/release`` (the held ones, newest first), ``GET|DELETE requests``
 (the Admin API and token requests, without headers or bodies), ``GET tokens`` (the granted tokens that
-are still valid, with the seconds they have left), ``DELETE tokens`` (revoke them all).
+are still valid, with the seconds they have left), ``DELETE tokens`` (revoke them all). For people,
+``GET /page`` lists the shops and ``GET /shops/{shop}/page`` shows a shop's orders
+(:mod:`koppel.sandbox.pages`).
 
 Assumptions where Shopify's documentation is silent (documented so tests can rely on them):
 
@@ -102,6 +104,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from koppel.sandbox import pages
 from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import HTTPException, Request, Response, Router
 from koppel.sandbox.webhooks import Attempt, DeliveryLog, WebhookSender, log_attempt
@@ -115,6 +118,7 @@ MAX_LIMIT = 250
 PAGE_INFO_ALLOWED = frozenset({"page_info", "limit", "fields"})
 VISIBLE_DAYS = 60
 LOG_LIMIT = 10_000
+PAGES = pages.Pages("Shopify", "shopify", "shops")
 DEFAULT_TOPICS = ("orders/create", "orders/updated", "orders/paid")
 TOPICS = (*DEFAULT_TOPICS, "orders/cancelled", "orders/delete")
 WEBHOOK_BACKOFF = (0.2, 0.5, 1.0)
@@ -1424,6 +1428,8 @@ class ShopifySandbox:
         r.delete("/shops/{shop}/requests", self._control(self._c_clear_requests))
         r.get("/shops/{shop}/tokens", self._control(self._c_tokens))
         r.delete("/shops/{shop}/tokens", self._control(self._c_revoke_tokens))
+        r.get("/page", self._p_index)
+        r.get("/shops/{shop}/page", self._control(self._p_shop))
         return r
 
     def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
@@ -1574,6 +1580,19 @@ class ShopifySandbox:
         shop.requests.clear()
         return Response.empty()
 
+    # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
+
+    def page_links(self) -> list[tuple[str, str]]:
+        return PAGES.links(self.shops)
+
+    async def _p_index(self, request: Request) -> Response:
+        rows = [(name, len(shop.raw), shop.webhook_url) for name, shop in self.shops.items()]
+        return PAGES.index(request, pages.SHOP_HEADERS, rows)
+
+    async def _p_shop(self, shop: Shop, request: Request) -> Response:
+        orders = [_order_row(json.loads(raw)) for raw in pages.newest(shop.raw.values())]
+        return PAGES.page(request, shop.name, pages.orders(orders, len(shop.raw)))
+
     async def _c_tokens(self, shop: Shop, request: Request) -> Response:
         return Response.json({"tokens": shop.live_tokens()})
 
@@ -1596,6 +1615,15 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+def _order_row(order: dict[str, Any]) -> tuple[Any, ...]:
+    """An order as Shopify serialises it, as a row of :data:`koppel.sandbox.pages.ORDER_HEADERS`."""
+    address = order.get("billing_address") or order.get("customer") or {}
+    name = " ".join(str(part) for key in ("first_name", "last_name", "company") if (part := address.get(key)))
+    status = " / ".join(filter(None, (order["financial_status"], order.get("fulfillment_status"))))
+    total = f"{order['total_price']} {order['currency']}"
+    return order["id"], order["name"], order["created_at"], name, order.get("email"), status, total
 
 
 def _log_request(shop: Shop, request: Request, response: Response) -> None:

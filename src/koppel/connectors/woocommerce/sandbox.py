@@ -15,12 +15,14 @@ address) is ``{sandbox url}/woocommerce/{store}``; the API is under ``…/{store
   theme's HTML 404 page.
 
 Orders are placed and changed through the control API under ``/_sandbox/woocommerce`` (see
-:meth:`WooCommerceSandbox.control_router`). The shop computes every amount the way WooCommerce's cart
-does (``WC_Cart_Totals``, ``WC_Discounts``, ``WC_Tax``): net amounts and taxes per line, unrounded taxes in
-``taxes[]``, tax rounded per line (or per rate with ``tax_round_at_subtotal``), percent and fixed coupons in
-whole cents with the remainder spread cent by cent, shipping taxed at the class of the cart's items, a
-negative fee taxed in proportion to the cart's tax classes, and the order total rounded from the unrounded
-sums.
+:meth:`WooCommerceSandbox.control_router`); for people, ``/_sandbox/woocommerce/page`` lists the stores and
+``.../stores/{store}/page`` shows a store's orders (:mod:`koppel.sandbox.pages`).
+
+The shop computes every amount the way WooCommerce's cart does (``WC_Cart_Totals``, ``WC_Discounts``,
+``WC_Tax``): net amounts and taxes per line, unrounded taxes in ``taxes[]``, tax rounded per line (or per rate
+with ``tax_round_at_subtotal``), percent and fixed coupons in whole cents with the remainder spread cent by
+cent, shipping taxed at the class of the cart's items, a negative fee taxed in proportion to the cart's tax
+classes, and the order total rounded from the unrounded sums.
 
 Webhooks: a store's ``webhook_url`` and ``webhook_secret`` create one webhook per topic (``order.created``
 and ``order.updated``), each pinged on creation with the form body ``webhook_id=N`` and no signature. A
@@ -72,6 +74,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from koppel.sandbox import pages
 from koppel.sandbox.faults import FaultKnobs
 from koppel.sandbox.http import HTTPException, Request, Response, Router, update_settings
 from koppel.sandbox.webhooks import Attempt, DeliveryLog, WebhookSender
@@ -81,6 +84,7 @@ logger = logging.getLogger("koppel.sandbox.woocommerce")
 API = "/wp-json/wc/v3"
 FIRST_ORDER_ID = 1001
 LOG_LIMIT = 10_000
+PAGES = pages.Pages("WooCommerce", "woocommerce", "stores")
 WINDOW_SECONDS = 60.0
 MAX_FAILURES = 5
 ORDER_TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored")
@@ -1406,6 +1410,8 @@ class WooCommerceSandbox:
         r.delete("/stores/{store}/deliveries", self._control(self._c_clear_deliveries))
         r.get("/stores/{store}/requests", self._control(self._c_requests))
         r.delete("/stores/{store}/requests", self._control(self._c_clear_requests))
+        r.get("/page", self._p_index)
+        r.get("/stores/{store}/page", self._control(self._p_store))
         return r
 
     def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
@@ -1630,6 +1636,26 @@ class WooCommerceSandbox:
     async def _c_clear_requests(self, store: Store, request: Request) -> Response:
         store.requests.clear()
         return Response.empty()
+
+    # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
+
+    def page_links(self) -> list[tuple[str, str]]:
+        return PAGES.links(self.stores)
+
+    async def _p_index(self, request: Request) -> Response:
+        rows = [
+            (
+                name,
+                len(store.orders),
+                ", ".join(sorted({hook.delivery_url for hook in store.webhooks.values()})),
+            )
+            for name, store in self.stores.items()
+        ]
+        return PAGES.index(request, pages.SHOP_HEADERS, rows)
+
+    async def _p_store(self, store: Store, request: Request) -> Response:
+        orders = [_order_row(record.doc) for record in pages.newest(store.orders.values())]
+        return PAGES.page(request, store.name, pages.orders(orders, len(store.orders)))
 
 
 @dataclass(slots=True)
@@ -1859,6 +1885,22 @@ def render_order(store: Store, record: OrderRecord, calc: Calculated) -> dict[st
             "collection": [{"href": f"{store.api_url}/orders"}],
         },
     }
+
+
+def _order_row(order: dict[str, Any]) -> tuple[Any, ...]:
+    """An order as ``GET orders/{id}`` shows it, as a row of :data:`koppel.sandbox.pages.ORDER_HEADERS`."""
+    billing = order["billing"]
+    name = " ".join(part for key in ("first_name", "last_name", "company") if (part := billing.get(key)))
+    total = f"{order['total']} {order['currency']}"
+    return (
+        order["id"],
+        order["number"],
+        order["date_created"],
+        name,
+        billing.get("email"),
+        order["status"],
+        total,
+    )
 
 
 SANDBOX = WooCommerceSandbox
