@@ -373,6 +373,8 @@ def retry_fast(settings):
     settings.RETRY_BASE_SECONDS = 0.02
     settings.RETRY_CAP_SECONDS = 0.1
     settings.RETRY_MAX_ATTEMPTS = 4
+    settings.BOOKING_DOUBT_SECONDS = 0.3
+    settings.BOOKING_DOUBT_RECHECK_SECONDS = 0.05
     return settings
 
 

@@ -147,6 +147,12 @@ FERNET_KEYS = [k.strip() for k in os.environ.get("KOPPEL_FERNET_KEYS", "").split
 RETRY_MAX_ATTEMPTS = int(os.environ.get("KOPPEL_RETRY_MAX_ATTEMPTS", "8"))
 RETRY_BASE_SECONDS = env_float("KOPPEL_RETRY_BASE_SECONDS", 10.0)
 RETRY_CAP_SECONDS = env_float("KOPPEL_RETRY_CAP_SECONDS", 3600.0)
+#: Seconds an external system has to answer a call (connecting: at most 5).
+HTTP_TIMEOUT_SECONDS = env_float("KOPPEL_HTTP_TIMEOUT", 20.0)
+#: A create whose answer never came (timeout, cut connection, 5xx) may still be saved by the target, late.
+#: Koppel searches for it again every ``..._RECHECK`` seconds and creates again only after this window.
+BOOKING_DOUBT_SECONDS = env_float("KOPPEL_BOOKING_DOUBT_SECONDS", 600.0)
+BOOKING_DOUBT_RECHECK_SECONDS = env_float("KOPPEL_BOOKING_DOUBT_RECHECK_SECONDS", 20.0)
 #: A worker that has not sent a heartbeat for this long is dead; its tasks are picked up again.
 WORKER_DEAD_AFTER_SECONDS = env_float("KOPPEL_WORKER_DEAD_AFTER", 30.0)
 WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)

@@ -261,3 +261,42 @@ def test_process_button_books_after_the_merchant_fixed_the_cause(shop, target, t
     record.refresh_from_db()
     assert record.state == State.HANDLED
     assert target.client_vat_number(target.clients[0]) == "BE0403019261"
+
+
+@pytest.mark.slow
+def test_a_target_that_saves_40_seconds_late_gets_one_invoice(
+    shop, target, target_connection, deliver, settings
+):
+    """The first create is held 40 s (Koppel gives up after 2): the retries search again instead of
+    creating again, and find the invoice once the target has saved it."""
+    settings.HTTP_TIMEOUT_SECONDS = 2.0
+    settings.BOOKING_DOUBT_SECONDS = 90.0
+    settings.BOOKING_DOUBT_RECHECK_SECONDS = 2.0
+    target.knobs(save_late_next=1, save_late_seconds=40.0)
+    order = make_order()
+    shop.place(order)
+    assert deliver(target_connection, order["id"]).status_code == 202
+    drain(timeout=80)
+    record = record_of(target_connection, order)
+    assert record.state == State.HANDLED, record.message
+    assert "after an interrupted attempt" in record.message
+    assert len(target.invoices) == 1
+    assert len(target.invoice_posts()) == 1
+    log = list(Attempt.objects.filter(record=record))
+    assert log[0].message.endswith("Koppel searches for it before it books again")
+    waits = [entry for entry in log if entry.error_code == "BOOKING_IN_DOUBT"]
+    assert waits and "Searching again until" in waits[0].message
+
+
+def test_a_create_that_failed_without_saving_is_booked_after_the_doubt_window(
+    shop, target, target_connection, deliver
+):
+    """A 502 on the create, nothing saved: in doubt (searching) for the window, then booked once."""
+    target.knobs(fail_before_commit_next=1)
+    record = book(shop, target_connection, deliver, make_order())
+    assert record.state == State.HANDLED, record.message
+    codes = [entry.error_code for entry in Attempt.objects.filter(record=record)]
+    assert codes[0] == "TARGET_UNAVAILABLE" and "BOOKING_IN_DOUBT" in codes
+    assert codes[-1] == ""
+    assert len(target.invoices) == 1
+    assert len(target.invoice_posts()) == 2

@@ -47,9 +47,24 @@ class Rejected(ConnectorError):
 
 
 class Unavailable(ConnectorError):
-    """Timeout, connection error or 5xx: worth retrying."""
+    """Timeout, connection error or 5xx: worth retrying.
+
+    ``outcome_unknown`` says the request may have reached the system and been carried out (a read timeout,
+    a connection cut mid-answer, a 5xx after sending): for a create, Koppel must search before it creates
+    again. A refused connection or a connect timeout never reached it."""
 
     transient = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        side: Side,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(message, side=side, retry_after=retry_after)
+        self.outcome_unknown = outcome_unknown
 
     @property
     def code(self) -> Code:

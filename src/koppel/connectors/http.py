@@ -9,10 +9,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from django.conf import settings
 
 from .errors import AuthFailed, NotFound, RateLimited, Rejected, Side, Unavailable
 
-DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+#: Connect within 5 s; an answer within ``KOPPEL_HTTP_TIMEOUT`` seconds (20 by default).
+CONNECT_TIMEOUT = 5.0
 #: One TLS context for every client: building one loads the CA bundle (about 20 ms), per client that
 #: dominated the time an order takes.
 SSL_CONTEXT = httpx.create_ssl_context()
@@ -74,6 +76,15 @@ def short_body(response: httpx.Response, limit: int = 500) -> str:
     return text[:limit] or response.reason_phrase
 
 
+def default_timeout() -> httpx.Timeout:
+    seconds = settings.HTTP_TIMEOUT_SECONDS if settings.configured else 20.0
+    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
+
+
+#: Failures before the request left: the system never saw it, so nothing can have been created.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
 class ApiClient:
     """Base for every adapter's client. Subclasses set ``side`` and ``system`` and may override
     :meth:`classify` for a system's own signals (e.g. Factuursturen's 403 at the hourly limit)."""
@@ -87,7 +98,7 @@ class ApiClient:
         *,
         auth: httpx.Auth | tuple[str, str] | None = None,
         headers: dict[str, str] | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
         transport: httpx.BaseTransport | None = None,
         log: CallLog | None = None,
     ) -> None:
@@ -96,7 +107,7 @@ class ApiClient:
             base_url=base_url.rstrip("/") + "/",
             auth=auth,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
-            timeout=timeout,
+            timeout=timeout or default_timeout(),
             transport=transport,
             verify=SSL_CONTEXT,
         )
@@ -117,11 +128,17 @@ class ApiClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             self.log.add(method, path, None, started, "timeout")
-            raise Unavailable(f"{self.system} did not answer in time", side=self.side) from exc
+            raise Unavailable(
+                f"{self.system} did not answer in time",
+                side=self.side,
+                outcome_unknown=not isinstance(exc, NOT_SENT),
+            ) from exc
         except httpx.TransportError as exc:
             self.log.add(method, path, None, started, type(exc).__name__)
             raise Unavailable(
-                f"{self.system} cannot be reached ({type(exc).__name__})", side=self.side
+                f"{self.system} cannot be reached ({type(exc).__name__})",
+                side=self.side,
+                outcome_unknown=not isinstance(exc, NOT_SENT),
             ) from exc
         self.log.add(method, path, response.status_code, started)
         self.classify(response)
@@ -140,5 +157,10 @@ class ApiClient:
         if status == 404:
             raise NotFound(message, side=self.side)
         if status == 408 or status >= 500:
-            raise Unavailable(message, side=self.side, retry_after=retry_after_seconds(response))
+            raise Unavailable(
+                message,
+                side=self.side,
+                retry_after=retry_after_seconds(response),
+                outcome_unknown=status >= 500,
+            )
         raise Rejected(message, side=self.side)

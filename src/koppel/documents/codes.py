@@ -26,6 +26,8 @@ class Code(StrEnum):
     TARGET_AUTH_FAILED = "TARGET_AUTH_FAILED"
     TARGET_REJECTED = "TARGET_REJECTED"
     TARGET_UNAVAILABLE = "TARGET_UNAVAILABLE"
+    BOOKING_IN_DOUBT = "BOOKING_IN_DOUBT"
+    CREDENTIALS_UNREADABLE = "CREDENTIALS_UNREADABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -94,6 +96,19 @@ REMEDIES: dict[Code, tuple[str, str]] = {
         "The invoicing software did not answer, or kept answering with errors or its rate limit, after all "
         "retries.",
         "Press Process later. Koppel had already retried with backoff.",
+    ),
+    Code.BOOKING_IN_DOUBT: (
+        "The invoice was sent to the invoicing software, but its answer never came (a timeout, a cut "
+        "connection or a server error): it may still be saved there, late. The order waits under Queued.",
+        "Nothing to do: Koppel searches the administration for the invoice again and again, and books it "
+        "only when the doubt window (KOPPEL_BOOKING_DOUBT_SECONDS, 10 minutes by default) has passed "
+        "without finding it. An order is never booked twice.",
+    ),
+    Code.CREDENTIALS_UNREADABLE: (
+        "The worker cannot decrypt the connection's stored credentials: it runs with other encryption keys "
+        "than the process that saved them.",
+        "Start every web and worker process with the same KOPPEL_FERNET_KEYS, then press Process (Koppel "
+        "also retries by itself). If the key is lost, connect the shop or administration again.",
     ),
     Code.INTERNAL_ERROR: (
         "An unexpected error inside Koppel.",

@@ -50,6 +50,12 @@ class Record(models.Model):
     booking_started_at = models.DateTimeField(
         null=True, blank=True, help_text="Set (and committed) just before the invoice is sent to the target."
     )
+    in_doubt_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the last create was sent without a known outcome (no answer, a cut connection, a "
+        "5xx): until the target shows the invoice or the doubt window ends, nothing is created again.",
+    )
     received_via = models.CharField(max_length=20, blank=True, default="")
     backfill = models.ForeignKey(
         "Backfill", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"

@@ -8,6 +8,9 @@ Exactly once rests on four things, outermost first:
    the target's answer and our commit finds the invoice instead of booking it again;
 4. ``booking_started_at`` is committed before the invoice is sent, which tells a recovered booking (ours)
    from an invoice someone else made (``ALREADY_PROCESSED``).
+
+A create whose answer never came (``in_doubt_since``) may be saved by the target late: until the target
+shows it, or the doubt window has passed, the record waits and searches again instead of creating again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from django.utils import timezone
 
 from koppel.connections.models import Connection
 from koppel.connectors.base import Debtor, TargetConnector
-from koppel.connectors.errors import ConnectorError, RateLimited
+from koppel.connectors.errors import ConnectorError, RateLimited, Unavailable
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import (
     WAITING_CODES,
@@ -179,6 +182,7 @@ def book(
     record.document = invoice.as_dict()
     existing = target.find_invoice(invoice)
     if existing is not None:
+        record.in_doubt_since = None
         ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
         if record.booking_started_at is not None:
             return Outcome(
@@ -195,16 +199,26 @@ def book(
             fields=ids,
         )
 
+    if waiting := still_in_doubt(record, target.label, timezone.now()):
+        return waiting
+
     debtor = obtain_debtor(connection, target, invoice, owner)
     record.target_debtor_id = debtor.id
-    record.booking_started_at = timezone.now()
+    record.booking_started_at = record.in_doubt_since = timezone.now()
     Record.objects.filter(pk=record.pk, lease_owner=owner).update(
         booking_started_at=record.booking_started_at,
+        in_doubt_since=record.in_doubt_since,
         target_debtor_id=debtor.id,
         payload=record.payload,
         payload_fetched_at=record.payload_fetched_at,
     )
-    booked = target.create_invoice(invoice, debtor)
+    try:
+        booked = target.create_invoice(invoice, debtor)
+    except ConnectorError as exc:
+        if not (isinstance(exc, Unavailable) and exc.outcome_unknown):
+            record.in_doubt_since = None  # refused, or never sent: nothing was created
+        raise
+    record.in_doubt_since = None
     message = f"Booked as {target.label} invoice {booked.number or booked.id}"
     if invoice.rounding_difference:
         message += (
@@ -215,6 +229,25 @@ def book(
         State.HANDLED,
         message=f"{message}; {booked.note}" if booked.note else message,
         fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
+    )
+
+
+def still_in_doubt(record: Record, target_label: str, now: datetime) -> Outcome | None:
+    """A create sent without a known outcome, not (yet) visible in the target: search again shortly, and
+    create again only once the doubt window has passed."""
+    since = record.in_doubt_since
+    if since is None:
+        return None
+    until = since + timedelta(seconds=settings.BOOKING_DOUBT_SECONDS)
+    if now >= until:
+        return None
+    sent, searching_until = (f"{timezone.localtime(moment):%H:%M:%S}" for moment in (since, until))
+    return Outcome(
+        State.QUEUED,
+        Code.BOOKING_IN_DOUBT,
+        f"In doubt: the invoice was sent to {target_label} at {sent} without an answer, and it is not in "
+        f"the administration yet. Searching again until {searching_until} before booking it again.",
+        retry_at=min(until, now + timedelta(seconds=settings.BOOKING_DOUBT_RECHECK_SECONDS)),
     )
 
 
@@ -260,10 +293,15 @@ def failure(record: Record, exc: ConnectorError) -> Outcome:
             State.ERROR, exc.code, f"Gave up after {tries} attempts: {exc.message}", counts_as_attempt=True
         )
     retry_at = timezone.now() + retry.backoff(tries, retry_after=exc.retry_after)
+    doubt = (
+        "; the invoice may have been saved all the same: Koppel searches for it before it books again"
+        if record.in_doubt_since
+        else ""
+    )
     return Outcome(
         State.QUEUED,
         exc.code,
-        f"Attempt {tries} failed, retrying: {exc.message}",
+        f"Attempt {tries} failed, retrying: {exc.message}{doubt}",
         retry_at,
         counts_as_attempt=True,
     )
@@ -314,6 +352,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
         "customer_name": record.customer_name,
         "customer_email": record.customer_email,
         "target_debtor_id": record.target_debtor_id,
+        "in_doubt_since": None if outcome.state == State.HANDLED else record.in_doubt_since,
         "updated_at": now,
         **outcome.fields,
     }

@@ -56,6 +56,7 @@ All state is touched from the server's event loop only.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
@@ -992,6 +993,11 @@ class AccountKnobs(FaultKnobs):
 
     fail_after_commit_next: int = 0
     """The next N successful ``POST invoices`` store the invoice but answer 502."""
+    fail_before_commit_next: int = 0
+    """The next N ``POST invoices`` answer 502 without storing anything."""
+    save_late_next: int = 0
+    """The next N ``POST invoices`` are held ``save_late_seconds`` before the invoice is saved and answered."""
+    save_late_seconds: float = 40.0
     rate_limit_per_minute: int = 0
     """API calls allowed in any sliding minute (0: no limit)."""
     rate_limit_burst: int = 0
@@ -1665,6 +1671,12 @@ class EenvoudigFacturerenSandbox:
         return Reply(project(invoice, _wanted_fields(request, INVOICE_LIST)), "invoice")
 
     async def _create_invoice(self, account: Account, request: Request) -> Reply:
+        if account.knobs.save_late_next:  # a slow backend: the client has given up long before the save
+            account.knobs.save_late_next -= 1
+            await asyncio.sleep(account.knobs.save_late_seconds)
+        if account.knobs.fail_before_commit_next:
+            account.knobs.fail_before_commit_next -= 1
+            raise ApiError(reason(502), 502)
         invoice = self.add_invoice(account, parse_body(request), self._base(request))
         if account.knobs.fail_after_commit_next:
             account.knobs.fail_after_commit_next -= 1

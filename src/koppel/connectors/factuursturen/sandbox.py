@@ -40,6 +40,7 @@ All state is touched from the server's event loop only.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -506,6 +507,11 @@ class AccountKnobs(FaultKnobs):
     """The next N calls answer the 403 of an exhausted budget, whatever the budget."""
     fail_after_commit_next: int = 0
     """The next N successful ``POST invoices`` store the invoice but answer 502."""
+    fail_before_commit_next: int = 0
+    """The next N ``POST invoices`` answer 502 without storing anything."""
+    save_late_next: int = 0
+    """The next N ``POST invoices`` are held ``save_late_seconds`` before the invoice is saved and answered."""
+    save_late_seconds: float = 40.0
 
 
 @dataclass(eq=False)
@@ -922,6 +928,12 @@ class FactuursturenSandbox:
         return Response.json({"invoice": invoice})
 
     async def _create_invoice(self, account: Account, request: Request) -> Response:
+        if account.knobs.save_late_next:  # a slow backend: the client has given up long before the save
+            account.knobs.save_late_next -= 1
+            await asyncio.sleep(account.knobs.save_late_seconds)
+        if account.knobs.fail_before_commit_next:
+            account.knobs.fail_before_commit_next -= 1
+            return Response.text(reason(502), 502)
         invoice = self.add_invoice(account, self._json(request))
         if invoice.get("invoicenr") and account.knobs.fail_after_commit_next:
             account.knobs.fail_after_commit_next -= 1
