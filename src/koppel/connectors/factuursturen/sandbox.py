@@ -510,7 +510,7 @@ class AccountKnobs(FaultKnobs):
     fail_before_commit_next: int = 0
     """The next N ``POST invoices`` answer 502 without storing anything."""
     save_late_next: int = 0
-    """The next N ``POST invoices`` are held ``save_late_seconds`` before the invoice is saved and answered."""
+    """The next N ``POST invoices`` wait ``save_late_seconds``, then save the invoice and answer."""
     save_late_seconds: float = 40.0
 
 
