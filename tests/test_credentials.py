@@ -16,11 +16,9 @@ from koppel.connections.models import Connection
 @pytest.fixture
 def fresh_keys(settings):
     def use(*keys: str) -> None:
-        settings.FERNET_KEYS = list(keys)
-        crypto.fernet.cache_clear()
+        settings.FERNET_KEYS = list(keys)  # the keys are part of the cache key: no cache to clear
 
-    yield use
-    crypto.fernet.cache_clear()
+    return use
 
 
 def raw_row(pk: int) -> str:
@@ -144,3 +142,71 @@ def test_add_connection_takes_the_shops_own_webhook_secret(transactional_db, cap
     connection = Connection.objects.get()
     assert connection.webhook_secret == "shpss_the-shops-own-key"
     assert "shpss_the-shops-own-key" not in out and "the one you gave" in out
+
+
+# -- a process without the keys ---------------------------------------------------------------------------
+
+
+def test_credentials_a_worker_cannot_read_are_a_retryable_error_with_a_remedy(
+    shop, administration, connection, deliver, settings
+):
+    from tests.conftest import drain, make_order, record_of
+
+    order = make_order()
+    shop.place(order)
+    assert deliver(connection, order["id"]).status_code == 202
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]  # the worker has other keys than the web
+    drain()
+    record = record_of(connection, order)
+    assert record.state == "error"
+    assert record.error_code == "CREDENTIALS_UNREADABLE"
+    assert "KOPPEL_FERNET_KEYS" in record.message
+    assert record.attempt_log.count() == settings.RETRY_MAX_ATTEMPTS  # retried, not given up at once
+    assert administration.invoices == []
+
+
+def test_a_webhook_whose_secret_cannot_be_read_is_answered_503_to_be_sent_again(connection, client, settings):
+    from tests.conftest import signed, webhook_body
+
+    body = webhook_body(123)
+    signature = signed(body, connection.webhook_secret)
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]
+    response = client.post(
+        connection.webhook_path, body, content_type="application/json", HTTP_X_KMO_SIGNATURE=signature
+    )
+    assert response.status_code == 503
+    assert response.json()["error"] == "CREDENTIALS_UNREADABLE"
+
+
+@pytest.mark.slow
+def test_a_worker_without_the_keys_does_not_start(connection, tmp_path):
+    """The worker would otherwise make up a key of its own and fail every order it took."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.sync.test_intake_and_worker import database_url
+
+    environment = {**os.environ, "DATABASE_URL": database_url(), "KOPPEL_DATA_DIR": str(tmp_path)}
+    environment.pop("KOPPEL_FERNET_KEYS", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "koppel.cli", "worker", "--batch"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "not started" in run.stderr and "KOPPEL_FERNET_KEYS" in run.stderr
+    assert not (tmp_path / "fernet.key").exists()
+
+    other = {**environment, "KOPPEL_FERNET_KEYS": Fernet.generate_key().decode()}
+    run = subprocess.run(
+        [sys.executable, "-m", "koppel.cli", "worker", "--batch"],
+        env=other,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "read none of the 2 stored credentials" in run.stderr

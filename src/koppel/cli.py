@@ -45,8 +45,11 @@ def cmd_worker(argv: list[str]) -> int:
     parser.add_argument("--batch", action="store_true", help="run what is ready, then exit")
     args = parser.parse_args(argv)
     _django()
-    from koppel.sync.worker import run_worker
+    from koppel.sync.worker import keys_problem, run_worker
 
+    if problem := keys_problem():
+        print(f"koppel worker: not started. {problem}", file=sys.stderr)
+        return 2
     run_worker(interval=args.interval, worker_id=args.worker_id, batch=args.batch)
     return 0
 

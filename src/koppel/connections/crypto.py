@@ -1,6 +1,8 @@
 """Credentials at rest: Fernet tokens, keys from ``KOPPEL_FERNET_KEYS`` (newest first) so keys can rotate.
 
-Without configured keys (development, the demo) a key is generated once into ``$KOPPEL_DATA_DIR/fernet.key``.
+Without configured keys (development, the demo) a key is generated once into ``$KOPPEL_DATA_DIR/fernet.key``,
+when credentials are first saved. Reading never makes up a key: a process without the keys that saved the
+credentials reports them unreadable (and ``koppel worker`` refuses to start, see :func:`worker_keys_problem`).
 """
 
 from __future__ import annotations
@@ -19,41 +21,98 @@ class CredentialsUnreadable(Exception):
     """Stored credentials cannot be decrypted with any configured key."""
 
 
-def _development_key() -> str:
-    path = Path(settings.DATA_DIR) / "fernet.key"
+NO_KEYS = (
+    "cannot be decrypted: this process has no encryption keys (KOPPEL_FERNET_KEYS is not set and there is "
+    "no development key file)"
+)
+WRONG_KEYS = "cannot be decrypted with the configured keys (KOPPEL_FERNET_KEYS)"
+
+
+def development_key_path() -> Path:
+    return Path(settings.DATA_DIR) / "fernet.key"
+
+
+def _development_key(create: bool) -> str | None:
+    path = development_key_path()
     if not path.exists():
+        if not create:
+            return None
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it a moment ago
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as handle:
             handle.write(Fernet.generate_key().decode())
     return path.read_text().strip()
 
 
 @cache
-def fernet() -> MultiFernet:
-    keys = list(settings.FERNET_KEYS) or [_development_key()]
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(key.encode()) for key in keys])
 
 
+def fernet(*, create: bool = False) -> MultiFernet | None:
+    """The configured keys; without them the development key, made only when ``create`` (saving)."""
+    keys = tuple(settings.FERNET_KEYS)
+    if not keys:
+        development = _development_key(create)
+        if development is None:
+            return None
+        keys = (development,)
+    return _fernet(keys)
+
+
 def encrypt(data: dict[str, Any]) -> str:
-    return fernet().encrypt(json.dumps(data, sort_keys=True).encode()).decode()
+    keys = fernet(create=True)
+    assert keys is not None
+    return keys.encrypt(json.dumps(data, sort_keys=True).encode()).decode()
 
 
 def decrypt(token: str) -> dict[str, Any]:
     if not token:
         return {}
+    keys = fernet()
+    if keys is None:
+        raise CredentialsUnreadable(NO_KEYS)
     try:
-        return json.loads(fernet().decrypt(token.encode()))
+        return json.loads(keys.decrypt(token.encode()))
     except InvalidToken:
-        raise CredentialsUnreadable("credentials cannot be decrypted with the configured keys") from None
+        raise CredentialsUnreadable(WRONG_KEYS) from None
+
+
+def worker_keys_problem(tokens: list[str]) -> str:
+    """Why a worker must not start with these stored credentials (a sample), or ``""``. Without keys, or
+    with keys that read none of them, every order it took would fail; a few unreadable ones among readable
+    ones are reported on their own records instead."""
+    tokens = [token for token in tokens if token]
+    if not tokens:
+        return ""
+    unreadable = 0
+    for token in tokens:
+        try:
+            decrypt(token)
+        except CredentialsUnreadable as exc:
+            if str(exc) == NO_KEYS:
+                return f"The stored credentials {NO_KEYS}. Start the worker with the web process's keys."
+            unreadable += 1
+    if unreadable == len(tokens):
+        return (
+            f"The configured keys (KOPPEL_FERNET_KEYS) read none of the {len(tokens)} stored credentials "
+            "checked. Start the worker with the same KOPPEL_FERNET_KEYS as the web process."
+        )
+    return ""
 
 
 def rotate(token: str) -> str:
     """Re-encrypt with the newest key (``MultiFernet.rotate``)."""
     if not token:
         return token
+    keys = fernet()
+    if keys is None:
+        raise CredentialsUnreadable(NO_KEYS)
     try:
-        return fernet().rotate(token.encode()).decode()
+        return keys.rotate(token.encode()).decode()
     except InvalidToken:
         raise CredentialsUnreadable("credentials cannot be decrypted with the configured keys") from None
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from koppel.accounts.models import Account
 from koppel.connectors import registry
 from koppel.connectors.base import Credentialed, SourceConnector, TargetConnector
-from koppel.connectors.errors import AuthFailed, Side
+from koppel.connectors.errors import AuthFailed, CredentialsUnreadable, Side
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import CheckContext
 from koppel.documents.countries import country_by_code
@@ -170,8 +170,10 @@ class Connection(models.Model):
         try:
             credentials = self.source_credentials if side == "source" else self.target_credentials
         except crypto.CredentialsUnreadable as exc:
-            raise AuthFailed(
-                f"The {cls.label} credentials {exc}; connect {cls.label} again", side=side
+            raise CredentialsUnreadable(
+                f"The stored {cls.label} credentials {exc}. Start every Koppel process with the same "
+                f"KOPPEL_FERNET_KEYS; if the key is lost, connect {cls.label} again.",
+                side=side,
             ) from None
         missing = cls.missing_credentials(credentials)
         if missing:

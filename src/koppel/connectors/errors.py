@@ -75,6 +75,17 @@ class RateLimited(Unavailable):
     """The system asked us to slow down; ``retry_after`` says for how long when it told us."""
 
 
+class CredentialsUnreadable(ConnectorError):
+    """The stored credentials cannot be decrypted by this process (other encryption keys than the process
+    that saved them). Retried: a worker restarted with the right keys books the order."""
+
+    transient = True
+
+    @property
+    def code(self) -> Code:
+        return Code.CREDENTIALS_UNREADABLE
+
+
 class OrderInvalid(ConnectorError):
     """The source's order payload cannot be mapped into a canonical order."""
 

@@ -17,6 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from koppel.connections import crypto
 from koppel.connections.models import Connection
 from koppel.sync.services import note_order
 
@@ -41,7 +42,16 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
     if source.is_ping(body, headers):
         logger.info("Webhook ping for connection %s", connection.pk)
         return JsonResponse({"ping": True}, status=200)
-    if not source.verify_webhook(body, headers, connection.webhook_secret):
+    try:
+        secret = connection.webhook_secret
+    except crypto.CredentialsUnreadable:
+        logger.error("Webhook for connection %s: the webhook secret cannot be decrypted", connection.pk)
+        return problem(
+            503,
+            "CREDENTIALS_UNREADABLE",
+            "Koppel cannot read this connection's webhook secret right now; send it again later",
+        )
+    if not source.verify_webhook(body, headers, secret):
         # Stored nowhere: an unsigned request could be anyone's. Only counted, to show on the dashboard.
         Connection.objects.filter(pk=connection.pk).update(rejected_webhooks=F("rejected_webhooks") + 1)
         logger.warning("Webhook for connection %s rejected: bad signature", connection.pk)

@@ -11,6 +11,9 @@ from django.db import close_old_connections, connection
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
 
+from koppel.connections import crypto
+from koppel.connections.models import Connection
+
 from . import housekeeping
 from .identity import set_worker_id
 
@@ -34,6 +37,18 @@ class Housekeeper(threading.Thread):
                 close_old_connections()
             self.stopping.wait(self.interval)
         connection.close()
+
+
+#: How many stored credentials a starting worker tries to read.
+KEY_CHECK_SAMPLE = 50
+
+
+def keys_problem() -> str:
+    """Why this process must not work on the queue (it could not read the credentials), or ``""``."""
+    rows = Connection.objects.order_by("-pk").values_list(
+        "source_credentials_encrypted", "target_credentials_encrypted"
+    )[:KEY_CHECK_SAMPLE]
+    return crypto.worker_keys_problem([token for row in rows for token in row])
 
 
 def run_worker(
