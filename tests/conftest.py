@@ -539,3 +539,13 @@ def book(shop, connection, deliver, order):
 
 def in_past(days: int) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+
+
+@pytest.fixture
+def koppel_web(transactional_db):
+    """Koppel's own ASGI app (as ``koppel serve`` runs it) on loopback, for tests through real HTTP."""
+    from koppel.asgi import application
+    from koppel.sandbox.server import SandboxServer
+
+    with SandboxServer(app=application, health_path="/health") as server:
+        yield server

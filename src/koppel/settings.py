@@ -147,6 +147,10 @@ FERNET_KEYS = [k.strip() for k in os.environ.get("KOPPEL_FERNET_KEYS", "").split
 RETRY_MAX_ATTEMPTS = int(os.environ.get("KOPPEL_RETRY_MAX_ATTEMPTS", "8"))
 RETRY_BASE_SECONDS = env_float("KOPPEL_RETRY_BASE_SECONDS", 10.0)
 RETRY_CAP_SECONDS = env_float("KOPPEL_RETRY_CAP_SECONDS", 3600.0)
+#: The largest request body Koppel takes (webhooks, API): read whole and stored; a larger one is answered
+#: 413 before it is spooled anywhere. Django's own limit is the same, so nothing in between ends in its 400.
+MAX_BODY_BYTES = int(os.environ.get("KOPPEL_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 #: Seconds an external system has to answer a call (connecting: at most 5).
 HTTP_TIMEOUT_SECONDS = env_float("KOPPEL_HTTP_TIMEOUT", 20.0)
 #: A create whose answer never came (timeout, cut connection, 5xx) may still be saved by the target, late.

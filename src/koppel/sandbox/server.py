@@ -88,10 +88,17 @@ class SandboxServer:
             httpx.get(f"{sandbox.url}/_sandbox/health")
             sandbox.app.kmoshops.shops  # the in-memory state
 
-    Binds 127.0.0.1 on a free port (or ``port``) before starting, so there is no race for the port.
+    Binds 127.0.0.1 on a free port (or ``port``) before starting, so there is no race for the port. Any
+    ASGI ``app`` can be served this way (the tests serve Koppel itself with ``health_path="/health"``).
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", app: App | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        app: App | None = None,
+        health_path: str = "/_sandbox/health",
+    ) -> None:
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets that say so, and
         # without it every response waits ~40 ms for a delayed ACK (headers and body are two writes).
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -100,6 +107,7 @@ class SandboxServer:
         self.url = f"http://{host}:{self._sock.getsockname()[1]}"
         self.app = app if app is not None else build_app(self.url)
         self._server = uvicorn.Server(_config(self.app, host, self._sock.getsockname()[1]))
+        self._health_path = health_path
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
 
@@ -112,7 +120,7 @@ class SandboxServer:
                 self.stop()
                 raise RuntimeError(f"sandbox server did not start on {self.url}") from self._failure
             time.sleep(0.005)
-        response = httpx.get(f"{self.url}/_sandbox/health", timeout=timeout)
+        response = httpx.get(f"{self.url}{self._health_path}", timeout=timeout)
         response.raise_for_status()
         return self
 
