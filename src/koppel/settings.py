@@ -157,6 +157,10 @@ HTTP_TIMEOUT_SECONDS = env_float("KOPPEL_HTTP_TIMEOUT", 20.0)
 #: Koppel searches for it again every ``..._RECHECK`` seconds and creates again only after this window.
 BOOKING_DOUBT_SECONDS = env_float("KOPPEL_BOOKING_DOUBT_SECONDS", 600.0)
 BOOKING_DOUBT_RECHECK_SECONDS = env_float("KOPPEL_BOOKING_DOUBT_RECHECK_SECONDS", 20.0)
+#: A rate limit asking for at most this many seconds is waited out by the worker that met it (up to the
+#: budget per attempt); a longer one parks the connection's orders until one task releases them.
+RATE_LIMIT_INLINE_WAIT_SECONDS = env_float("KOPPEL_RATE_LIMIT_INLINE_WAIT", 5.0)
+RATE_LIMIT_INLINE_BUDGET_SECONDS = env_float("KOPPEL_RATE_LIMIT_INLINE_BUDGET", 60.0)
 #: A worker that has not sent a heartbeat for this long is dead; its tasks are picked up again.
 WORKER_DEAD_AFTER_SECONDS = env_float("KOPPEL_WORKER_DEAD_AFTER", 30.0)
 WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)

@@ -110,9 +110,10 @@ def test_rate_limit_pauses_the_connection_and_books_after_the_wait(
     eenvoudigfactureren.knobs(rate_limit_burst=1)
     record = book(shop, ef_connection, deliver, make_order())
     assert record.state == State.HANDLED, record.message
-    first = Attempt.objects.filter(record=record).first()
-    assert first.outcome == "retry" and first.error_code == "TARGET_UNAVAILABLE"
-    assert any(call["status"] == 429 for call in first.calls)
+    [only] = Attempt.objects.filter(record=record)  # a 1-second wait is waited out, in the same attempt
+    assert only.outcome == "handled" and "after waiting 1.0 s for a rate limit" in only.message
+    assert any(call["status"] == 429 for call in only.calls)
+    assert record.attempts == 0
     ef_connection.refresh_from_db()
     assert ef_connection.target_paused_until is not None
     assert len(eenvoudigfactureren.invoices) == 1

@@ -83,6 +83,9 @@ class Connection(models.Model):
     target_paused_until = models.DateTimeField(null=True, blank=True)
     #: The shop asked us to wait (rate limit): no order is fetched from it before then.
     source_paused_until = models.DateTimeField(null=True, blank=True)
+    #: When a task is planned to release the orders parked behind a pause (one per pause, see sync.pauses).
+    target_release_at = models.DateTimeField(null=True, blank=True, editable=False)
+    source_release_at = models.DateTimeField(null=True, blank=True, editable=False)
     target_vat_rates = models.JSONField(null=True, blank=True)
     target_vat_rates_at = models.DateTimeField(null=True, blank=True)
 

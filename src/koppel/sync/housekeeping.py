@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 
 from koppel.connections.models import Connection
 
+from . import pauses
 from .models import Record, Schedule, State, WorkerHeartbeat
 from .tasks import enqueue_process, poll_connection, recheck_open
 
@@ -112,7 +113,7 @@ def requeue_stuck() -> int:
     harmless, the record lease decides)."""
     cutoff = timezone.now() - STUCK_AFTER
     stuck = (
-        Record.objects.filter(state=State.QUEUED, updated_at__lt=cutoff)
+        Record.objects.filter(state=State.QUEUED, updated_at__lt=cutoff, paused_side="")
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()))
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff))
     )
@@ -130,3 +131,4 @@ def run_once(worker_id: str) -> None:
     schedule_polls()
     schedule_nightly()
     requeue_stuck()
+    pauses.release_forgotten()

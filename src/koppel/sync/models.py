@@ -56,6 +56,12 @@ class Record(models.Model):
         help_text="When the last create was sent without a known outcome (no answer, a cut connection, a "
         "5xx): until the target shows the invoice or the doubt window ends, nothing is created again.",
     )
+    paused_side = models.CharField(
+        max_length=6,
+        blank=True,
+        default="",
+        help_text="Waits for the connection's rate-limit pause on this side to end (no task meanwhile).",
+    )
     received_via = models.CharField(max_length=20, blank=True, default="")
     backfill = models.ForeignKey(
         "Backfill", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"

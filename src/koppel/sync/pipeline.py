@@ -16,6 +16,7 @@ shows it, or the doubt window has passed, the record waits and searches again in
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from koppel.connections.models import Connection
 from koppel.connectors.base import Debtor, TargetConnector
-from koppel.connectors.errors import ConnectorError, RateLimited, Unavailable
+from koppel.connectors.errors import ConnectorError, RateLimited, Side, Unavailable
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import (
     WAITING_CODES,
@@ -43,7 +44,7 @@ from koppel.documents.codes import Code
 from koppel.documents.model import Invoice, Order
 from koppel.documents.money import fmt
 
-from . import retry
+from . import pauses, retry
 from .models import Attempt, DebtorClaim, Record, State
 
 logger = logging.getLogger("koppel.sync")
@@ -69,9 +70,15 @@ class Outcome:
     retry_at: datetime | None = None
     counts_as_attempt: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
+    #: The record waits, without a task, for the connection's pause on this side to end.
+    parked: Side | None = None
+    #: It was parked because it met the rate limit itself (not only found the pause): it plans the release.
+    met_the_limit: bool = False
 
     @property
     def label(self) -> str:
+        if self.parked:
+            return "waiting"
         return "retry" if self.retry_at else str(self.state)
 
 
@@ -94,30 +101,48 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
     record = Record.objects.select_related("connection", "connection__account").get(pk=record_id)
     started = timezone.now()
     log = CallLog()
-    try:
-        outcome = attempt(record, log, owner)
-    except ConnectorError as exc:
-        outcome = failure(record, exc)
-    except Busy as exc:
-        outcome = Outcome(
-            State.QUEUED, message=str(exc), retry_at=timezone.now() + timedelta(seconds=exc.retry_in)
-        )
-    except Exception as exc:
-        logger.exception("Record %s failed unexpectedly", record_id)
-        outcome = Outcome(State.ERROR, Code.INTERNAL_ERROR, f"Unexpected error: {type(exc).__name__}: {exc}")
+    waited = 0.0
+    probing: Side | None = None  # the side whose rate limit this worker waits out itself
+    while True:
+        try:
+            outcome = attempt(record, log, owner, probing)
+        except RateLimited as exc:
+            wait = retry.rate_limit_wait(exc.retry_after).total_seconds()
+            until = pauses.pause(record.connection_id, exc.side, wait)
+            if retry.wait_inline(wait, waited):
+                time.sleep(wait)
+                waited, probing = waited + wait, exc.side
+                continue
+            outcome = park(record, exc, until)
+        except ConnectorError as exc:
+            outcome = failure(record, exc)
+        except Busy as exc:
+            outcome = Outcome(
+                State.QUEUED, message=str(exc), retry_at=timezone.now() + timedelta(seconds=exc.retry_in)
+            )
+        except Exception as exc:
+            logger.exception("Record %s failed unexpectedly", record_id)
+            outcome = Outcome(
+                State.ERROR, Code.INTERNAL_ERROR, f"Unexpected error: {type(exc).__name__}: {exc}"
+            )
+        break
+    if waited:
+        outcome.message += f" (after waiting {waited:.1f} s for a rate limit)"
     finish(
         record, outcome, owner, Attempt(started_at=started, trigger=trigger, worker=owner, calls=log.calls)
     )
+    if probing and outcome.parked != probing:  # the system answered again: the orders behind it go on
+        pauses.release(record.connection_id, probing)
     return outcome
 
 
-def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
+def attempt(record: Record, log: CallLog, owner: str, probing: Side | None = None) -> Outcome:
     connection = record.connection
     now = timezone.now()
-    if waiting := paused(connection.target_class.label, connection.target_paused_until, now):
+    if probing != "target" and (waiting := paused("target", connection, now)):
         return waiting
     if not has_fresh_payload(record, now):
-        if waiting := paused(connection.source_class.label, connection.source_paused_until, now):
+        if probing != "source" and (waiting := paused("source", connection, now)):
             return waiting
         source = connection.source(log)
         try:
@@ -148,13 +173,30 @@ def attempt(record: Record, log: CallLog, owner: str) -> Outcome:
         target.close()
 
 
-def paused(system: str, until: datetime | None, now: datetime) -> Outcome | None:
-    """While a system's rate limit pauses the connection, the order waits (spread, so the waiting orders
-    do not all come back at once)."""
+def paused(side: Side, connection: Connection, now: datetime) -> Outcome | None:
+    """While a system's rate limit pauses the connection, the order is parked behind the pause."""
+    until = getattr(connection, pauses.paused_field(side))
     if until is None or until <= now:
         return None
+    system = (connection.target_class if side == "target" else connection.source_class).label
+    return waiting_outcome(side, until, f"{system} asked us to wait (rate limit)")
+
+
+def park(record: Record, exc: RateLimited, until: datetime) -> Outcome:
+    """The system asked us to wait longer than a worker waits by itself. That is no failure, so it uses up
+    none of the record's tries; the whole connection pauses on that side, so the other orders wait too
+    instead of all asking again."""
+    outcome = waiting_outcome(exc.side, until, f"Asked to wait: {exc.message}")
+    outcome.met_the_limit = True
+    return outcome
+
+
+def waiting_outcome(side: Side, until: datetime, reason: str) -> Outcome:
     return Outcome(
-        State.QUEUED, message=f"{system} asked us to wait (rate limit)", retry_at=until + retry.spread()
+        State.QUEUED,
+        message=f"{reason}; waits until {timezone.localtime(until):%H:%M:%S}",
+        retry_at=until,
+        parked=side,
     )
 
 
@@ -285,8 +327,6 @@ def obtain_debtor(connection: Connection, target: TargetConnector, invoice: Invo
 def failure(record: Record, exc: ConnectorError) -> Outcome:
     if not exc.transient:
         return Outcome(State.ERROR, exc.code, exc.message)
-    if isinstance(exc, RateLimited):
-        return rate_limited(record, exc)
     tries = record.attempts + 1
     if retry.exhausted(tries):
         return Outcome(
@@ -307,15 +347,6 @@ def failure(record: Record, exc: ConnectorError) -> Outcome:
     )
 
 
-def rate_limited(record: Record, exc: RateLimited) -> Outcome:
-    """The system asked us to wait. That is no failure, so it uses up none of the record's tries; the
-    whole connection pauses on that side, so the other orders wait too instead of all asking again."""
-    retry_at = timezone.now() + retry.rate_limit_wait(exc.retry_after)
-    paused = "target_paused_until" if exc.side == "target" else "source_paused_until"
-    Connection.objects.filter(pk=record.connection_id).update(**{paused: retry_at})
-    return Outcome(State.QUEUED, exc.code, f"Asked to wait, retrying: {exc.message}", retry_at)
-
-
 def summarize(record: Record, order: Order) -> None:
     record.order_number = order.number
     record.order_created_at = order.created_at
@@ -331,6 +362,8 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
     from .tasks import enqueue_process  # the tasks module imports this one
 
     now = timezone.now()
+    if outcome.parked and not log_entry.calls:
+        return park_quietly(record, outcome, owner)
     settled = outcome.state in (State.HANDLED, State.OPEN, State.SKIPPED)
     attempts = 0 if settled else record.attempts + int(outcome.counts_as_attempt)
     values: dict[str, Any] = {
@@ -353,6 +386,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
         "customer_email": record.customer_email,
         "target_debtor_id": record.target_debtor_id,
         "in_doubt_since": None if outcome.state == State.HANDLED else record.in_doubt_since,
+        "paused_side": outcome.parked or "",
         "updated_at": now,
         **outcome.fields,
     }
@@ -371,5 +405,23 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
             )
             log_entry.outcome = "lease-lost"
         log_entry.save()
-        if updated and outcome.retry_at is not None:
+        if updated and outcome.retry_at is not None and not outcome.parked:
             enqueue_process(record.pk, run_after=outcome.retry_at, trigger="retry")
+    if updated and outcome.parked:
+        pauses.parked(record.connection_id, outcome.parked, met_the_limit=outcome.met_the_limit)
+
+
+def park_quietly(record: Record, outcome: Outcome, owner: str) -> None:
+    """A record that only met a pause: it says so and waits; no attempt is logged, no task is made."""
+    assert outcome.parked is not None
+    updated = Record.objects.filter(pk=record.pk, lease_owner=owner).update(
+        state=State.QUEUED,
+        message=outcome.message,
+        next_attempt_at=outcome.retry_at,
+        paused_side=outcome.parked,
+        lease_owner="",
+        lease_until=None,
+        updated_at=timezone.now(),
+    )
+    if updated:
+        pauses.parked(record.connection_id, outcome.parked, met_the_limit=outcome.met_the_limit)

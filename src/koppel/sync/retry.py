@@ -24,12 +24,12 @@ def exhausted(attempt: int) -> bool:
     return attempt >= settings.RETRY_MAX_ATTEMPTS
 
 
-#: Orders that waited out a rate limit come back spread over this many seconds, not all at once.
-RATE_LIMIT_SPREAD_SECONDS = 2.0
-
-
-def spread(rng: random.Random | None = None) -> timedelta:
-    return timedelta(seconds=(rng or random).uniform(0, RATE_LIMIT_SPREAD_SECONDS))
+def wait_inline(wait: float, waited: float) -> bool:
+    """Does a worker wait out a rate limit itself (sleep, ask again), rather than park the order? Yes for
+    short waits, as long as its waiting in one attempt stays within the budget: cheaper than any row."""
+    return wait <= settings.RATE_LIMIT_INLINE_WAIT_SECONDS and (
+        waited + wait <= settings.RATE_LIMIT_INLINE_BUDGET_SECONDS
+    )
 
 
 def rate_limit_wait(retry_after: float | None) -> timedelta:

@@ -37,6 +37,14 @@ def enqueue_process(record_id: int, *, run_after: datetime | None = None, trigge
 
 
 @task()
+def release_pause(connection_id: int, side: str, planned_for: str) -> int:
+    """A rate-limit pause has ended: its parked orders get their tasks (see ``koppel.sync.pauses``)."""
+    from . import pauses
+
+    return pauses.run_planned_release(connection_id, side, planned_for)  # type: ignore[arg-type]
+
+
+@task()
 def poll_connection(connection_id: int, attempt: int = 1) -> int:
     """The safety net under the webhooks: every order changed since the last poll gets a record."""
     from .services import note_order

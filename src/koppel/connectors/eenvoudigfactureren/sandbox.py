@@ -1001,7 +1001,8 @@ class AccountKnobs(FaultKnobs):
     rate_limit_per_minute: int = 0
     """API calls allowed in any sliding minute (0: no limit)."""
     rate_limit_burst: int = 0
-    """The next N calls answer 429 with ``Retry-After: 1``, whatever the limit."""
+    """The next N calls answer 429 (``Retry-After: rate_limit_burst_retry_after``), whatever the limit."""
+    rate_limit_burst_retry_after: int = 1
 
 
 @dataclass(eq=False)
@@ -1566,7 +1567,9 @@ class EenvoudigFacturerenSandbox:
         await knobs.delay()
         if knobs.rate_limit_burst:
             knobs.rate_limit_burst -= 1
-            return error_response(TOO_MANY, 429, fmt, {"Retry-After": "1"})
+            return error_response(
+                TOO_MANY, 429, fmt, {"Retry-After": str(knobs.rate_limit_burst_retry_after)}
+            )
         if (wait := account.rate_wait()) is not None:
             return error_response(TOO_MANY, 429, fmt, {"Retry-After": str(wait)})
         status = knobs.fault(self._random, (500, 502, 503))
