@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from koppel.connectors.factuursturen import mapping
-from koppel.connectors.factuursturen.connector import NEW_DEBTOR, FactuursturenTarget
+from koppel.connectors.factuursturen.connector import NEW_DEBTOR, NEW_INVOICE, FactuursturenTarget
 from koppel.connectors.factuursturen.mapping import FactuursturenSettings, country_name, phone_number
 from koppel.connectors.kmoshops.mapping import parse_order
 from koppel.documents.model import Invoice, build_invoice
@@ -372,6 +372,7 @@ def test_planned_requests_for_a_new_debtor(example: dict[str, Any]) -> None:
         ("GET", "search/clients/email/info%40example.nl"),
         ("POST", "clients"),
         ("POST", "invoices"),
+        ("GET", f"invoices/{NEW_INVOICE}"),  # read back for its number
     ]
     client, invoice = plan[2].json, plan[3].json
     assert client is not None and invoice is not None
@@ -382,13 +383,19 @@ def test_planned_requests_for_a_new_debtor(example: dict[str, Any]) -> None:
 
 def test_planned_requests_without_email_skip_the_debtor_search(example: dict[str, Any]) -> None:
     plan = FactuursturenTarget.planned_requests(invoice_of(customer(example, email="")), {})
-    assert [r.path for r in plan] == ["search/invoices/all/367439", "clients", "invoices"]
+    assert [r.path for r in plan] == [
+        "search/invoices/all/367439",
+        "clients",
+        "invoices",
+        f"invoices/{NEW_INVOICE}",
+    ]
 
 
 def test_planned_requests_for_an_excl_vat_order_keep_excl_prices() -> None:
     plan = FactuursturenTarget.planned_requests(invoice_of(icp_order()), {})
-    assert plan[-2].json is not None and plan[-2].json["tax_type"] == "extax"
-    assert plan[-1].json is not None and [x["price"] for x in plan[-1].json["lines"]] == ["1250.00", "45.00"]
+    client, invoice = (request.json for request in plan if request.method == "POST")
+    assert client is not None and client["tax_type"] == "extax"
+    assert invoice is not None and [x["price"] for x in invoice["lines"]] == ["1250.00", "45.00"]
 
 
 def test_extax_debtor_invoice_adds_up_to_what_the_customer_paid() -> None:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from django.utils.translation import gettext_noop as _
 
 from koppel.connectors.base import BookedInvoice, Debtor, Layout, PlannedRequest, TargetConnector
-from koppel.connectors.errors import Rejected
+from koppel.connectors.errors import ConnectorError, NotFound, Rejected
 from koppel.documents.model import Invoice, Party
 
 from . import mapping
@@ -19,6 +19,8 @@ from .client import PRODUCTION_URL, FactuursturenClient
 
 #: What ``koppel preview`` puts where the debtor number from ``POST clients`` will go.
 NEW_DEBTOR = "<clientnr from POST clients>"
+#: ... and where the id ``POST invoices`` answers will go (the invoice is read back for its number).
+NEW_INVOICE = "<id from POST invoices>"
 
 
 def _rate(item: Any) -> Decimal | None:
@@ -29,6 +31,17 @@ def _rate(item: Any) -> Decimal | None:
         return Decimal(str(value)) if value is not None else None
     except InvalidOperation:
         return None
+
+
+def invoice_number(found: Mapping[str, Any]) -> str:
+    """The number the customer sees on an invoice object (``invoicenr_full``, with the layout's prefix)."""
+    return str(found.get("invoicenr_full") or found.get("invoicenr") or "")
+
+
+def _unwrap(data: Any) -> Mapping[str, Any]:
+    """``GET invoices/{id}`` answers ``{"invoice": {...}}``; some versions answer the bare object."""
+    found = data.get("invoice", data) if isinstance(data, dict) else {}
+    return found if isinstance(found, dict) else {}
 
 
 def _includes_vat(tax_type: Any) -> bool | None:
@@ -111,9 +124,7 @@ class FactuursturenTarget(TargetConnector):
             ref = found.get("reference") or {}
             if isinstance(ref, dict) and str(ref.get("line1", "")).strip() == reference:
                 return BookedInvoice(
-                    id=str(found.get("id", "")),
-                    number=str(found.get("invoicenr_full") or found.get("invoicenr") or ""),
-                    reference=reference,
+                    id=str(found.get("id", "")), number=invoice_number(found), reference=reference
                 )
         return None
 
@@ -124,14 +135,36 @@ class FactuursturenTarget(TargetConnector):
         body = mapping.invoice_body(
             invoice, debtor.id, debtor_prices_include_vat=include_vat, settings=self.settings
         )
-        return BookedInvoice(id=self.client.create("invoices", body), reference=invoice.order_number)
+        new_id = self.client.create("invoices", body)
+        return self._read_back(BookedInvoice(id=new_id, reference=invoice.order_number))
+
+    def _read_back(self, booked: BookedInvoice) -> BookedInvoice:
+        """The created invoice with its number: ``POST invoices`` answers only the id, so the invoice is
+        read once. The invoice exists by now, so a failure here is a note, never a raise (a raise would
+        leave the booking in doubt; the number stays empty and the PDF is found by the id)."""
+        try:
+            number = invoice_number(_unwrap(self.client.get(f"invoices/{quote(booked.id, safe='')}")))
+        except ConnectorError as exc:
+            note = f"its invoice number could not be read back ({exc.message}); see invoice id {booked.id}"
+            return BookedInvoice(booked.id, reference=booked.reference, note=note)
+        if not number:
+            note = f"Factuursturen did not say its invoice number; see invoice id {booked.id}"
+            return BookedInvoice(booked.id, reference=booked.reference, note=note)
+        return BookedInvoice(booked.id, number, booked.reference)
 
     def invoice_pdf(self, booked: BookedInvoice) -> bytes:
-        number = booked.number
-        if not number:
-            data = self.client.get(f"invoices/{quote(booked.id, safe='')}")
-            found = data.get("invoice", data) if isinstance(data, dict) else {}
-            number = str(found.get("invoicenr") or booked.id)
+        """``GET invoices_pdf/{invoicenr}``. Without a stored number (its read-back failed), or when the
+        stored one is not found, the number is looked up by the invoice's id first."""
+        if booked.number:
+            try:
+                return self._pdf(booked.number)
+            except NotFound:
+                if not booked.id:
+                    raise
+        found = _unwrap(self.client.get(f"invoices/{quote(booked.id, safe='')}"))
+        return self._pdf(str(found.get("invoicenr") or found.get("invoicenr_full") or booked.id))
+
+    def _pdf(self, number: str) -> bytes:
         return self.client.request("GET", f"invoices_pdf/{quote(number, safe='')}").content
 
     @classmethod
@@ -153,6 +186,7 @@ class FactuursturenTarget(TargetConnector):
                     settings=settings,
                 ),
             ),
+            PlannedRequest("GET", f"invoices/{NEW_INVOICE}"),
         ]
         return plan
 
