@@ -122,6 +122,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+#: Anyone may sign up (make an account) while this is on; off, the operator invites merchants (admin).
+SIGNUP_OPEN = env_bool("KOPPEL_SIGNUP_OPEN", True)
+#: Where "Report problem" bundles and "Ask us" questions go (e-mail); empty: download only.
+SUPPORT_EMAIL = os.environ.get("KOPPEL_SUPPORT_EMAIL", "")
+DEFAULT_FROM_EMAIL = os.environ.get("KOPPEL_FROM_EMAIL", "koppel@localhost")
+#: E-mail: SMTP when KOPPEL_EMAIL_HOST is set, else written to the console log.
+EMAIL_HOST = os.environ.get("KOPPEL_EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("KOPPEL_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("KOPPEL_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KOPPEL_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("KOPPEL_EMAIL_TLS", True)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:records"
 LOGOUT_REDIRECT_URL = "login"

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/", include("koppel.accounts.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", health),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -273,7 +273,7 @@ def test_process_button_queues_the_record(world):
     client = world.client()
     response = client.post(f"/records/{record.pk}/process/")
     assert response.status_code == 302
-    assert response["Location"] == f"/records/{record.pk}/"
+    assert response["Location"] == f"/records/{record.pk}/?follow=1"  # the page follows the record
     record.refresh_from_db()
     assert record.state == State.QUEUED
     assert DBTaskResult.objects.count() == 1

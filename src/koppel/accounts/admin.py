@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.urls import reverse
 
-from .models import TOKEN_PREFIX, Account, ApiToken, hash_token
+from .models import TOKEN_PREFIX, Account, ApiToken, Invitation, hash_token
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -48,3 +50,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
             messages.warning(request, f"The new API token (copy it now, it is not shown again): {token}")
             return
         super().save_model(request, obj, form, change)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """While sign-up is closed (``KOPPEL_SIGNUP_OPEN=false``) the operator invites merchants here: the link
+    is shown once, to send to the merchant."""
+
+    list_display = ("email", "account", "created_at", "expires_at", "accepted_at")
+    search_fields = ("email", "account__name")
+    fields = ("email", "account", "expires_at", "accepted_at", "created_at")
+    readonly_fields = ("expires_at", "accepted_at", "created_at")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        row, code = Invitation.issue(obj.email, obj.account)
+        obj.pk, obj.code_hash, obj.expires_at = row.pk, row.code_hash, row.expires_at
+        link = f"{settings.PUBLIC_URL}{reverse('accounts:signup')}?invitation={code}"
+        messages.warning(request, f"Send this sign-up link to {obj.email} (it is not shown again): {link}")

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -70,14 +71,28 @@ def draft_connection(account: Account, draft: dict[str, Any]) -> Connection:
     return connection
 
 
-def side_view(side: Side, cls: type[Credentialed], state: dict[str, Any], form: CredentialsForm) -> dict:
-    """What the page shows of one side: the system, its dot, the message and the Connect form."""
+def side_view(
+    side: Side,
+    cls: type[Credentialed],
+    state: dict[str, Any],
+    form: CredentialsForm,
+    *,
+    action: str,
+    reconnect: bool = False,
+    open_form: bool | None = None,
+) -> dict[str, Any]:
+    """What the page shows of one side: the system, its dot, the message and the (Re)Connect form."""
+    health_now = state.get("health", Health.UNKNOWN)
     return {
         "side": side,
         "label": cls.label,
-        "health": state.get("health", Health.UNKNOWN),
+        "health": health_now,
         "message": state.get("message", ""),
+        "checked_at": state.get("checked_at"),
         "form": form,
+        "action": action,
+        "reconnect": reconnect,
+        "open": (health_now != Health.OK or form.is_bound) if open_form is None else open_form,
     }
 
 
@@ -128,8 +143,15 @@ def new_connection(request: HttpRequest) -> HttpResponse:
                 connection = save_draft(request, account, draft)
                 return redirect(connection.get_absolute_url() + "?tab=configuration")
             return redirect("dashboard:connect")
+    action = reverse("dashboard:connect")
     sides = [
-        side_view(side, connector_of(side, draft[f"{side}_kind"]), draft.get(side, {}), forms_by_side[side])
+        side_view(
+            side,
+            connector_of(side, draft[f"{side}_kind"]),
+            draft.get(side, {}),
+            forms_by_side[side],
+            action=action,
+        )
         for side in SIDES
     ]
     return render(request, "dashboard/connect.html", {"sides": sides, "draft": draft})

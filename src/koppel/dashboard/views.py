@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -29,6 +30,14 @@ from .access import visible_connections, visible_records
 from .forms import BackfillForm
 
 PAGE_SIZE = 50
+#: The connection page's tab of each state.
+TAB_OF_STATE = {
+    State.HANDLED: "report",
+    State.ERROR: "errors",
+    State.OPEN: "open",
+    State.QUEUED: "queued",
+    State.SKIPPED: "skipped",
+}
 #: Backfills listed per connection on the connections page, newest first.
 BACKFILLS_SHOWN = 5
 
@@ -114,6 +123,11 @@ def record_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "payload": pretty(record.payload),
             "document": pretty(record.document),
             "can_process": record.state != State.HANDLED,
+            "follow": request.GET.get("follow") == "1" and record.state == State.QUEUED,
+            "support_email": settings.SUPPORT_EMAIL,
+            "has_pdf": record.state == State.HANDLED
+            and bool(record.target_invoice_id or record.target_invoice_number),
+            "tab_of_state": TAB_OF_STATE.get(record.state, "report"),
         },
     )
 
@@ -131,6 +145,7 @@ def record_process(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         messages.success(request, _("Order %(order)s is queued for processing.") % {"order": order})
+        return redirect(record.get_absolute_url() + "?follow=1")
     return redirect("dashboard:record", pk=record.pk)
 
 

@@ -4,6 +4,7 @@ target's ids once it was, and every attempt made."""
 from __future__ import annotations
 
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -85,6 +86,9 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}:{self.order_number or self.source_order_id} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("dashboard:record", args=[self.pk])
 
 
 class Backfill(models.Model):
