@@ -142,7 +142,11 @@ def test_connections_lists_only_the_accounts_own_with_counts(world):
     assert item["source"] == "kmoshops" and item["target"] == "factuursturen"
     assert item["webhook_url"].endswith(f"/webhooks/kmoshops/{world.connection.pk}")
     assert item["counts"] == {"open": 1, "queued": 1, "handled": 1, "error": 1, "skipped": 1}
-    assert not any("encrypted" in key or "credentials" in key or "secret" in key for key in item)
+    assert not any("encrypted" in key or "secret" in key for key in item)
+    # Which credentials are set and the public user name; never a secret.
+    assert item["source_credentials"] == {"set": ["api_key"], "public": {}, "complete": True, "problem": ""}
+    assert item["target_credentials"]["public"] == {"username": "u"}
+    assert item["target_credentials"]["set"] == ["api_key", "username"]
 
 
 # Record list ---------------------------------------------------------------------------------------------
@@ -320,6 +324,16 @@ def test_openapi_lists_the_operations(client):
     }
     assert operations == {
         ("GET", "/api/connections"),
+        ("POST", "/api/connections"),
+        ("GET", "/api/connections/{connection_id}"),
+        ("PATCH", "/api/connections/{connection_id}"),
+        ("DELETE", "/api/connections/{connection_id}"),
+        ("POST", "/api/connections/{connection_id}/test"),
+        ("POST", "/api/accounts"),
+        ("GET", "/api/accounts"),
+        ("POST", "/api/accounts/{account_id}/tokens"),
+        ("GET", "/api/accounts/{account_id}/tokens"),
+        ("DELETE", "/api/tokens/{token_id}"),
         ("GET", "/api/records"),
         ("GET", "/api/records/{record_id}"),
         ("POST", "/api/records/{record_id}/process"),

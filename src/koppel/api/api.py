@@ -1,7 +1,9 @@
-"""The REST API (django-ninja), mounted at ``/api/``: connections, records, the Process button, backfills.
+"""The REST API (django-ninja), mounted at ``/api/``: connections (made, changed, tested, removed),
+records, the Process button, backfills, and for staff tokens the accounts and their API tokens.
 
 Every request carries an account's bearer token; every query is scoped to that account, so another
-account's connection or record does not exist (404). Errors are always ``{"error": CODE, "message": text}``.
+account's connection or record does not exist (404). Errors are always ``{"error": CODE, "message": text}``
+(plus ``problems`` per field when a connection is refused). Credentials are accepted, never returned.
 """
 
 import inspect
@@ -16,23 +18,35 @@ from django.utils import timezone
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from koppel.accounts.models import Account
+from koppel.accounts.models import Account, ApiToken
 from koppel.connections.models import Connection
+from koppel.connectors import registry
 from koppel.sync import backfill as backfills
 from koppel.sync.models import Backfill, Record
 from koppel.sync.services import AlreadyHandled, reprocess
 from koppel.sync.tasks import run_backfill
 
-from .auth import AccountToken
+from . import saving
+from .auth import AccountToken, is_staff_request
 from .schemas import (
+    AccountIn,
+    AccountOut,
     BackfillIn,
     BackfillOut,
+    ConnectionCreatedOut,
+    ConnectionIn,
     ConnectionOut,
+    ConnectionPatch,
+    ConnectionTestOut,
     ErrorOut,
+    InvalidOut,
     RecordDetailOut,
     RecordPage,
     RecordQuery,
     StateCounts,
+    TokenCreatedOut,
+    TokenIn,
+    TokenOut,
 )
 
 logger = logging.getLogger("koppel.api")
@@ -46,7 +60,8 @@ api = NinjaAPI(
 )
 
 #: Error responses every authenticated operation can give.
-COMMON_ERRORS = {401: ErrorOut, 422: ErrorOut}
+COMMON_ERRORS = {401: ErrorOut, 422: InvalidOut}
+STAFF_ERRORS = {403: ErrorOut, **COMMON_ERRORS}
 HTTP_CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
@@ -64,13 +79,23 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
-    return api.create_response(request, {"error": code, "message": message}, status=status)
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, problems: dict[str, list[str]] | None = None
+) -> HttpResponse:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if problems:
+        body["problems"] = problems
+    return api.create_response(request, body, status=status)
 
 
 @api.exception_handler(ApiError)
 def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return error_response(request, exc.status, exc.code, exc.message)
+
+
+@api.exception_handler(saving.Refused)
+def on_refused(request: HttpRequest, exc: saving.Refused) -> HttpResponse:
+    return error_response(request, 422, exc.code, exc.message, exc.problems)
 
 
 @api.exception_handler(AuthenticationError)
@@ -152,7 +177,21 @@ def connection_out(connection: Connection, counts: dict[str, int]) -> dict[str, 
             "last_polled_at": connection.last_polled_at,
             "rejected_webhooks": connection.rejected_webhooks,
         }
-    return {**data, "last_poll_error": connection.last_poll_error, "counts": StateCounts(**counts)}
+    return {
+        **data,
+        "target_url": connection.target_url,
+        "target_settings": connection.target_settings or {},
+        "source_credentials": saving.credentials_out(connection, "source"),
+        "target_credentials": saving.credentials_out(connection, "target"),
+        "health": saving.health_out(connection),
+        "last_poll_error": connection.last_poll_error,
+        "counts": StateCounts(**counts),
+    }
+
+
+def one_connection_out(connection: Connection) -> dict[str, Any]:
+    counts = state_counts(Record.objects.filter(connection=connection))
+    return connection_out(connection, counts.get(connection.pk, {}))
 
 
 # Operations ------------------------------------------------------------------------------------------------
@@ -280,6 +319,167 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else timezone.make_aware(value)
 
 
+KINDS = f"Sources: {', '.join(sorted(registry.sources()))}. Targets: {', '.join(sorted(registry.targets()))}."
+CHECK_HELP = "false: save without testing the credentials against the systems (their dots stay unknown)."
+
+
+CREATE_HELP = """Connect a shop to an invoicing system for the token's account. The credentials are tested
+against both systems first: a refusal is `422 SOURCE_CHECK_FAILED` / `TARGET_CHECK_FAILED` with the
+system's message, and nothing is saved. A connection the worker could not use (an unknown system, missing
+credentials, invalid settings, unknown statuses or country) is `422 CONNECTION_INVALID` with the messages
+per field. The answer holds the webhook URL and, this once, the webhook secret."""
+
+
+@api.post(
+    "/connections",
+    response={201: ConnectionCreatedOut, **COMMON_ERRORS},
+    operation_id="create_connection",
+    tags=["connections"],
+    description=f"{CREATE_HELP}\n\n{KINDS}",
+)
+def create_connection(
+    request: HttpRequest, body: ConnectionIn, check: bool = Query(True, description=CHECK_HELP)
+) -> Any:
+    connection, secret = saving.create(request.auth, body.model_dump(), check=check)
+    return Status(201, {**one_connection_out(connection), "webhook_secret": secret})
+
+
+@api.get(
+    "/connections/{connection_id}",
+    response={200: ConnectionOut, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="get_connection",
+    tags=["connections"],
+)
+def connection_detail(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+    """One connection: its settings, which credentials are set (never their values, except public ones
+    such as a user name), the two dots and the record counts."""
+    return one_connection_out(get_connection(request.auth, connection_id))
+
+
+@api.patch(
+    "/connections/{connection_id}",
+    response={200: ConnectionOut, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="update_connection",
+    tags=["connections"],
+)
+def update_connection(
+    request: HttpRequest,
+    connection_id: int,
+    body: ConnectionPatch,
+    check: bool = Query(True, description=CHECK_HELP),
+) -> Any:
+    """Change the fields given. ``{"active": false}`` switches the connection off (nothing is booked),
+    ``{"active": true}`` on again. A side whose address or credentials change is tested again first
+    (``?check=false`` skips it); the same refusals as on create, and nothing is changed then."""
+    connection = get_connection(request.auth, connection_id)
+    return one_connection_out(saving.update(connection, body.model_dump(exclude_unset=True), check=check))
+
+
+@api.delete(
+    "/connections/{connection_id}",
+    response={204: None, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="delete_connection",
+    tags=["connections"],
+)
+def delete_connection(request: HttpRequest, connection_id: int) -> Any:
+    """Remove the connection with its credentials, records and backfills. Webhooks to its URL are refused
+    from then on; the shop and the invoicing system keep what they have."""
+    get_connection(request.auth, connection_id).delete()
+    return Status(204, None)
+
+
+@api.post(
+    "/connections/{connection_id}/test",
+    response={200: ConnectionTestOut, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="test_connection",
+    tags=["connections"],
+)
+def test_connection(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+    """Test both sides' stored credentials against the systems now and store the two dots. A failure is no
+    error of this call: ``ok`` is false and the side's message is the system's own."""
+    return saving.test_both(get_connection(request.auth, connection_id))
+
+
+# Staff: accounts and API tokens ----------------------------------------------------------------------------
+def require_staff(request: HttpRequest) -> None:
+    if not is_staff_request(request):
+        raise ApiError(
+            403,
+            "FORBIDDEN",
+            "Only a staff token may manage accounts and tokens: a token of an account whose members are all "
+            "staff users.",
+        )
+
+
+def get_account(account_id: int) -> Account:
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise ApiError(404, "NOT_FOUND", f"There is no account {account_id}.")
+    return account
+
+
+@api.post(
+    "/accounts", response={201: AccountOut, **STAFF_ERRORS}, operation_id="create_account", tags=["staff"]
+)
+def create_account(request: HttpRequest, body: AccountIn) -> Any:
+    """Staff: a new account (a merchant). Give it a token with ``POST /api/accounts/{id}/tokens``."""
+    require_staff(request)
+    data = body.model_dump()
+    return Status(201, Account.objects.create(**{**data, "shop_country": data["shop_country"].upper()}))
+
+
+@api.get(
+    "/accounts",
+    response={200: list[AccountOut], **STAFF_ERRORS},
+    operation_id="list_accounts",
+    tags=["staff"],
+)
+def list_accounts(request: HttpRequest) -> Any:
+    """Staff: every account."""
+    require_staff(request)
+    return list(Account.objects.order_by("id"))
+
+
+@api.post(
+    "/accounts/{account_id}/tokens",
+    response={201: TokenCreatedOut, 404: ErrorOut, **STAFF_ERRORS},
+    operation_id="create_token",
+    tags=["staff"],
+)
+def create_token(request: HttpRequest, account_id: int, body: TokenIn) -> Any:
+    """Staff: a new API token for the account. The token is in this answer only; Koppel keeps its hash."""
+    require_staff(request)
+    row, token = ApiToken.issue(get_account(account_id), body.name)
+    return Status(201, {**TokenOut.from_orm(row).model_dump(), "token": token})
+
+
+@api.get(
+    "/accounts/{account_id}/tokens",
+    response={200: list[TokenOut], 404: ErrorOut, **STAFF_ERRORS},
+    operation_id="list_tokens",
+    tags=["staff"],
+)
+def list_tokens(request: HttpRequest, account_id: int) -> Any:
+    """Staff: the account's API tokens (name, hint and last use; never the token)."""
+    require_staff(request)
+    return list(get_account(account_id).api_tokens.order_by("id"))
+
+
+@api.delete(
+    "/tokens/{token_id}",
+    response={204: None, 404: ErrorOut, **STAFF_ERRORS},
+    operation_id="revoke_token",
+    tags=["staff"],
+)
+def revoke_token(request: HttpRequest, token_id: int) -> Any:
+    """Staff: revoke an API token; requests with it are refused (401) from now on."""
+    require_staff(request)
+    deleted, _ = ApiToken.objects.filter(pk=token_id).delete()
+    if not deleted:
+        raise ApiError(404, "NOT_FOUND", f"There is no token {token_id}.")
+    return Status(204, None)
+
+
 # Everything else under /api/ answers in JSON too -----------------------------------------------------------
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -290,9 +490,10 @@ def _refusal(request: HttpRequest, allowed: str) -> HttpResponse:
     return response
 
 
-def _not_allowed(path: str, allowed: str) -> None:
+def _not_allowed(path: str, *methods: str) -> None:
     """Answer every other method on ``path`` with 405 and ``Allow``. The refusal declares the path's
     parameters (django-ninja reads them from the signature)."""
+    allowed = ", ".join(methods)
 
     def refuse(request: HttpRequest, **ids: str) -> HttpResponse:
         return _refusal(request, allowed)
@@ -302,11 +503,16 @@ def _not_allowed(path: str, allowed: str) -> None:
         [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str) for name in names]
     )
-    others = [method for method in METHODS if method != allowed]
+    others = [method for method in METHODS if method not in methods]
     api.api_operation(others, path, auth=None, include_in_schema=False, operation_id=f"refuse {path}")(refuse)
 
 
-_not_allowed("/connections", "GET")
+_not_allowed("/connections", "GET", "POST")
+_not_allowed("/connections/{connection_id}", "GET", "PATCH", "DELETE")
+_not_allowed("/connections/{connection_id}/test", "POST")
+_not_allowed("/accounts", "GET", "POST")
+_not_allowed("/accounts/{account_id}/tokens", "GET", "POST")
+_not_allowed("/tokens/{token_id}", "DELETE")
 _not_allowed("/records", "GET")
 _not_allowed("/records/{record_id}", "GET")
 _not_allowed("/records/{record_id}/process", "POST")

@@ -1,4 +1,15 @@
-"""Bearer tokens for the REST API (``Authorization: Bearer kp_...``); the account scopes every query."""
+"""Bearer tokens for the REST API (``Authorization: Bearer kp_...``); the account scopes every query.
+
+Staff tokens
+------------
+An integrator who runs Koppel for many merchants makes their accounts and API tokens through the API too.
+Those calls need a *staff token*: a token of an **operator account**, an account whose members are all
+active staff users of this Koppel (at least one). The operator makes that account once in the admin, adds
+their staff login to it and issues a token there. Nothing is stored for this: adding a merchant's login to
+an account never makes its tokens staff tokens, because the account then has a member who is not staff.
+A staff token is still scoped to its own account for connections and records; it acts for a merchant
+through a token it creates for the merchant's account.
+"""
 
 from __future__ import annotations
 
@@ -26,3 +37,14 @@ class AccountToken(HttpBearer):
             return None
         request.api_token = row  # type: ignore[attr-defined]
         return row.account
+
+
+def is_operator_account(account: Account) -> bool:
+    """Whether ``account``'s tokens are staff tokens: it has members, and every one is active staff."""
+    members = account.members.all()
+    return members.exists() and not members.exclude(is_staff=True, is_active=True).exists()
+
+
+def is_staff_request(request: HttpRequest) -> bool:
+    account = getattr(request, "auth", None)
+    return isinstance(account, Account) and is_operator_account(account)

@@ -1,4 +1,6 @@
-"""Typed shapes of the REST API. Money is a string with two decimals; credentials have no field anywhere."""
+"""Typed shapes of the REST API. Money is a string with two decimals. Credentials are write-only: the
+``*In`` shapes accept them, no ``*Out`` shape has a field that could hold one (only which are set, and the
+public ones such as a user name)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from koppel.documents.codes import Code, remedy
 
@@ -18,6 +21,20 @@ class ErrorOut(Schema):
     message: str = Field(..., description="What went wrong, in plain words.")
 
 
+class InvalidOut(ErrorOut):
+    """A refused request: ``VALIDATION_ERROR`` (the request's shape), ``CONNECTION_INVALID`` (a connection
+    the worker could not use, with ``problems`` per field), ``SOURCE_CHECK_FAILED`` or
+    ``TARGET_CHECK_FAILED`` (the system refused the credentials or could not be reached; ``message`` is the
+    system's own words)."""
+
+    problems: dict[str, list[str]] | None = Field(
+        None,
+        description="CONNECTION_INVALID: the messages per field (source, source_url, source_credentials, "
+        "target, target_url, target_credentials, target_settings, shop_country, eligible_statuses, ...).",
+        examples=[{"source_credentials": ["KMO Shops needs API key."]}],
+    )
+
+
 class StateCounts(Schema):
     open: int = 0
     queued: int = 0
@@ -26,13 +43,42 @@ class StateCounts(Schema):
     skipped: int = 0
 
 
+HealthName = Literal["unknown", "ok", "failed"]
+
+
+class SideHealthOut(Schema):
+    status: HealthName = Field(..., description="unknown (not tested), ok, or failed (see message).")
+    message: str = Field(..., description="The system's own words when the last test or call failed.")
+    checked_at: datetime | None
+
+
+class HealthOut(Schema):
+    source: SideHealthOut
+    target: SideHealthOut
+
+
+class CredentialsOut(Schema):
+    """What is known about one side's credentials without showing a secret."""
+
+    set: list[str] = Field(..., description="The names of the credentials that hold a value.")
+    public: dict[str, str] = Field(
+        ..., description="The credentials that are no secret (a user name, a client ID), with their values."
+    )
+    complete: bool = Field(..., description="Whether the set credentials are enough to connect.")
+    problem: str = Field("", description="What is missing, or why the stored credentials cannot be read.")
+
+
 class ConnectionOut(Schema):
     id: int
     name: str
     active: bool
     source: str
     source_url: str
+    source_credentials: CredentialsOut | None = Field(None, description="None: the source is not installed.")
     target: str
+    target_url: str = ""
+    target_credentials: CredentialsOut | None = Field(None, description="None: the target is not installed.")
+    target_settings: dict[str, Any] = Field(default_factory=dict, description="The target's settings.")
     shop_country: str
     eligible_statuses: list[str]
     start_at: datetime
@@ -41,7 +87,110 @@ class ConnectionOut(Schema):
     last_polled_at: datetime | None
     last_poll_error: str
     rejected_webhooks: int
+    health: HealthOut | None = None
     counts: StateCounts = Field(..., description="Number of records per state.")
+
+
+class ConnectionCreatedOut(ConnectionOut):
+    webhook_secret: str | None = Field(
+        ...,
+        description="The secret the shop signs its webhooks with, to enter in the shop. Shown only in this "
+        "answer. None when the platform chooses the key itself (the one given, or Shopify's client secret).",
+    )
+
+
+class ConnectionIn(Schema):
+    """A new connection. Credentials are tested against both systems before it is saved (``?check=false``
+    skips that)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    source: str = Field(..., description="The shop platform, e.g. kmoshops, shopify, woocommerce.")
+    source_url: str = Field(..., description="The shop's address.", examples=["https://myshop.kmoshops.be"])
+    source_credentials: dict[str, str] = Field(
+        default_factory=dict,
+        description='Write-only, e.g. {"api_key": "..."}; never returned.',
+        examples=[{"api_key": "kmo_..."}],
+    )
+    target: str = Field(..., description="The invoicing system, e.g. factuursturen, eenvoudigfactureren.")
+    target_url: str | None = Field(None, description="Empty: the system's production API.")
+    target_credentials: dict[str, str] = Field(
+        default_factory=dict,
+        description='Write-only, e.g. {"username": "...", "api_key": "..."}; never returned.',
+    )
+    target_settings: dict[str, Any] = Field(default_factory=dict, description="The target's settings.")
+    shop_country: str = Field("NL", description="The country the shop sells from (ISO code).")
+    eligible_statuses: list[str] = Field(default_factory=list, description="Empty: the source's default.")
+    start_at: datetime | None = Field(None, description="Orders placed before this are skipped; empty: now.")
+    poll_minutes: int = Field(60, ge=1)
+    active: bool = True
+    webhook_secret: str | None = Field(
+        None,
+        description="Write-only: the key the shop signs webhooks with, when the shop chooses it (Shopify). "
+        "Empty: Koppel makes one and returns it once.",
+    )
+
+
+class ConnectionPatch(Schema):
+    """Only the fields given change. New credentials replace a side's credentials when they are complete
+    by themselves, else they are merged into the stored ones; the changed side is tested again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    active: bool | None = Field(None, description="false: no orders are booked; true: on again.")
+    source_url: str | None = None
+    source_credentials: dict[str, str] | None = Field(None, description="Write-only.")
+    target_url: str | None = None
+    target_credentials: dict[str, str] | None = Field(None, description="Write-only.")
+    target_settings: dict[str, Any] | None = Field(None, description="Merged into the stored settings.")
+    shop_country: str | None = None
+    eligible_statuses: list[str] | None = None
+    start_at: datetime | None = None
+    poll_minutes: int | None = Field(None, ge=1)
+    webhook_secret: str | None = Field(None, description="Write-only: a new key the shop signs with.")
+
+
+class ConnectionTestOut(Schema):
+    ok: bool = Field(..., description="Whether both systems accepted the credentials.")
+    source: SideHealthOut
+    target: SideHealthOut
+
+
+class AccountIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    email: str = Field("", max_length=254, description="Where notification e-mails go.")
+    shop_country: str = Field("NL", min_length=2, max_length=2)
+
+
+class AccountOut(Schema):
+    id: int
+    name: str
+    email: str
+    shop_country: str
+    created_at: datetime
+
+
+class TokenIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=100, description="What the token is for, e.g. erp.")
+
+
+class TokenOut(Schema):
+    id: int
+    account_id: int
+    name: str
+    hint: str = Field(..., description="The first characters of the token, to recognise it.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(..., description="The bearer token. Shown only in this answer; only a hash is kept.")
 
 
 class RecordQuery(Schema):
