@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -19,7 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from koppel.documents.model import Invoice, Order, Party
 
+from .errors import NotFound, OrderInvalid
 from .http import CallLog
+
+#: How far back :meth:`SourceConnector.find_order_by_number` reads by default, without a ``since``.
+FIND_ORDER_LOOKBACK = timedelta(days=90)
+
+
+def same_order_number(a: str, b: str) -> bool:
+    """Whether two order numbers are the same as a merchant means it: case, spaces and a leading ``#``
+    (Shopify's ``#1001``) aside."""
+    return bool(a.strip()) and a.strip().lstrip("#").casefold() == b.strip().lstrip("#").casefold()
 
 
 class ConnectorSettings(BaseModel):
@@ -200,6 +210,36 @@ class SourceConnector(ABC, Credentialed):
         """One page of the orders placed in ``[since, until)`` (``until`` ``None``: up to now), starting at
         ``cursor`` (``None``: the first page). The cursor is stored after each page, so a backfill resumes
         where it stopped; orders may come twice (the records make that harmless) but none may be skipped."""
+
+    def find_order_by_number(self, number: str, since: datetime | None = None) -> dict[str, Any] | None:
+        """The raw payload of the order the merchant knows by ``number`` (see :func:`same_order_number`),
+        or ``None`` when the shop has none. The default reads every order changed since ``since`` (default:
+        :data:`FIND_ORDER_LOOKBACK` ago); a platform that can search overrides it."""
+        for payload in self.iter_orders(since or datetime.now(UTC) - FIND_ORDER_LOOKBACK):
+            if same_order_number(self.order_number(payload), number):
+                return payload
+        return None
+
+    def _fetch_if_numbered(self, number: str) -> dict[str, Any] | None:
+        """The order whose id is ``number`` and whose number is ``number`` too (shops number orders by their
+        id unless told otherwise): one cheap call before a search or a scan."""
+        digits = number.strip().lstrip("#")
+        if not digits.isdigit():
+            return None
+        try:
+            payload = self.fetch_order(digits)
+        except NotFound:
+            return None
+        return payload if same_order_number(self.order_number(payload), number) else None
+
+    @classmethod
+    def order_number(cls, payload: Mapping[str, Any]) -> str:
+        """The number the merchant knows the order by, as :meth:`parse_order` reads it (empty when the
+        payload cannot be read)."""
+        try:
+            return cls.parse_order(payload).number
+        except (OrderInvalid, ValueError, TypeError, KeyError):
+            return ""
 
     @staticmethod
     @abstractmethod

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext_noop as _
 
-from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
+from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice, same_order_number
 from koppel.connectors.http import CallLog
 from koppel.documents.model import Order
 
@@ -102,6 +102,18 @@ class ShopifySource(SourceConnector):
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         return self.client.iter_updated(updated_since)
 
+    def find_order_by_number(self, number: str, since: datetime | None = None) -> dict[str, Any] | None:
+        """``GET orders.json?name=1001&status=any``: the order's name (``#1001``) as the merchant sees it.
+        The ``name`` filter is not in the REST reference (apps rely on it, and Shopify has kept it); should
+        Shopify answer orders none of which has that name, the filter was ignored and the orders changed
+        since ``since`` are read instead."""
+        params = {"name": number.strip().lstrip("#"), "status": "any", "limit": PAGE_LIMIT}
+        orders, _ = self.client.orders_page(params)
+        found = next((o for o in orders if same_order_number(self.order_number(o), number)), None)
+        if found is not None or not orders:
+            return found
+        return super().find_order_by_number(number, since)
+
     def backfill_page(self, since: datetime, until: datetime | None, cursor: str | None) -> BackfillPage:
         """Orders placed in ``[since, until)``, by id, 250 a page; the cursor is the last id read
         (``since_id=<id>``).
@@ -128,6 +140,10 @@ class ShopifySource(SourceConnector):
     @staticmethod
     def order_id(payload: Mapping[str, Any]) -> str:
         return mapping.order_id(payload)
+
+    @classmethod
+    def order_number(cls, payload: Mapping[str, Any]) -> str:
+        return str(payload.get("name") or payload.get("order_number") or payload.get("id") or "")
 
     @staticmethod
     def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
