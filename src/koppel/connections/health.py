@@ -82,6 +82,13 @@ def credentials_refused(connection: Connection, side: Side, message: str) -> Non
     record_health(connection, side, False, message)
 
 
+def working_again(connection: Connection) -> None:
+    """An order was booked: a side whose dot was red works again (and its next failure is mailed again)."""
+    for side in ("source", "target"):
+        if getattr(connection, f"{side}_health") == Health.FAILED:
+            record_health(connection, side, True)  # type: ignore[arg-type]
+
+
 def notify_failure(connection: Connection, side: Side, message: str) -> None:
     """One e-mail to the account's addresses; claimed with a conditional update, so two workers that see the
     failure at once send one."""

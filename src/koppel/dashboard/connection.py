@@ -25,6 +25,7 @@ from koppel.connections.forms import ConfigurationForm, CredentialsForm
 from koppel.connections.models import Connection, Health
 from koppel.connectors.errors import ConnectorError
 from koppel.documents.codes import REMEDIES
+from koppel.intake.onoff import set_active
 from koppel.sync import backfill as backfills
 from koppel.sync.models import Record, State
 from koppel.sync.services import reprocess
@@ -251,8 +252,7 @@ def account_profile(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_switch(request: HttpRequest, pk: int) -> HttpResponse:
     """The on/off switch: off, nothing is fetched or booked; webhooks are still stored."""
     connection = get_object_or_404(visible_connections(request.user), pk=pk)
-    connection.active = request.POST.get("active") == "on"
-    connection.save(update_fields=["active"])
+    set_active(connection, request.POST.get("active") == "on")
     if connection.active:
         messages.success(request, _("The connection is on: orders are booked again."))
     else:

@@ -18,6 +18,7 @@ class Code(StrEnum):
     ALREADY_PROCESSED = "ALREADY_PROCESSED"
     STATUS_NOT_ELIGIBLE = "STATUS_NOT_ELIGIBLE"
     BEFORE_START_DATE = "BEFORE_START_DATE"
+    CONNECTION_OFF = "CONNECTION_OFF"
     # Failures on the way
     ORDER_INVALID = "ORDER_INVALID"
     SOURCE_AUTH_FAILED = "SOURCE_AUTH_FAILED"
@@ -65,6 +66,10 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     Code.BEFORE_START_DATE: (
         "The order was placed before the connection's start date.",
         "Orders before installation are not booked automatically. Use a backfill, or move the start date.",
+    ),
+    Code.CONNECTION_OFF: (
+        "The connection is switched off: nothing is fetched or booked (the shop's notifications are kept).",
+        "Switch the connection on in the Profile tab: the orders that waited are booked then.",
     ),
     Code.ORDER_INVALID: (
         "The shop's order could not be read (missing or malformed field).",

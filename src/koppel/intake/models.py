@@ -7,6 +7,9 @@ from django.utils import timezone
 
 from koppel.connections.models import Connection
 
+#: The outcome of a delivery that arrived while its connection was off (noted when it is switched on).
+HELD = "held (connection off)"
+
 
 class WebhookDelivery(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")

@@ -14,6 +14,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -21,7 +22,7 @@ from koppel.connections import crypto
 from koppel.connections.models import Connection
 from koppel.sync.services import note_order
 
-from .models import WebhookDelivery
+from .models import HELD, WebhookDelivery
 
 logger = logging.getLogger("koppel.intake")
 
@@ -33,9 +34,9 @@ def problem(status: int, code: str, message: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonResponse:
-    connection = Connection.objects.filter(pk=connection_id, source_kind=source_kind, active=True).first()
+    connection = Connection.objects.filter(pk=connection_id, source_kind=source_kind).first()
     if connection is None:
-        return problem(404, "CONNECTION_UNKNOWN", f"No active {source_kind} connection {connection_id}")
+        return problem(404, "CONNECTION_UNKNOWN", f"No {source_kind} connection {connection_id}")
     source = connection.source_class
     body = request.body
     headers = {key.lower(): value for key, value in request.headers.items()}
@@ -58,6 +59,7 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         return problem(
             401, "SIGNATURE_INVALID", "The webhook signature does not match the connection's secret"
         )
+    seen_webhook(connection)
     delivery = WebhookDelivery(connection=connection, body=body.decode("utf-8", errors="replace"))
     try:
         notice = source.parse_webhook(body, headers)
@@ -76,6 +78,10 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
     )
     if notice.delivery_id and already_received(connection, notice.delivery_id):
         return duplicate(connection, delivery, notice.order_id)
+    if not connection.active:  # kept, and noted when the connection is switched on again
+        delivery.outcome = HELD
+        delivery.save()
+        return JsonResponse({"record": None, "state": "", "queued": False, "held": True}, status=202)
     try:
         with transaction.atomic():
             record, queued = note_order(connection, notice.order_id, via="webhook")
@@ -85,6 +91,17 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         delivery.pk = None
         return duplicate(connection, delivery, notice.order_id)
     return JsonResponse({"record": record.pk, "state": record.state, "queued": queued}, status=202)
+
+
+#: ``last_webhook_at`` is written at most this often (seconds): not one extra write per webhook.
+LAST_WEBHOOK_RESOLUTION = 60
+
+
+def seen_webhook(connection: Connection) -> None:
+    now = timezone.now()
+    last = connection.last_webhook_at
+    if last is None or (now - last).total_seconds() > LAST_WEBHOOK_RESOLUTION:
+        Connection.objects.filter(pk=connection.pk).update(last_webhook_at=now)
 
 
 def already_received(connection: Connection, delivery_id: str) -> bool:

@@ -26,9 +26,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from koppel.connections import health
 from koppel.connections.models import Connection
 from koppel.connectors.base import Debtor, TargetConnector
-from koppel.connectors.errors import ConnectorError, RateLimited, Side, Unavailable
+from koppel.connectors.errors import AuthFailed, ConnectorError, RateLimited, Side, Unavailable
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import (
     WAITING_CODES,
@@ -133,12 +134,18 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
     )
     if probing and outcome.parked != probing:  # the system answered again: the orders behind it go on
         pauses.release(record.connection_id, probing)
+    if outcome.state == State.HANDLED:
+        health.working_again(record.connection)
     return outcome
 
 
 def attempt(record: Record, log: CallLog, owner: str, probing: Side | None = None) -> Outcome:
     connection = record.connection
     now = timezone.now()
+    if not connection.active:
+        return Outcome(
+            State.OPEN, Code.CONNECTION_OFF, "The connection is off; booked when it is switched on"
+        )
     if probing != "target" and (waiting := paused("target", connection, now)):
         return waiting
     if not has_fresh_payload(record, now):
@@ -325,6 +332,8 @@ def obtain_debtor(connection: Connection, target: TargetConnector, invoice: Invo
 
 
 def failure(record: Record, exc: ConnectorError) -> Outcome:
+    if isinstance(exc, AuthFailed):  # the dot turns red, and the merchant gets one e-mail, not one per order
+        health.credentials_refused(record.connection, exc.side, exc.message)
     if not exc.transient:
         return Outcome(State.ERROR, exc.code, exc.message)
     tries = record.attempts + 1
