@@ -113,6 +113,24 @@ def test_what_the_worker_could_not_use_is_connection_invalid(api, connection_bod
     assert not Connection.objects.exists()
 
 
+def test_a_shopify_app_signs_with_its_client_secret_which_is_never_returned(api, administration):
+    body = {
+        "name": "Shopify → Factuursturen",
+        "source": "shopify",
+        "source_url": "https://bakkerij.myshopify.com",
+        "source_credentials": {"client_id": "app-1", "client_secret": "shpss_app-secret"},
+        "target": "factuursturen",
+        "target_url": administration.url,
+        "target_credentials": dict(administration.credentials),
+    }
+    response = post(api, "/api/connections", body, check="false")
+    assert response.status_code == 201, response.content
+    assert response.json()["webhook_secret"] is None
+    assert response.json()["source_credentials"]["public"] == {"client_id": "app-1"}
+    assert b"shpss_app-secret" not in response.content
+    assert Connection.objects.get().webhook_secret == "shpss_app-secret"
+
+
 def test_an_unknown_field_is_a_validation_error(api, connection_body):
     response = post(api, "/api/connections", {**connection_body, "colour": "red"})
     assert response.status_code == 422

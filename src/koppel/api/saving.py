@@ -215,9 +215,7 @@ def update(connection: Connection, changes: dict[str, Any], *, check: bool) -> C
     """Apply the API's ``ConnectionPatch`` (only the fields given); test the sides that changed."""
     changed: list[Side] = []
     for side in SIDES:
-        url_changed = f"{side}_url" in changes and changes[f"{side}_url"] != getattr(
-            connection, f"{side}_url"
-        )
+        url_changed = changes.get(f"{side}_url") not in (None, getattr(connection, f"{side}_url"))
         if url_changed or changes.get(f"{side}_credentials") is not None:
             changed.append(side)
     for name in PLAIN_FIELDS:

@@ -226,7 +226,10 @@ class Command(BaseCommand):
             poll_minutes=o["poll_minutes"],
         )
         if o["start_at"]:
-            start = datetime.fromisoformat(o["start_at"])
+            try:
+                start = datetime.fromisoformat(o["start_at"])
+            except ValueError:
+                raise CommandError(f"--start-at expects an ISO date or time, got {o['start_at']!r}") from None
             connection.start_at = start if start.tzinfo else timezone.make_aware(start)
         problems: list[str] = []
         classes = {side: connector(side, o[side]) for side in SIDES}
