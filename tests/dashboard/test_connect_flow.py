@@ -67,7 +67,7 @@ def connect_both(client, shop, administration, *, wrong_first=True):
             follow=True,
         )
         page = response.content.decode()
-        assert "dot-failed" in page and "KMO Shops said:" in page
+        assert "dot-failed" in page and "KMO Shops answered 401: Invalid API key" in page
     response = client.post(
         "/connections/new/",
         {"side": "source", "source-url": shop.url, "source-api_key": shop.api_key},

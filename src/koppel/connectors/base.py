@@ -133,6 +133,9 @@ class Credentialed:
 
     Labels and help texts are English and marked with ``gettext_noop``; the dashboard translates them."""
 
+    #: Templates read a connector class's labels; they must not call (instantiate) it.
+    do_not_call_in_templates: ClassVar[bool] = True
+
     #: Names of the secrets the connection stores (encrypted) for this connector.
     credential_fields: ClassVar[tuple[str, ...]]
     credential_alternatives: ClassVar[tuple[tuple[str, ...], ...]] = ()
@@ -183,6 +186,9 @@ class SourceConnector(ABC, Credentialed):
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     #: Requests a second a backfill may make (the platform's own limit, with room for the live traffic).
     backfill_requests_per_second: ClassVar[float] = 2.0
+    #: How the merchant points the platform's webhooks at Koppel (shown beside the webhook address and
+    #: secret); English, marked with ``gettext_noop``.
+    webhook_steps: ClassVar[str] = ""
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:
         self.url = url

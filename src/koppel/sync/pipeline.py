@@ -33,6 +33,7 @@ from koppel.connectors.errors import AuthFailed, ConnectorError, RateLimited, Si
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import (
     WAITING_CODES,
+    CheckResult,
     check_icp_vat_number,
     check_start_date,
     check_status,
@@ -219,11 +220,7 @@ def has_fresh_payload(record: Record, now: datetime) -> bool:
 def book(
     record: Record, order: Order, connection: Connection, target: TargetConnector, owner: str
 ) -> Outcome:
-    rates = connection.cached_vat_rates()
-    if rates is None:
-        rates = target.vat_rates()
-        connection.remember_vat_rates(rates)
-    failed = first_failure([check_vat_codes(order, connection.check_context(vat_rates=rates))])
+    failed = check_vat_rates(order, connection, target)
     if failed:
         return Outcome(State.ERROR, failed.code, failed.message)
 
@@ -279,6 +276,20 @@ def book(
         message=f"{message}; {booked.note}" if booked.note else message,
         fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
     )
+
+
+def check_vat_rates(order: Order, connection: Connection, target: TargetConnector) -> CheckResult | None:
+    """Does the administration have every VAT rate of the order? The rates are remembered for a while; a
+    rate missing from the remembered ones is looked up once more (the merchant may just have added it)."""
+    cached = connection.cached_vat_rates()
+    rates = cached if cached is not None else target.vat_rates()
+    failed = first_failure([check_vat_codes(order, connection.check_context(vat_rates=rates))])
+    if failed and cached is not None:
+        rates = target.vat_rates()
+        failed = first_failure([check_vat_codes(order, connection.check_context(vat_rates=rates))])
+    if cached is None or rates != cached:
+        connection.remember_vat_rates(rates)
+    return failed
 
 
 def still_in_doubt(record: Record, target_label: str, now: datetime) -> Outcome | None:

@@ -52,6 +52,11 @@ class KmoShopsSource(SourceConnector):
         )
     }
     url_label = _("Shop address")
+    webhook_steps = _(
+        "In your KMO Shops back office, open Settings → Webhooks and add a webhook for the events "
+        "order.created and order.updated. Paste the address above as its URL and the secret as its "
+        "signing secret, then save."
+    )
     url_help = _("The address of your webshop, e.g. https://myshop.kmoshops.be")
     backfill_requests_per_second = 0.8  # the shop allows 60 requests a minute; leave room for live traffic
 

@@ -82,6 +82,12 @@ class ShopifySource(SourceConnector):
     }
     public_credentials = frozenset({"client_id"})
     url_label = _("Shop address")
+    webhook_steps = _(
+        "Shopify signs webhooks with the app's client secret. Connected with the client ID and secret, "
+        "Koppel checks them with it: subscribe the app to the topics orders/create, orders/updated and "
+        "orders/paid with the address above (JSON). Connected with an access token alone, Koppel cannot "
+        "check Shopify's signature and finds new orders with its poll instead (at least hourly)."
+    )
     url_help = _("Your shop's myshopify.com address, e.g. https://myshop.myshopify.com")
     #: The credential Shopify signs an app's own webhook subscriptions with: ``add_connection`` takes it as
     #: the webhook secret when none is given.

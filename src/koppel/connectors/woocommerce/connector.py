@@ -75,6 +75,11 @@ class WooCommerceSource(SourceConnector):
     }
     public_credentials = frozenset({"consumer_key"})
     url_label = _("Shop address")
+    webhook_steps = _(
+        "In WordPress, open WooCommerce → Settings → Advanced → Webhooks and add two webhooks, one with "
+        "topic Order created and one with Order updated. Status Active, API version WP REST API "
+        "Integration v3; paste the address above as Delivery URL and the secret as Secret, then save."
+    )
     url_help = _("The address of your WordPress site, e.g. https://myshop.nl")
     # WooCommerce itself sets no limit (hosts do); a page of 100 orders is heavy work for a WordPress site.
     backfill_requests_per_second = 5.0
