@@ -177,3 +177,24 @@ def test_a_failing_connection_sends_one_e_mail(client, sandbox, shop, administra
     health.record_health(connection, "target", False, "Factuursturen answered 401")
     assert len(mail.outbox) == 1
     assert "anna@bakkerij.nl" in mail.outbox[0].to
+
+
+def test_where_is_my_order_explains_and_fetches_an_order_koppel_has_not_seen(
+    client, sandbox, shop, administration, transactional_db
+):
+    sign_up(client)
+    connection, _response = connect_both(client, shop, administration, wrong_first=False)
+    connection.start_at = connection.start_at.replace(year=2020)
+    connection.save()
+    order = make_order()
+    shop.place(order)  # no webhook: Koppel has not seen it
+    page = client.get(f"/where/?connection={connection.pk}&number={order['number']}").content.decode()
+    assert "Fetch and book it now" in page
+    response = client.post(f"/connections/{connection.pk}/fetch/", {"order": str(order["id"])})
+    assert response.status_code == 302 and "follow=1" in response["Location"]
+    drain()
+    page = client.get(f"/where/?number={order['number']}").content.decode()
+    assert Record.objects.get().state == State.HANDLED
+    assert Record.objects.get().target_invoice_number in page
+    assert "verdict-booked" in page
+    assert "verdict-not_in_shop" in client.get("/where/?number=NOPE-1").content.decode()

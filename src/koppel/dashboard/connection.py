@@ -24,7 +24,7 @@ from koppel.accounts.forms import ProfileForm
 from koppel.connections.forms import ConfigurationForm, CredentialsForm
 from koppel.connections.models import Connection, Health
 from koppel.connectors.errors import ConnectorError
-from koppel.documents.codes import REMEDIES
+from koppel.documents.codes import REMEDIES, explained
 from koppel.intake.onoff import set_active
 from koppel.sync import backfill as backfills
 from koppel.sync.models import Record, State
@@ -155,7 +155,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if state == State.ERROR:
             by_code = listed.order_by().values("error_code").annotate(n=Count("id")).order_by("-n")
             context["error_codes"] = [
-                {**row, "meaning": REMEDIES[row["error_code"]][0], "remedy": REMEDIES[row["error_code"]][1]}
+                {**row, **dict(zip(("meaning", "remedy"), explained(row["error_code"]), strict=True))}
                 for row in by_code
                 if row["error_code"] in REMEDIES
             ]

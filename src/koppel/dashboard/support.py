@@ -21,7 +21,6 @@ from django.utils.translation import gettext_lazy
 from koppel.connections import crypto
 from koppel.connectors.base import BookedInvoice
 from koppel.connectors.errors import ConnectorError
-from koppel.documents.codes import REMEDIES
 from koppel.sync.models import Record, State
 
 from .access import merchant_account, visible_records
@@ -189,5 +188,5 @@ def ask_us(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/ask_us.html",
-        {"form": form, "support_email": settings.SUPPORT_EMAIL, "remedies": REMEDIES},
+        {"form": form, "support_email": settings.SUPPORT_EMAIL},
     )

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from koppel.documents.codes import REMEDIES
+from koppel.documents.codes import explained
 from koppel.sync import backfill as backfills
 from koppel.sync.models import Record, State
 from koppel.sync.services import AlreadyHandled, reprocess
@@ -110,7 +110,7 @@ def pretty(data: Any) -> str:
 @login_required
 def record_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(visible_records(request.user).select_related("connection"), pk=pk)
-    meaning, fix = REMEDIES.get(record.error_code, ("", ""))  # type: ignore[call-overload]
+    meaning, fix = explained(record.error_code)
     return render(
         request,
         "dashboard/record_detail.html",

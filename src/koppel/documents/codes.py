@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import gettext_noop as _  # marked for translation, shown translated
+
 
 class Code(StrEnum):
     # Pre-checks on the order
@@ -34,96 +36,139 @@ class Code(StrEnum):
 
 REMEDIES: dict[Code, tuple[str, str]] = {
     Code.TOTAL_MISMATCH: (
-        "The order total differs from the sum of its lines plus shipping by more than per-line VAT rounding.",
-        "Check the order in the shop: a discount, fee or line the shop does not report per line. Correct "
-        "it, then press Process.",
+        _(
+            "The order total differs from the sum of its lines plus shipping by more than per-line VAT "
+            "rounding."
+        ),
+        _(
+            "Check the order in the shop: a discount, fee or line the shop does not report per line. Correct "
+            "it, then press Process."
+        ),
     ),
     Code.ICP_VAT_NUMBER_MISSING: (
-        "A business order from another EU country has no VAT number.",
-        "Intra-community sales need the buyer's VAT number. Add it to the order or customer in the shop, "
-        "then press Process.",
+        _("A business order from another EU country has no VAT number."),
+        _(
+            "Intra-community sales need the buyer's VAT number. Add it to the order or customer in the shop, "
+            "then press Process."
+        ),
     ),
     Code.ICP_VAT_NUMBER_INVALID: (
-        "The buyer's VAT number has a wrong format or check digits, or its country prefix differs from the "
-        "billing country.",
-        "Ask the customer for the correct VAT number, correct it in the shop, then press Process.",
+        _(
+            "The buyer's VAT number has a wrong format or check digits, or its country prefix differs from "
+            "the billing country."
+        ),
+        _("Ask the customer for the correct VAT number, correct it in the shop, then press Process."),
     ),
     Code.VAT_CODE_MISSING: (
-        "An order line carries a VAT rate that the invoicing administration does not have.",
-        "Add the rate to the administration's VAT rates (Factuursturen: Instellingen > BTW-tarieven; "
-        "EenvoudigFactureren: the VAT rates in its settings), then press Process.",
+        _("An order line carries a VAT rate that the invoicing administration does not have."),
+        _(
+            "Add the rate to the administration's VAT rates (Factuursturen: Instellingen > BTW-tarieven; "
+            "EenvoudigFactureren: the VAT rates in its settings), then press Process."
+        ),
     ),
     Code.ALREADY_PROCESSED: (
-        "The order was booked before, by Koppel or by hand: an invoice for this order number exists.",
-        "Nothing to do. To book it anyway, remove or renumber the existing invoice first, then press "
-        "Process.",
+        _("The order was booked before, by Koppel or by hand: an invoice for this order number exists."),
+        _(
+            "Nothing to do. To book it anyway, remove or renumber the existing invoice first, then press "
+            "Process."
+        ),
     ),
     Code.STATUS_NOT_ELIGIBLE: (
-        "The order's status is not (yet) one the connection books (the record waits under Open).",
-        "Nothing to do: Koppel books the order when its status changes, and looks again every night. "
-        "Change the eligible statuses in the connection settings if needed.",
+        _("The order's status is not (yet) one the connection books (the record waits under Open)."),
+        _(
+            "Nothing to do: Koppel books the order when its status changes, and looks again every night. "
+            "Change the eligible statuses in the connection settings if needed."
+        ),
     ),
     Code.BEFORE_START_DATE: (
-        "The order was placed before the connection's start date.",
-        "Orders before installation are not booked automatically. Use a backfill, or move the start date.",
+        _("The order was placed before the connection's start date."),
+        _("Orders before installation are not booked automatically. Use a backfill, or move the start date."),
     ),
     Code.CONNECTION_OFF: (
-        "The connection is switched off: nothing is fetched or booked (the shop's notifications are kept).",
-        "Switch the connection on in the Profile tab: the orders that waited are booked then.",
+        _(
+            "The connection is switched off: nothing is fetched or booked (the shop's notifications are "
+            "kept)."
+        ),
+        _("Switch the connection on in the Profile tab: the orders that waited are booked then."),
     ),
     Code.ORDER_INVALID: (
-        "The shop's order could not be read (missing or malformed field).",
-        "The message names the field. Correct the order in the shop, or report the problem with the record.",
+        _("The shop's order could not be read (missing or malformed field)."),
+        _(
+            "The message names the field. Correct the order in the shop, or report the problem with the "
+            "record."
+        ),
     ),
     Code.SOURCE_AUTH_FAILED: (
-        "The shop refused Koppel's API key.",
-        "Enter the current API key of the shop in the connection settings, then press Process.",
+        _("The shop refused Koppel's API key."),
+        _("Enter the current API key of the shop in the connection settings, then press Process."),
     ),
     Code.SOURCE_ORDER_NOT_FOUND: (
-        "The shop no longer knows this order (deleted).",
-        "Nothing to book. If the order should exist, check it in the shop.",
+        _("The shop no longer knows this order (deleted)."),
+        _("Nothing to book. If the order should exist, check it in the shop."),
     ),
     Code.SOURCE_UNAVAILABLE: (
-        "The shop did not answer after all retries.",
-        "Koppel retried with backoff. Press Process when the shop is reachable again.",
+        _("The shop did not answer after all retries."),
+        _("Koppel retried with backoff. Press Process when the shop is reachable again."),
     ),
     Code.TARGET_AUTH_FAILED: (
-        "The invoicing software refused the API key (or username), or the key lacks a permission.",
-        "Create or re-activate the API key (Factuursturen: Instellingen > Verbindingen; EenvoudigFactureren: "
-        "Profiel > Toegangsbeheer, with access to Invoices, Customers, Items and Layouts), enter it in the "
-        "connection settings, then press Process.",
+        _("The invoicing software refused the API key (or username), or the key lacks a permission."),
+        _(
+            "Create or re-activate the API key (Factuursturen: Instellingen > Verbindingen; "
+            "EenvoudigFactureren: Profiel > Toegangsbeheer, with access to Invoices, Customers, Items and "
+            "Layouts), enter it in the connection settings, then press Process."
+        ),
     ),
     Code.TARGET_REJECTED: (
-        "The invoicing software rejected the debtor or invoice; its own message is shown.",
-        "Correct what the message names (in the shop or the administration), then press Process.",
+        _("The invoicing software rejected the debtor or invoice; its own message is shown."),
+        _("Correct what the message names (in the shop or the administration), then press Process."),
     ),
     Code.TARGET_UNAVAILABLE: (
-        "The invoicing software did not answer, or kept answering with errors or its rate limit, after all "
-        "retries.",
-        "Press Process later. Koppel had already retried with backoff.",
+        _(
+            "The invoicing software did not answer, or kept answering with errors or its rate limit, after "
+            "all retries."
+        ),
+        _("Press Process later. Koppel had already retried with backoff."),
     ),
     Code.BOOKING_IN_DOUBT: (
-        "The invoice was sent to the invoicing software, but its answer never came (a timeout, a cut "
-        "connection or a server error): it may still be saved there, late. The order waits under Queued.",
-        "Nothing to do: Koppel searches the administration for the invoice again and again, and books it "
-        "only when the doubt window (KOPPEL_BOOKING_DOUBT_SECONDS, 10 minutes by default) has passed "
-        "without finding it. An order is never booked twice.",
+        _(
+            "The invoice was sent to the invoicing software, but its answer never came (a timeout, a cut "
+            "connection or a server error): it may still be saved there, late. The order waits under Queued."
+        ),
+        _(
+            "Nothing to do: Koppel searches the administration for the invoice again and again, and books it "
+            "only when the doubt window (KOPPEL_BOOKING_DOUBT_SECONDS, 10 minutes by default) has passed "
+            "without finding it. An order is never booked twice."
+        ),
     ),
     Code.CREDENTIALS_UNREADABLE: (
-        "The worker cannot decrypt the connection's stored credentials: it runs with other encryption keys "
-        "than the process that saved them.",
-        "Start every web and worker process with the same KOPPEL_FERNET_KEYS, then press Process (Koppel "
-        "also retries by itself). If the key is lost, connect the shop or administration again.",
+        _(
+            "The worker cannot decrypt the connection's stored credentials: it runs with other encryption "
+            "keys than the process that saved them."
+        ),
+        _(
+            "Start every web and worker process with the same KOPPEL_FERNET_KEYS, then press Process (Koppel "
+            "also retries by itself). If the key is lost, connect the shop or administration again."
+        ),
     ),
     Code.INTERNAL_ERROR: (
-        "An unexpected error inside Koppel.",
-        "Report the problem with the record; the attempt log holds the details.",
+        _("An unexpected error inside Koppel."),
+        _("Report the problem with the record; the attempt log holds the details."),
     ),
 }
 
 
 def remedy(code: Code | str) -> str:
     return REMEDIES[Code(code)][1]
+
+
+def explained(code: Code | str) -> tuple[str, str]:
+    """What the code means and what to do, in the active language; ``("", "")`` for no known code."""
+    from django.utils.translation import gettext
+
+    if code not in REMEDIES:
+        return "", ""
+    meaning, fix = REMEDIES[Code(code)]
+    return gettext(meaning), gettext(fix)
 
 
 def remedies_markdown() -> str:
