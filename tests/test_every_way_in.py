@@ -196,10 +196,11 @@ def test_the_command_refuses_with_a_clear_error(transactional_db, valid, case):
     message = str(refused.value)
     assert CASES[case].words in message
     assert "nothing was saved" in message
-    option = {"unknown connector": "--source", "missing credentials": "credentials"}.get(
-        case, "--target-setting"
-    )
-    assert f"{option}: " in message
+    option = {
+        "unknown connector": "--source: ",
+        "missing credentials": "--source-credential needs api_key — KMO Shops: API key",
+    }.get(case, "--target-setting: ")
+    assert option in message
     assert not Connection.objects.exists()
 
 

@@ -96,6 +96,16 @@ def credentials_for(cls: type[Credentialed], given: dict[str, str], interactive:
     return credentials
 
 
+def missing_credentials(cls: type[Credentialed], given: Mapping[str, str], side: Side) -> list[str]:
+    """What a side lacks, by the names the option takes and by the system's labels."""
+    if cls.credentials_complete(given):
+        return []
+    accepted = ", or ".join(" and ".join(fields) for fields in cls.credential_sets())
+    got = f" (got {', '.join(sorted(given))})" if given else ""
+    labels = cls.missing_credentials(given).removeprefix("needs ")
+    return [f"--{side}-credential needs {accepted}{got} — {cls.label}: {labels}"]
+
+
 def unknown_credentials(cls: type[Credentialed], given: Mapping[str, str], side: Side) -> list[str]:
     known = sorted({name for fields in cls.credential_sets() for name in fields})
     return [
@@ -239,10 +249,15 @@ class Command(BaseCommand):
                 problems += unknown_credentials(cls, given, side)
                 if None not in classes.values():  # nothing is asked for a connection refused anyway
                     given = credentials_for(cls, given, interactive)
+                problems += missing_credentials(cls, given, side)
             setattr(connection, f"{side}_credentials", given)
             if not url_ok(getattr(connection, f"{side}_url")):
                 problems.append(f"--{side}-url: enter the address with https:// (or http://)")
-        problems += problems_of(connection)
+        said = any(line.startswith(("--source-credential", "--target-credential")) for line in problems)
+        # The model's words on missing credentials (NON_FIELD_ERRORS) were just said by option name.
+        problems += [
+            line for line in problems_of(connection) if not (said and line.startswith("credentials: "))
+        ]
         if problems:
             lines = "\n  ".join(problems)
             raise CommandError(
