@@ -12,6 +12,14 @@ from koppel.sync.models import Record, State
 from tests.conftest import drain, make_order, signed, webhook_body
 
 
+@pytest.fixture
+def client():
+    """A browser that asks for English pages (the dashboard's default language is Dutch)."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
 def sign_up(client, email="anna@bakkerij.nl", **extra):
     data = {
         "company": "Bakkerij Anna",

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from koppel.accounts.forms import ProfileForm
@@ -288,6 +288,11 @@ def process_code(request: HttpRequest, pk: int) -> HttpResponse:
         queued += 1
     messages.success(
         request,
-        _("%(count)s orders with %(code)s are queued for processing.") % {"count": queued, "code": code},
+        ngettext(
+            "%(count)s order with %(code)s is queued for processing.",
+            "%(count)s orders with %(code)s are queued for processing.",
+            queued,
+        )
+        % {"count": queued, "code": code},
     )
     return redirect(connection.get_absolute_url() + "?tab=errors")
