@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import translation
 
 from koppel.accounts.models import ApiToken
 from koppel.connections.forms import SETTING_PREFIX, ConfigurationForm, CredentialsForm
@@ -247,9 +248,18 @@ def test_the_forms_cannot_be_made_for_an_unknown_connector(account, valid):
 
 
 def test_the_credentials_form_refuses_missing_credentials_beside_the_field(valid):
-    form = CredentialsForm(registry.source("kmoshops"), {"source-url": valid["source_url"]}, prefix="source")
-    assert not form.is_valid()
-    assert form.errors["api_key"] == ["Enter the API key."]
+    with translation.override("en"):
+        form = CredentialsForm(
+            registry.source("kmoshops"), {"source-url": valid["source_url"]}, prefix="source"
+        )
+        assert not form.is_valid()
+        assert form.errors["api_key"] == ["Enter the API key."]
+    with translation.override("nl"):  # the dashboard's own language
+        form = CredentialsForm(
+            registry.source("kmoshops"), {"source-url": valid["source_url"]}, prefix="source"
+        )
+        assert not form.is_valid()
+        assert "API-sleutel" in form.errors["api_key"][0]
 
 
 def test_the_configuration_form_refuses_invalid_settings_and_saves_nothing(account, shop, administration):
