@@ -47,7 +47,7 @@ def setting(
     choices_from: str = "",
     choice_labels: Mapping[str, str] | None = None,
 ) -> Any:
-    """A settings field with its label and help text (English, marked with ``gettext_noop``).
+    """A settings field with its label and help text (English, marked with ``koppel.documents.i18n.mark``).
 
     ``choices_from`` names a method of the connector whose answer lists the choices (``"layouts"``: the
     invoice layouts the administration has); ``choice_labels`` names the values of a ``Literal``."""
@@ -131,7 +131,7 @@ class Credentialed:
     """The secrets a connector is given: every field of ``credential_fields`` (the primary set) or of one
     of ``credential_alternatives`` (e.g. Shopify's access token, or an app's client ID and secret).
 
-    Labels and help texts are English and marked with ``gettext_noop``; the dashboard translates them."""
+    Labels and help texts are English and marked with ``koppel.documents.i18n.mark``; the dashboard translates them."""
 
     #: Templates read a connector class's labels; they must not call (instantiate) it.
     do_not_call_in_templates: ClassVar[bool] = True
@@ -187,7 +187,7 @@ class SourceConnector(ABC, Credentialed):
     #: Requests a second a backfill may make (the platform's own limit, with room for the live traffic).
     backfill_requests_per_second: ClassVar[float] = 2.0
     #: How the merchant points the platform's webhooks at Koppel (shown beside the webhook address and
-    #: secret); English, marked with ``gettext_noop``.
+    #: secret); English, marked with ``koppel.documents.i18n.mark``.
     webhook_steps: ClassVar[str] = ""
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.utils.translation import gettext_noop as _  # marked for translation, shown translated
+from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 
 
 class Code(StrEnum):

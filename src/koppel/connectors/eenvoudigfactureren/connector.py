@@ -8,10 +8,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from django.utils.translation import gettext_noop as _
-
 from koppel.connectors.base import BookedInvoice, Debtor, Layout, PlannedRequest, TargetConnector
 from koppel.connectors.errors import ConnectorError, Rejected
+from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Invoice, Party
 
 from . import mapping

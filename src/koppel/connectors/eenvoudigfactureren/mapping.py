@@ -24,10 +24,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.utils.translation import gettext_noop as _
 from pydantic import field_validator
 
 from koppel.connectors.base import ConnectorSettings, setting
+from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Invoice, InvoiceLine, Party
 from koppel.documents.money import cents, fmt
 from koppel.documents.vat import vat_compact

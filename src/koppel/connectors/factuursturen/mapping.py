@@ -10,10 +10,9 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.utils.translation import gettext_noop as _
-
 from koppel.connectors.base import ConnectorSettings, setting
 from koppel.documents.countries import country_by_code
+from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Invoice, InvoiceLine, Party
 from koppel.documents.money import cents, fmt, fmt_rate
 from koppel.documents.vat import vat_compact

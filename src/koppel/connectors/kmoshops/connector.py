@@ -10,9 +10,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.utils.translation import gettext_noop as _
-
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
+from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Order
 
 from . import mapping

@@ -13,10 +13,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.utils.translation import gettext_noop as _
-
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice, same_order_number
 from koppel.connectors.http import CallLog
+from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Order
 
 from . import mapping
