@@ -206,3 +206,35 @@ def test_where_is_my_order_explains_and_fetches_an_order_koppel_has_not_seen(
     assert Record.objects.get().target_invoice_number in page
     assert "verdict-booked" in page
     assert "verdict-not_in_shop" in client.get("/where/?number=NOPE-1").content.decode()
+
+
+def test_a_reason_written_by_the_worker_reads_in_dutch_on_a_dutch_page(
+    sandbox, shop, administration, transactional_db
+):
+    """The worker writes the reason once; the page shows it in the merchant's language."""
+    from django.test import Client
+
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    sign_up(english)
+    connection, _response = connect_both(english, shop, administration, wrong_first=False)
+    connection.start_at = connection.start_at.replace(year=2020)
+    connection.save()
+    order = make_order(lines=[{"description": "Boek", "amount": 1, "price": "10.00", "tax_rate": "6.00"}])
+    shop.place(order)
+    body = webhook_body(order["id"])
+    english.post(
+        connection.webhook_path,
+        body,
+        content_type="application/json",
+        HTTP_X_KMO_SIGNATURE=signed(body, connection.webhook_secret),
+    )
+    drain()
+    record = Record.objects.get()
+    assert record.error_code == "VAT_CODE_MISSING"
+    assert "has no VAT rate 6.00%" in record.message
+    dutch = Client(HTTP_ACCEPT_LANGUAGE="nl")
+    dutch.force_login(Account.objects.get().members.get())
+    page = dutch.get(f"/records/{record.pk}/").content.decode()
+    assert "heeft geen btw-tarief 6.00%" in page
+    assert "has no VAT rate" not in page
+    assert "has no VAT rate 6.00%" in english.get(f"/records/{record.pk}/").content.decode()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from koppel.sync.explain import explain_order, fetch_and_book
 from koppel.sync.models import Record, State
 from tests.conftest import book, drain, in_past, make_order
@@ -15,6 +17,17 @@ VAT_7 = {
     "shipping": None,
     "total": "50.00",
 }
+
+
+@pytest.fixture(autouse=True)
+def in_english(settings):
+    """The explanations are read in English here (the default language is Dutch; a request through the
+    test client activates the default again, so the default is what changes)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def test_a_booked_order_names_its_invoice_number(shop, administration, connection, deliver):

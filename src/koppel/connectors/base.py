@@ -131,7 +131,8 @@ class Credentialed:
     """The secrets a connector is given: every field of ``credential_fields`` (the primary set) or of one
     of ``credential_alternatives`` (e.g. Shopify's access token, or an app's client ID and secret).
 
-    Labels and help texts are English and marked with ``koppel.documents.i18n.mark``; the dashboard translates them."""
+    Labels and help texts are English, marked with ``koppel.documents.i18n.mark``; the dashboard translates
+    them."""
 
     #: Templates read a connector class's labels; they must not call (instantiate) it.
     do_not_call_in_templates: ClassVar[bool] = True

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
 from .codes import Code
+from .i18n import Text as _
 from .model import Invoice, Order, build_invoice
 from .money import CENT, ZERO, cents, fmt, fmt_rate, vat_factor
 from .vat import (
@@ -80,7 +81,11 @@ def check_status(order: Order, ctx: CheckContext) -> CheckResult:
         ok,
         f"Status {order.status!r} is eligible"
         if ok
-        else f"Status {order.status!r} is not one the connection books ({allowed}); waiting for a change",
+        else _(
+            "Status %(status)s is not one the connection books (%(allowed)s); waiting for a change",
+            status=repr(order.status),
+            allowed=allowed,
+        ),
     )
 
 
@@ -95,7 +100,11 @@ def check_start_date(order: Order, ctx: CheckContext) -> CheckResult:
         ok,
         "Placed after the start date"
         if ok
-        else f"Placed {order.created_at.isoformat(timespec='minutes')}, before the start date {when}",
+        else _(
+            "Placed %(placed)s, before the start date %(start)s",
+            placed=order.created_at.isoformat(timespec="minutes"),
+            start=when,
+        ),
     )
 
 
@@ -114,8 +123,12 @@ def check_total(order: Order, ctx: CheckContext) -> CheckResult:
     return CheckResult(
         Code.TOTAL_MISMATCH,
         False,
-        f"Order total {fmt(order.total)} differs from lines plus shipping {fmt(expected)} "
-        f"by {fmt(difference)}",
+        _(
+            "Order total %(total)s differs from lines plus shipping %(expected)s by %(difference)s",
+            total=fmt(order.total),
+            expected=fmt(expected),
+            difference=fmt(difference),
+        ),
     )
 
 
@@ -130,8 +143,11 @@ def check_icp_vat_number(order: Order, ctx: CheckContext) -> Iterable[CheckResul
         yield CheckResult(
             Code.ICP_VAT_NUMBER_MISSING,
             False,
-            f"Business order from {country.name_en} ({customer.company or customer.full_name}) "
-            "has no VAT number",
+            _(
+                "Business order from %(country)s (%(customer)s) has no VAT number",
+                country=country.name_en,
+                customer=customer.company or customer.full_name,
+            ),
         )
         return
     yield CheckResult(Code.ICP_VAT_NUMBER_MISSING, True, f"VAT number {customer.vat_number} given")
@@ -154,7 +170,12 @@ def check_vat_codes(order: Order, ctx: CheckContext) -> CheckResult:
     return CheckResult(
         Code.VAT_CODE_MISSING,
         False,
-        f"{ctx.target_name} has no VAT rate {lacking} (it has {have})",
+        _(
+            "%(target)s has no VAT rate %(lacking)s (it has %(have)s)",
+            target=ctx.target_name,
+            lacking=lacking,
+            have=have,
+        ),
     )
 
 

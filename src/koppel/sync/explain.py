@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from koppel.connections.models import Connection
 from koppel.connectors.errors import ConnectorError
+from koppel.documents.i18n import shown
 
 from .models import Record, State
 from .services import note_order
@@ -111,7 +112,7 @@ def record_message(record: Record) -> str:
         "number": record.order_number or record.source_order_id,
         "connection": record.connection.name,
         "code": record.error_code,
-        "message": record.message,
+        "message": shown(record.message, record.message_text, _),
     }
     if record.state == State.HANDLED:
         target = record.connection.target_class.label

@@ -27,6 +27,8 @@ class Record(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     error_code = models.CharField(max_length=40, blank=True, default="", choices=[(c, c) for c in Code])
     message = models.TextField(blank=True, default="")
+    #: How the message was made (template and values), to show it in the merchant's language.
+    message_text = models.JSONField(null=True, blank=True, editable=False)
 
     payload = models.JSONField(null=True, blank=True, help_text="The order exactly as the source sent it.")
     payload_fetched_at = models.DateTimeField(null=True, blank=True)
@@ -143,6 +145,7 @@ class Attempt(models.Model):
     outcome = models.CharField(max_length=20, blank=True, default="")
     error_code = models.CharField(max_length=40, blank=True, default="")
     message = models.TextField(blank=True, default="")
+    message_text = models.JSONField(null=True, blank=True, editable=False)
     calls = models.JSONField(default=list, blank=True)
 
     class Meta:

@@ -43,6 +43,8 @@ from koppel.documents.checks import (
     invoice_for,
 )
 from koppel.documents.codes import Code
+from koppel.documents.i18n import Text as _
+from koppel.documents.i18n import stored
 from koppel.documents.model import Invoice, Order
 from koppel.documents.money import fmt
 
@@ -129,7 +131,11 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
             )
         break
     if waited:
-        outcome.message += f" (after waiting {waited:.1f} s for a rate limit)"
+        outcome.message = _(
+            "%(message)s (after waiting %(seconds)s s for a rate limit)",
+            message=outcome.message,
+            seconds=f"{waited:.1f}",
+        )
     finish(
         record, outcome, owner, Attempt(started_at=started, trigger=trigger, worker=owner, calls=log.calls)
     )
@@ -145,7 +151,7 @@ def attempt(record: Record, log: CallLog, owner: str, probing: Side | None = Non
     now = timezone.now()
     if not connection.active:
         return Outcome(
-            State.OPEN, Code.CONNECTION_OFF, "The connection is off; booked when it is switched on"
+            State.OPEN, Code.CONNECTION_OFF, _("The connection is off; booked when it is switched on")
         )
     if probing != "target" and (waiting := paused("target", connection, now)):
         return waiting
@@ -187,14 +193,14 @@ def paused(side: Side, connection: Connection, now: datetime) -> Outcome | None:
     if until is None or until <= now:
         return None
     system = (connection.target_class if side == "target" else connection.source_class).label
-    return waiting_outcome(side, until, f"{system} asked us to wait (rate limit)")
+    return waiting_outcome(side, until, _("%(system)s asked us to wait (rate limit)", system=system))
 
 
 def park(record: Record, exc: RateLimited, until: datetime) -> Outcome:
     """The system asked us to wait longer than a worker waits by itself. That is no failure, so it uses up
     none of the record's tries; the whole connection pauses on that side, so the other orders wait too
     instead of all asking again."""
-    outcome = waiting_outcome(exc.side, until, f"Asked to wait: {exc.message}")
+    outcome = waiting_outcome(exc.side, until, _("Asked to wait: %(message)s", message=exc.message))
     outcome.met_the_limit = True
     return outcome
 
@@ -202,7 +208,9 @@ def park(record: Record, exc: RateLimited, until: datetime) -> Outcome:
 def waiting_outcome(side: Side, until: datetime, reason: str) -> Outcome:
     return Outcome(
         State.QUEUED,
-        message=f"{reason}; waits until {timezone.localtime(until):%H:%M:%S}",
+        message=_(
+            "%(reason)s; waits until %(until)s", reason=reason, until=f"{timezone.localtime(until):%H:%M:%S}"
+        ),
         retry_at=until,
         parked=side,
     )
@@ -233,15 +241,21 @@ def book(
         if record.booking_started_at is not None:
             return Outcome(
                 State.HANDLED,
-                message=f"Booked (found invoice {existing.number or existing.id} after an interrupted "
-                "attempt)",
+                message=_(
+                    "Booked (found invoice %(invoice)s after an interrupted attempt)",
+                    invoice=existing.number or existing.id,
+                ),
                 fields=ids,
             )
         return Outcome(
             State.SKIPPED,
             Code.ALREADY_PROCESSED,
-            f"{target.label} already has invoice {existing.number or existing.id} for order "
-            f"{order.number}; not booked again",
+            _(
+                "%(target)s already has invoice %(invoice)s for order %(order)s; not booked again",
+                target=target.label,
+                invoice=existing.number or existing.id,
+                order=order.number,
+            ),
             fields=ids,
         )
 
@@ -265,15 +279,21 @@ def book(
             record.in_doubt_since = None  # refused, or never sent: nothing was created
         raise
     record.in_doubt_since = None
-    message = f"Booked as {target.label} invoice {booked.number or booked.id}"
+    message = _(
+        "Booked as %(target)s invoice %(invoice)s", target=target.label, invoice=booked.number or booked.id
+    )
     if invoice.rounding_difference:
-        message += (
-            f"; the shop's rounding differs from per-line VAT by {fmt(invoice.rounding_difference)}, "
-            "booked on a separate rounding line"
+        message = _(
+            "%(message)s; the shop's rounding differs from per-line VAT by %(difference)s, booked on a "
+            "separate rounding line",
+            message=message,
+            difference=fmt(invoice.rounding_difference),
         )
+    if booked.note:
+        message = _("%(message)s; %(note)s", message=message, note=booked.note)
     return Outcome(
         State.HANDLED,
-        message=f"{message}; {booked.note}" if booked.note else message,
+        message=message,
         fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
     )
 
@@ -305,8 +325,13 @@ def still_in_doubt(record: Record, target_label: str, now: datetime) -> Outcome 
     return Outcome(
         State.QUEUED,
         Code.BOOKING_IN_DOUBT,
-        f"In doubt: the invoice was sent to {target_label} at {sent} without an answer, and it is not in "
-        f"the administration yet. Searching again until {searching_until} before booking it again.",
+        _(
+            "In doubt: the invoice was sent to %(target)s at %(sent)s without an answer, and it is not in "
+            "the administration yet. Searching again until %(until)s before booking it again.",
+            target=target_label,
+            sent=sent,
+            until=searching_until,
+        ),
         retry_at=min(until, now + timedelta(seconds=settings.BOOKING_DOUBT_RECHECK_SECONDS)),
     )
 
@@ -350,18 +375,23 @@ def failure(record: Record, exc: ConnectorError) -> Outcome:
     tries = record.attempts + 1
     if retry.exhausted(tries):
         return Outcome(
-            State.ERROR, exc.code, f"Gave up after {tries} attempts: {exc.message}", counts_as_attempt=True
+            State.ERROR,
+            exc.code,
+            _("Gave up after %(tries)s attempts: %(message)s", tries=tries, message=exc.message),
+            counts_as_attempt=True,
         )
     retry_at = timezone.now() + retry.backoff(tries, retry_after=exc.retry_after)
-    doubt = (
-        "; the invoice may have been saved all the same: Koppel searches for it before it books again"
-        if record.in_doubt_since
-        else ""
-    )
+    message = _("Attempt %(tries)s failed, retrying: %(message)s", tries=tries, message=exc.message)
+    if record.in_doubt_since:
+        message = _(
+            "%(message)s; the invoice may have been saved all the same: Koppel searches for it before it "
+            "books again",
+            message=message,
+        )
     return Outcome(
         State.QUEUED,
         exc.code,
-        f"Attempt {tries} failed, retrying: {exc.message}{doubt}",
+        message,
         retry_at,
         counts_as_attempt=True,
     )
@@ -390,6 +420,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
         "state": outcome.state,
         "error_code": "" if outcome.state == State.HANDLED else str(outcome.code),
         "message": outcome.message,
+        "message_text": stored(outcome.message),
         "attempts": attempts,
         "next_attempt_at": outcome.retry_at,
         "lease_owner": "",
@@ -417,6 +448,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
     log_entry.outcome = outcome.label
     log_entry.error_code = str(outcome.code)
     log_entry.message = outcome.message
+    log_entry.message_text = stored(outcome.message)
     with transaction.atomic():
         updated = Record.objects.filter(pk=record.pk, lease_owner=owner).update(**values)
         if not updated:
@@ -437,6 +469,7 @@ def park_quietly(record: Record, outcome: Outcome, owner: str) -> None:
     updated = Record.objects.filter(pk=record.pk, lease_owner=owner).update(
         state=State.QUEUED,
         message=outcome.message,
+        message_text=stored(outcome.message),
         next_attempt_at=outcome.retry_at,
         paused_side=outcome.parked,
         lease_owner="",

@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from koppel.connections.models import Connection
+from koppel.documents.i18n import Text as _
+from koppel.documents.i18n import stored
 
 from .models import Record, State
 from .tasks import enqueue_process
@@ -62,7 +64,7 @@ def requeue(
         "updated_at": timezone.now(),
     }
     if message:
-        values.update(message=message, error_code="")
+        values.update(message=message, message_text=stored(message), error_code="")
     if payload is not None:
         values.update(payload=payload, payload_fetched_at=timezone.now())
     else:
@@ -92,5 +94,5 @@ def reprocess(record: Record) -> Record:
                 enqueue_process(record.pk, trigger="manual")
         record.refresh_from_db()
         return record
-    requeue(record, trigger="manual", message="Queued by hand")
+    requeue(record, trigger="manual", message=_("Queued by hand"))
     return record

@@ -1,0 +1,18 @@
+"""``{% load koppel %}``: a record's or attempt's message in the active language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.translation import gettext
+
+from koppel.documents.i18n import shown
+
+register = template.Library()
+
+
+@register.filter
+def in_language(item: Any) -> str:
+    """The message of a record or an attempt, translated where the worker kept how it was made."""
+    return shown(item.message, getattr(item, "message_text", None), gettext)
