@@ -337,6 +337,8 @@ def test_openapi_lists_the_operations(client):
         ("GET", "/api/records"),
         ("GET", "/api/records/{record_id}"),
         ("POST", "/api/records/{record_id}/process"),
+        ("GET", "/api/orders/explain"),
+        ("POST", "/api/connections/{connection_id}/fetch"),
         ("POST", "/api/connections/{connection_id}/backfills"),
         ("GET", "/api/backfills/{backfill_id}"),
         ("POST", "/api/backfills/{backfill_id}/resume"),

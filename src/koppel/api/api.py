@@ -21,7 +21,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from koppel.accounts.models import Account, ApiToken
 from koppel.connections.models import Connection
 from koppel.connectors import registry
+from koppel.connectors.errors import ConnectorError
 from koppel.sync import backfill as backfills
+from koppel.sync import explain
 from koppel.sync.models import Backfill, Record
 from koppel.sync.services import AlreadyHandled, reprocess
 from koppel.sync.tasks import run_backfill
@@ -39,6 +41,9 @@ from .schemas import (
     ConnectionPatch,
     ConnectionTestOut,
     ErrorOut,
+    ExplainQuery,
+    ExplanationOut,
+    FetchIn,
     InvalidOut,
     RecordDetailOut,
     RecordPage,
@@ -398,6 +403,38 @@ def test_connection(request: HttpRequest, connection_id: int) -> dict[str, Any]:
     """Test both sides' stored credentials against the systems now and store the two dots. A failure is no
     error of this call: ``ok`` is false and the side's message is the system's own."""
     return saving.test_both(get_connection(request.auth, connection_id))
+
+
+@api.get(
+    "/orders/explain",
+    response={200: ExplanationOut, 404: ErrorOut, **COMMON_ERRORS},
+    operation_id="explain_order",
+    tags=["records"],
+)
+def explain_order(request: HttpRequest, filters: Query[ExplainQuery]) -> Any:
+    """Where is order X? Its record, state and reason; or, when Koppel has none, why: not polled yet (with
+    the next poll, and ``can_fetch``), placed before the start date, not in the shop, shop unreachable."""
+    connections = Connection.objects.filter(account=request.auth)
+    if filters.connection is not None:
+        connections = connections.filter(pk=get_connection(request.auth, filters.connection).pk)
+    return explain.explain_order(list(connections), filters.number, ask_source=filters.ask_shop)
+
+
+@api.post(
+    "/connections/{connection_id}/fetch",
+    response={202: RecordDetailOut, 404: ErrorOut, 502: ErrorOut, **COMMON_ERRORS},
+    operation_id="fetch_order",
+    tags=["records"],
+)
+def fetch_order(request: HttpRequest, connection_id: int, body: FetchIn) -> Any:
+    """Fetch an order Koppel has not seen yet from the shop and book it (the checks and the start date
+    apply). Asking again returns the same record: nothing is booked twice."""
+    connection = get_connection(request.auth, connection_id)
+    try:
+        record = explain.fetch_and_book(connection, body.order_id.strip())
+    except ConnectorError as exc:
+        raise ApiError(502, str(exc.code), exc.message) from None
+    return Status(202, get_record(request.auth, record.pk))
 
 
 # Staff: accounts and API tokens ----------------------------------------------------------------------------

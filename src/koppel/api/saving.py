@@ -21,6 +21,7 @@ from koppel.connections.models import Connection, Health
 from koppel.connectors import registry
 from koppel.connectors.base import Credentialed
 from koppel.connectors.errors import Side
+from koppel.intake.onoff import set_active
 
 SIDES: tuple[Side, Side] = ("source", "target")
 #: Model field → the name the API uses for it.
@@ -208,7 +209,7 @@ def set_credentials(connection: Connection, data: dict[str, Any]) -> dict[str, l
     return extra
 
 
-PLAIN_FIELDS = ("name", "active", "source_url", "target_url", "eligible_statuses", "poll_minutes")
+PLAIN_FIELDS = ("name", "source_url", "target_url", "eligible_statuses", "poll_minutes")
 
 
 def update(connection: Connection, changes: dict[str, Any], *, check: bool) -> Connection:
@@ -243,6 +244,8 @@ def update(connection: Connection, changes: dict[str, Any], *, check: bool) -> C
         if name and changes["source_credentials"].get(name):
             connection.webhook_secret = changes["source_credentials"][name]
     connection.save()
+    if changes.get("active") is not None:  # on again: the held webhooks and waiting orders go on
+        set_active(connection, changes["active"])
     return connection
 
 

@@ -315,3 +315,34 @@ class BackfillOut(Schema):
     message: str
     created_at: datetime
     finished_at: datetime | None
+
+
+class ExplainQuery(Schema):
+    number: str = Field(..., min_length=1, max_length=100, description="The order number (or the shop's id).")
+    connection: int | None = Field(None, description="Only this connection (id); else every connection.")
+    ask_shop: bool = Field(True, description="When Koppel has no record, ask the shop about the order.")
+
+
+class ExplanationOut(Schema):
+    """Where an order is: its record, state and reason; or, without a record, what the shop says."""
+
+    number: str
+    verdict: str = Field(
+        ...,
+        description="booked, error, open, queued, skipped (a record); not_polled_yet, before_start_date, "
+        "not_in_shop, shop_unreachable (asked the shop); not_found (the shop was not asked)",
+    )
+    message: str = Field(..., description="The explanation in plain words.")
+    record_id: int | None = None
+    connection_id: int | None = None
+    can_fetch: bool = Field(
+        ..., description="The shop has the order and Koppel has no record: POST .../fetch books it."
+    )
+    source_order_id: str = ""
+    next_poll_at: datetime | None = None
+
+
+class FetchIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(..., min_length=1, max_length=100, description="The shop's id of the order.")
