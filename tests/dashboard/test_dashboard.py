@@ -404,7 +404,7 @@ def test_a_merchant_starts_a_backfill_and_sees_its_progress(world):
     backfill.status = "paused"
     backfill.save()
     content = client.get("/connections/").content.decode()
-    assert re.search(r"<td>paused</td>\s*<td>120</td>\s*<td>80</td>", content)
+    assert re.search(r"<td>Paused</td>\s*<td>120</td>\s*<td>80</td>", content)
     assert "SOURCE_UNAVAILABLE: down" in content
 
 

@@ -16,3 +16,11 @@ register = template.Library()
 def in_language(item: Any) -> str:
     """The message of a record or an attempt, translated where the worker kept how it was made."""
     return shown(item.message, getattr(item, "message_text", None), gettext)
+
+
+@register.filter
+def backfill_status(value: str) -> str:
+    """A backfill's status as the merchant reads it (Running, Paused ...), in the active language."""
+    from koppel.sync.models import Backfill
+
+    return str(Backfill.Status(value).label) if value in Backfill.Status.values else value
