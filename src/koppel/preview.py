@@ -32,10 +32,11 @@ def preview(
     start_at: datetime | None = None,
     vat_rates: frozenset[Decimal] | None = None,
     target_settings: dict[str, Any] | None = None,
+    source_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The preview as a dict; raises ``OrderInvalid`` when the payload cannot be mapped."""
     source_cls, target_cls = registry.source(source), registry.target(target)
-    order = source_cls.parse_order(payload)
+    order = source_cls.parse_order(payload, source_cls.load_settings(source_settings or {}))
     ctx = CheckContext(
         shop_country=shop_country,
         eligible_statuses=eligible_statuses or frozenset(source_cls.default_eligible_statuses),

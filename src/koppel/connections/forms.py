@@ -23,6 +23,7 @@ from koppel.connectors.base import Credentialed, SourceConnector
 from .models import Connection, settings_problems
 
 SETTING_PREFIX = "setting_"
+SOURCE_SETTING_PREFIX = "source_setting_"
 #: The shop countries offered first (Koppel's merchants), then the rest of the EU.
 SHOP_COUNTRIES = [("NL", gettext_lazy("Netherlands")), ("BE", gettext_lazy("Belgium"))]
 
@@ -147,9 +148,16 @@ class ConfigurationForm(forms.Form):
         initial |= {
             SETTING_PREFIX + name: getattr(current, name) for name in target.settings_model.model_fields
         }
+        current_source = source.load_settings(connection.source_settings)
+        initial |= {
+            SOURCE_SETTING_PREFIX + name: getattr(current_source, name)
+            for name in source.settings_model.model_fields
+        }
         super().__init__(*args, initial=initial, **kwargs)
         self.fields["eligible_statuses"].choices = [(s, s) for s in source.statuses]
         fetched = fetched or {}
+        for name, info in source.settings_model.model_fields.items():
+            self.fields[SOURCE_SETTING_PREFIX + name] = setting_field(name, info, None)
         for name, info in target.settings_model.model_fields.items():
             source_name = (info.json_schema_extra or {}).get("choices_from", "")
             self.fields[SETTING_PREFIX + name] = setting_field(name, info, fetched.get(source_name))
@@ -158,8 +166,19 @@ class ConfigurationForm(forms.Form):
     def setting_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith(SETTING_PREFIX)]
 
+    def source_setting_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith(SOURCE_SETTING_PREFIX)]
+
     def connection_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if not name.startswith(SETTING_PREFIX)]
+        prefixes = (SETTING_PREFIX, SOURCE_SETTING_PREFIX)
+        return [self[name] for name in self.fields if not name.startswith(prefixes)]
+
+    def source_settings(self) -> dict[str, Any]:
+        return {
+            name.removeprefix(SOURCE_SETTING_PREFIX): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(SOURCE_SETTING_PREFIX)
+        }
 
     def target_settings(self) -> dict[str, Any]:
         return {
@@ -170,16 +189,20 @@ class ConfigurationForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        target = self.connection.target_class
-        fields = target.settings_model.model_fields
+        self._settings_errors(self.connection.target_class, self.target_settings(), SETTING_PREFIX)
+        self._settings_errors(self.connection.source_class, self.source_settings(), SOURCE_SETTING_PREFIX)
+        return data
+
+    def _settings_errors(self, cls: type[Credentialed], values: dict[str, Any], prefix: str) -> None:
+        """The connector's own words on invalid settings, beside the field they concern."""
+        fields = cls.settings_model.model_fields
         labels = {(_(info.title) if info.title else name): name for name, info in fields.items()}
         english = {info.title: name for name, info in fields.items() if info.title}
-        for problem in settings_problems(target, self.target_settings()):
+        for problem in settings_problems(cls, values):
             label, _sep, message = problem.partition(": ")
             name = english.get(label) or labels.get(label) or label
-            field = SETTING_PREFIX + name
+            field = prefix + name
             self.add_error(field if field in self.fields else None, message or problem)
-        return data
 
     def save(self) -> Connection:
         connection = self.connection
@@ -189,6 +212,7 @@ class ConfigurationForm(forms.Form):
         start = datetime.combine(self.cleaned_data["start_date"], time())
         connection.start_at = timezone.make_aware(start)
         connection.target_settings = {**connection.target_settings, **self.target_settings()}
+        connection.source_settings = {**connection.source_settings, **self.source_settings()}
         connection.full_clean(exclude=["source_url", "target_url"])
         connection.save()
         return connection

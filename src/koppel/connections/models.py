@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,11 +18,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from koppel.accounts.models import Account
 from koppel.connectors import registry
-from koppel.connectors.base import Credentialed, SourceConnector, TargetConnector
+from koppel.connectors.base import Credentialed, SourceConnector, StoredToken, TargetConnector
 from koppel.connectors.errors import AuthFailed, CredentialsUnreadable, Side
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import CheckContext
 from koppel.documents.countries import country_by_code
+from koppel.documents.model import Order
 
 from . import crypto
 
@@ -47,6 +49,41 @@ def settings_problems(cls: type[Credentialed], values: Any) -> list[str]:
     return []
 
 
+class SourceTokenStore:
+    """The source's access token in the connection's row (encrypted): one token for every worker process
+    of the connection until it expires, renewed by whichever process finds it expired."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection_id = connection.pk
+
+    def _row(self) -> tuple[str, Any] | None:
+        if self.connection_id is None:
+            return None
+        return (
+            Connection.objects.filter(pk=self.connection_id)
+            .values_list("source_token_encrypted", "source_token_expires_at")
+            .first()
+        )
+
+    def get(self) -> StoredToken | None:
+        row = self._row()
+        if not row or not row[0] or row[1] is None:
+            return None
+        try:
+            value = crypto.decrypt(row[0]).get("token", "")
+        except crypto.CredentialsUnreadable:
+            return None
+        return StoredToken(value=value, expires_at=row[1]) if value else None
+
+    def put(self, token: StoredToken | None) -> None:
+        if self.connection_id is None:
+            return
+        Connection.objects.filter(pk=self.connection_id).update(
+            source_token_encrypted=crypto.encrypt({"token": token.value}) if token else "",
+            source_token_expires_at=token.expires_at if token else None,
+        )
+
+
 class Health(models.TextChoices):
     UNKNOWN = "unknown", _("Not tested")
     OK = "ok", _("Connected")
@@ -67,6 +104,11 @@ class Connection(models.Model):
     target_url = models.URLField(max_length=500)
     target_credentials_encrypted = models.TextField(blank=True, default="")
     target_settings = models.JSONField(default=dict, blank=True)
+    source_settings = models.JSONField(default=dict, blank=True)
+    #: An access token the source's credentials obtained (encrypted), shared by every worker process, so a
+    #: platform that blocks clients asking for a token per call (bol.com) sees one token until it expires.
+    source_token_encrypted = models.TextField(blank=True, default="", editable=False)
+    source_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, default="")
 
     shop_country = models.CharField(max_length=2, default="NL", help_text="Country the shop sells from.")
@@ -159,7 +201,17 @@ class Connection(models.Model):
 
     def source(self, log: CallLog | None = None) -> SourceConnector:
         credentials = self._usable_credentials("source", self.source_class)
-        return self.source_class(url=self.source_url, credentials=credentials, log=log)
+        return self.source_class(
+            url=self.source_url,
+            credentials=credentials,
+            log=log,
+            settings=self.source_settings,
+            token_store=SourceTokenStore(self),
+        )
+
+    def parse_order(self, payload: Mapping[str, Any]) -> Order:
+        """The source's payload as a canonical order, read with this connection's source settings."""
+        return self.source_class.parse_order(payload, self.source_class.load_settings(self.source_settings))
 
     def target(self, log: CallLog | None = None) -> TargetConnector:
         credentials = self._usable_credentials("target", self.target_class)
@@ -212,6 +264,8 @@ class Connection(models.Model):
             if missing := cls.missing_credentials(cls_credentials):
                 add(NON_FIELD_ERRORS, f"{cls.label} {missing}.")
         if source_cls is not None:
+            for message in settings_problems(source_cls, self.source_settings):
+                add("source_settings", message)
             statuses = self.eligible_statuses
             if not isinstance(statuses, list) or not all(isinstance(item, str) for item in statuses):
                 add("eligible_statuses", "A list of statuses is expected.")

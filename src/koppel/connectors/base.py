@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,6 +127,33 @@ def _default_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    value: str
+    expires_at: datetime
+
+
+class TokenStore(Protocol):
+    """Keeps a connector's access token between calls, workers and processes."""
+
+    def get(self) -> StoredToken | None: ...
+
+    def put(self, token: StoredToken | None) -> None: ...
+
+
+class MemoryTokenStore:
+    """A token kept by one connector object (previews, tests, a connection test before saving)."""
+
+    def __init__(self) -> None:
+        self.token: StoredToken | None = None
+
+    def get(self) -> StoredToken | None:
+        return self.token
+
+    def put(self, token: StoredToken | None) -> None:
+        self.token = token
+
+
 class Credentialed:
     """The secrets a connector is given: every field of ``credential_fields`` (the primary set) or of one
     of ``credential_alternatives`` (e.g. Shopify's access token, or an app's client ID and secret).
@@ -136,6 +163,14 @@ class Credentialed:
 
     #: Templates read a connector class's labels; they must not call (instantiate) it.
     do_not_call_in_templates: ClassVar[bool] = True
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+
+    @classmethod
+    def load_settings(cls, settings: ConnectorSettings | Mapping[str, Any] | None) -> Any:
+        """The connection's settings for this connector, validated (defaults for what is not given)."""
+        if isinstance(settings, cls.settings_model):
+            return settings
+        return cls.settings_model.model_validate(dict(settings or {}))
 
     #: Names of the secrets the connection stores (encrypted) for this connector.
     credential_fields: ClassVar[tuple[str, ...]]
@@ -191,10 +226,22 @@ class SourceConnector(ABC, Credentialed):
     #: secret); English, marked with ``koppel.documents.i18n.mark``.
     webhook_steps: ClassVar[str] = ""
 
-    def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        credentials: Mapping[str, str],
+        log: CallLog | None = None,
+        settings: ConnectorSettings | Mapping[str, Any] | None = None,
+        token_store: TokenStore | None = None,
+    ) -> None:
         self.url = url
         self.credentials = credentials
         self.log = log if log is not None else CallLog()
+        self.settings = self.load_settings(settings)
+        #: Where an access token obtained with the credentials is kept, shared by every process of the
+        #: connection (a platform that blocks clients asking a token per call, such as bol.com, needs it).
+        self.token_store = token_store if token_store is not None else MemoryTokenStore()
 
     def close(self) -> None:  # an optional hook, not an abstract method
         """Release connections; adapters with an HTTP client override this."""
@@ -250,8 +297,10 @@ class SourceConnector(ABC, Credentialed):
 
     @staticmethod
     @abstractmethod
-    def parse_order(payload: Mapping[str, Any]) -> Order:
-        """Map a raw payload into a canonical order; raise ``OrderInvalid`` naming the bad field."""
+    def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
+        """Map a raw payload into a canonical order; raise ``OrderInvalid`` naming the bad field.
+        ``settings`` are the connection's source settings (a platform without VAT in its data takes the
+        rates from them); ``None`` means the defaults."""
 
     @staticmethod
     @abstractmethod
@@ -299,12 +348,6 @@ class TargetConnector(ABC, Credentialed):
         self.credentials = credentials
         self.settings = self.load_settings(settings)
         self.log = log if log is not None else CallLog()
-
-    @classmethod
-    def load_settings(cls, settings: ConnectorSettings | Mapping[str, Any] | None) -> Any:
-        if isinstance(settings, cls.settings_model):
-            return settings
-        return cls.settings_model.model_validate(dict(settings or {}))
 
     def close(self) -> None:  # an optional hook, not an abstract method
         """Release connections; adapters with an HTTP client override this."""

@@ -212,6 +212,6 @@ def not_polled_message(connection: Connection, values: dict[str, str]) -> str:
 def placed_at(connection: Connection, payload: dict[str, Any]) -> datetime | None:
     """When the order was placed, or ``None`` when the payload cannot be read (the worker will say why)."""
     try:
-        return connection.source_class.parse_order(payload).created_at
+        return connection.parse_order(payload).created_at
     except (ConnectorError, ValueError, TypeError, KeyError):
         return None

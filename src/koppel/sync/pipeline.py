@@ -165,7 +165,7 @@ def attempt(record: Record, log: CallLog, owner: str, probing: Side | None = Non
             source.close()
         record.payload_fetched_at = now
     payload = record.payload
-    order = connection.source_class.parse_order(payload)
+    order = connection.parse_order(payload)
     summarize(record, order)
 
     ctx = connection.check_context(vat_rates=None)

@@ -59,8 +59,8 @@ class KmoShopsSource(SourceConnector):
     url_help = _("The address of your webshop, e.g. https://myshop.kmoshops.be")
     backfill_requests_per_second = 0.8  # the shop allows 60 requests a minute; leave room for live traffic
 
-    def __init__(self, *, url: str, credentials: Mapping[str, str], log=None) -> None:
-        super().__init__(url=url, credentials=credentials, log=log)
+    def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
+        super().__init__(url=url, credentials=credentials, **options)
         self.client = KmoShopsClient(url, credentials["api_key"], log=self.log)
 
     def close(self) -> None:
@@ -104,7 +104,7 @@ class KmoShopsSource(SourceConnector):
         return BackfillPage(wanted, f"{at.isoformat()}|{_id(unread[-1])}|{page}")
 
     @staticmethod
-    def parse_order(payload: Mapping[str, Any]) -> Order:
+    def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
         return mapping.parse_order(payload)
 
     @staticmethod

@@ -94,8 +94,8 @@ class ShopifySource(SourceConnector):
     #: The REST bucket leaks 2 calls a second; a backfill takes half, live fetches and polls the rest.
     backfill_requests_per_second = 1.0
 
-    def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:
-        super().__init__(url=url, credentials=credentials, log=log)
+    def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
+        super().__init__(url=url, credentials=credentials, **options)
         self.client = client_for(url, credentials, self.log)
 
     def close(self) -> None:
@@ -139,7 +139,7 @@ class ShopifySource(SourceConnector):
         return BackfillPage(wanted, f"{CURSOR_PREFIX}{max(ids)}", total)
 
     @staticmethod
-    def parse_order(payload: Mapping[str, Any]) -> Order:
+    def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
         return mapping.parse_order(payload)
 
     @staticmethod

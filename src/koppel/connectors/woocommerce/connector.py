@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice, same_order_number
-from koppel.connectors.http import CallLog
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Order
 
@@ -83,8 +82,8 @@ class WooCommerceSource(SourceConnector):
     # WooCommerce itself sets no limit (hosts do); a page of 100 orders is heavy work for a WordPress site.
     backfill_requests_per_second = 5.0
 
-    def __init__(self, *, url: str, credentials: Mapping[str, str], log: CallLog | None = None) -> None:
-        super().__init__(url=url, credentials=credentials, log=log)
+    def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
+        super().__init__(url=url, credentials=credentials, **options)
         self.client = WooCommerceClient(
             url, credentials["consumer_key"], credentials["consumer_secret"], log=self.log
         )
@@ -156,7 +155,7 @@ class WooCommerceSource(SourceConnector):
         return BackfillPage(fresh, f"{start.isoformat()}|{number + 1}|{skip_text}", page.total)
 
     @staticmethod
-    def parse_order(payload: Mapping[str, Any]) -> Order:
+    def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
         return mapping.parse_order(payload)
 
     @staticmethod
