@@ -70,7 +70,7 @@ def record_list(request: HttpRequest) -> HttpResponse:
     connections = list(visible_connections(request.user).order_by("name", "id"))
     records = visible_records(request.user)
     connection_id = request.GET.get("connection", "")
-    if connection_id.isdigit():
+    if connection_id.isascii() and connection_id.isdigit() and len(connection_id) < 19:
         records = records.filter(connection_id=int(connection_id))
     else:
         connection_id = ""

@@ -14,7 +14,13 @@ HELD = "held (connection off)"
 class WebhookDelivery(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
     received_at = models.DateTimeField(default=timezone.now)
-    body = models.TextField()
+    body = models.TextField(help_text="The body as text (NUL bytes and invalid UTF-8 shown as U+FFFD).")
+    raw_body = models.BinaryField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The exact bytes, kept when the text above is not them (NUL bytes, invalid UTF-8).",
+    )
     event = models.CharField(max_length=60, blank=True, default="")
     order_id = models.CharField(max_length=100, blank=True, default="")
     delivery_id = models.CharField(max_length=200, blank=True, default="")

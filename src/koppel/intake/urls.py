@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
 app_name = "intake"
-urlpatterns = [path("<slug:source_kind>/<int:connection_id>", views.webhook, name="webhook")]
+urlpatterns = [
+    path("<slug:source_kind>/<int:connection_id>", views.webhook, name="webhook"),
+    re_path(r"^(?P<rest>.*)$", views.unknown),
+]

@@ -20,11 +20,18 @@ from django.views.decorators.http import require_POST
 
 from koppel.connections import crypto
 from koppel.connections.models import Connection
+from koppel.connectors.base import WebhookNotice
 from koppel.sync.services import note_order
 
 from .models import HELD, WebhookDelivery
 
 logger = logging.getLogger("koppel.intake")
+
+
+@csrf_exempt
+def unknown(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other address under /webhooks/ (a negative or non-numeric connection id, a typo)."""
+    return problem(404, "CONNECTION_UNKNOWN", "There is no connection at this webhook address")
 
 
 def problem(status: int, code: str, message: str) -> JsonResponse:
@@ -34,6 +41,8 @@ def problem(status: int, code: str, message: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonResponse:
+    if connection_id > BIGGEST_ID:
+        return problem(404, "CONNECTION_UNKNOWN", f"No {source_kind} connection {connection_id}")
     connection = Connection.objects.filter(pk=connection_id, source_kind=source_kind).first()
     if connection is None:
         return problem(404, "CONNECTION_UNKNOWN", f"No {source_kind} connection {connection_id}")
@@ -52,7 +61,7 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
             "CREDENTIALS_UNREADABLE",
             "Koppel cannot read this connection's webhook secret right now; send it again later",
         )
-    if not source.verify_webhook(body, headers, secret):
+    if not signature_matches(source, body, headers, secret):
         # Stored nowhere: an unsigned request could be anyone's. Only counted, to show on the dashboard.
         Connection.objects.filter(pk=connection.pk).update(rejected_webhooks=F("rejected_webhooks") + 1)
         logger.warning("Webhook for connection %s rejected: bad signature", connection.pk)
@@ -60,13 +69,16 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
             401, "SIGNATURE_INVALID", "The webhook signature does not match the connection's secret"
         )
     seen_webhook(connection)
-    delivery = WebhookDelivery(connection=connection, body=body.decode("utf-8", errors="replace"))
+    delivery = stored_delivery(connection, body)
     try:
         notice = source.parse_webhook(body, headers)
-    except ValueError as exc:
-        delivery.outcome, delivery.message = "invalid", str(exc)[:1000]
+        if notice is not None:
+            check_notice_fits(notice)
+    except (ValueError, TypeError, RecursionError) as exc:
+        reason = str(exc) if not isinstance(exc, RecursionError) else "the JSON is nested too deeply"
+        delivery.outcome, delivery.message = "invalid", clean_text(reason)[:1000]
         delivery.save()
-        return problem(400, "WEBHOOK_INVALID", f"The notification is not understood: {exc}")
+        return problem(400, "WEBHOOK_INVALID", f"The notification is not understood: {clean_text(reason)}")
     if notice is None:  # understood, but nothing to book: answered 2xx so the platform does not retry
         delivery.outcome = "ignored"
         delivery.save()
@@ -95,6 +107,48 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
 
 #: ``last_webhook_at`` is written at most this often (seconds): not one extra write per webhook.
 LAST_WEBHOOK_RESOLUTION = 60
+
+
+BIGGEST_ID = 2**63 - 1
+#: What a delivery's columns hold; longer values are refused, never cut (a cut id could collide).
+ORDER_ID_MAX = WebhookDelivery._meta.get_field("order_id").max_length
+DELIVERY_ID_MAX = WebhookDelivery._meta.get_field("delivery_id").max_length
+EVENT_MAX = WebhookDelivery._meta.get_field("event").max_length
+
+
+def signature_matches(source: type, body: bytes, headers: dict[str, str], secret: str) -> bool:
+    """The connector's check, where a header it cannot even compare (non-ASCII text makes
+    ``hmac.compare_digest`` raise) is simply no match."""
+    try:
+        return bool(source.verify_webhook(body, headers, secret))
+    except (TypeError, ValueError, UnicodeError):
+        return False
+
+
+def clean_text(text: str) -> str:
+    """Text a database column takes: no NUL, no lone surrogate."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", errors="replace").decode("utf-8")
+
+
+def stored_delivery(connection: Connection, body: bytes) -> WebhookDelivery:
+    """The delivery as it will be stored: its text, and its exact bytes when the text is not them."""
+    text = clean_text(body.decode("utf-8", errors="replace"))
+    raw = None if text.encode("utf-8") == body else body
+    return WebhookDelivery(connection=connection, body=text, raw_body=raw)
+
+
+def check_notice_fits(notice: WebhookNotice) -> None:
+    """An order id, delivery id or event too long for its column, or with control characters, is refused
+    (a value cut to fit could name another order)."""
+    for value, limit, what in (
+        (notice.order_id, ORDER_ID_MAX, "order id"),
+        (notice.delivery_id, DELIVERY_ID_MAX, "delivery id"),
+        (notice.event, EVENT_MAX, "event"),
+    ):
+        if len(value) > limit:
+            raise ValueError(f"the {what} is longer than {limit} characters")
+        if any(ord(char) < 32 or 0xD800 <= ord(char) <= 0xDFFF for char in value):
+            raise ValueError(f"the {what} contains control characters")
 
 
 def seen_webhook(connection: Connection) -> None:

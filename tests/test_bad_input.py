@@ -1,0 +1,79 @@
+"""Input no endpoint may answer with a 5xx: signed webhooks with NUL bytes, invalid UTF-8, ids too long
+for their columns, deep nesting, non-ASCII signature headers, impossible connection ids; dashboard ids in
+other scripts. Each gets a clear 4xx (JSON for the webhooks) and what arrived is stored losslessly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from koppel.intake.models import WebhookDelivery
+from koppel.sync.models import Record
+from tests.conftest import signed
+
+
+def post_signed(client, connection, body: bytes, **headers):
+    return client.post(
+        connection.webhook_path,
+        body,
+        content_type="application/json",
+        HTTP_X_KMO_SIGNATURE=signed(body, connection.webhook_secret),
+        **headers,
+    )
+
+
+def test_a_nul_byte_and_invalid_utf8_are_kept_exactly(client, connection):
+    body = b'{"event": "order.created", "order_id": "77", "shop": "t\x00e\xff"}'
+    response = post_signed(client, connection, body)
+    assert response.status_code in (202, 400), response.content
+    delivery = WebhookDelivery.objects.get()
+    assert bytes(delivery.raw_body) == body
+    assert "\x00" not in delivery.body
+
+
+@pytest.mark.parametrize(
+    "order_id, reason",
+    [
+        ("1" + "0" * 120, "longer than 100"),
+        ("7\u00007", "control characters"),
+        ("\ud800", "control characters"),
+    ],
+)
+def test_an_order_id_that_does_not_fit_is_refused_not_cut(client, connection, order_id, reason):
+    body = json.dumps({"event": "order.created", "order_id": order_id, "shop": "t"}).encode()
+    response = post_signed(client, connection, body)
+    assert response.status_code == 400
+    assert response.json()["error"] == "WEBHOOK_INVALID" and reason in response.json()["message"]
+    assert WebhookDelivery.objects.get().outcome == "invalid"
+    assert not Record.objects.exists()
+
+
+def test_deeply_nested_json_is_refused(client, connection):
+    body = b'{"order_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = post_signed(client, connection, body)
+    assert response.status_code == 400 and response.json()["error"] == "WEBHOOK_INVALID"
+
+
+def test_a_non_ascii_signature_is_a_mismatch_and_counted(client, connection):
+    body = b'{"event": "order.created", "order_id": "5", "shop": "t"}'
+    response = client.post(
+        connection.webhook_path, body, content_type="application/json", HTTP_X_KMO_SIGNATURE="sïgnätüre"
+    )
+    assert response.status_code == 401 and response.json()["error"] == "SIGNATURE_INVALID"
+    connection.refresh_from_db()
+    assert connection.rejected_webhooks == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/webhooks/kmoshops/-1", "/webhooks/kmoshops/abc", "/webhooks/kmoshops/" + "9" * 30]
+)
+def test_impossible_connection_ids_get_a_json_404(client, db, path):
+    response = client.post(path, b"{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json()["error"] == "CONNECTION_UNKNOWN"
+
+
+def test_a_dashboard_filter_with_a_digit_of_another_script_is_ignored(admin_client):
+    assert admin_client.get("/?connection=²").status_code == 200
+    assert admin_client.get("/where/?connection=²&number=1&").status_code == 200
