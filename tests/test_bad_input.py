@@ -77,3 +77,22 @@ def test_impossible_connection_ids_get_a_json_404(client, db, path):
 def test_a_dashboard_filter_with_a_digit_of_another_script_is_ignored(admin_client):
     assert admin_client.get("/?connection=²").status_code == 200
     assert admin_client.get("/where/?connection=²&number=1&").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "since, until",
+    [("0001-01-01T00:00:00+00:00", None), ("2024-01-01T00:00:00+00:00", "9999-12-31T23:59:59-12:00")],
+)
+def test_impossible_backfill_dates_are_refused_at_the_door(account, connection, since, until):
+    from django.test import Client
+
+    from koppel.accounts.models import ApiToken
+    from koppel.sync.models import Backfill
+
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {ApiToken.issue(connection.account, 'x')[1]}")
+    body = {"since": since, **({"until": until} if until else {})}
+    response = api.post(f"/api/connections/{connection.pk}/backfills", body, content_type="application/json")
+    assert response.status_code == 422
+    assert "2000 to 2099" in response.content.decode()
+    assert not Backfill.objects.exists()
+    assert api.get("/api/connections").status_code == 200

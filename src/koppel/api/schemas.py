@@ -4,14 +4,35 @@ public ones such as a user name)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import AfterValidator, ConfigDict
 
 from koppel.documents.codes import Code, remedy
+
+#: Moments Koppel takes: orders, start dates and backfills between these (a date such as 9999-12-31 in a
+#: time zone west of UTC cannot even be converted to UTC; year 1 cannot be stored by every database).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def within_reason(value: datetime) -> datetime:
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        try:
+            moment = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the moment lies outside the years 2000 to 2099") from None
+    else:
+        moment = value.replace(tzinfo=UTC)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("the moment lies outside the years 2000 to 2099")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(within_reason)]
 
 StateName = Literal["open", "queued", "handled", "error", "skipped"]
 
@@ -122,7 +143,7 @@ class ConnectionIn(Schema):
     target_settings: dict[str, Any] = Field(default_factory=dict, description="The target's settings.")
     shop_country: str = Field("NL", description="The country the shop sells from (ISO code).")
     eligible_statuses: list[str] = Field(default_factory=list, description="Empty: the source's default.")
-    start_at: datetime | None = Field(None, description="Orders placed before this are skipped; empty: now.")
+    start_at: Moment | None = Field(None, description="Orders placed before this are skipped; empty: now.")
     poll_minutes: int = Field(60, ge=1)
     active: bool = True
     webhook_secret: str | None = Field(
@@ -147,7 +168,7 @@ class ConnectionPatch(Schema):
     target_settings: dict[str, Any] | None = Field(None, description="Merged into the stored settings.")
     shop_country: str | None = None
     eligible_statuses: list[str] | None = None
-    start_at: datetime | None = None
+    start_at: Moment | None = None
     poll_minutes: int | None = Field(None, ge=1)
     webhook_secret: str | None = Field(None, description="Write-only: a new key the shop signs with.")
 
@@ -291,8 +312,8 @@ class RecordPage(Schema):
 
 
 class BackfillIn(Schema):
-    since: datetime = Field(..., description="First moment of the range (placed at or after).")
-    until: datetime | None = Field(None, description="End of the range (placed before); empty: up to now.")
+    since: Moment = Field(..., description="First moment of the range (placed at or after), 2000–2099.")
+    until: Moment | None = Field(None, description="End of the range (placed before); empty: up to now.")
 
 
 class BackfillOut(Schema):

@@ -166,6 +166,12 @@ class ConfigurationForm(forms.Form):
     def setting_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith(SETTING_PREFIX)]
 
+    def clean_start_date(self) -> Any:
+        day = self.cleaned_data["start_date"]
+        if not 2000 <= day.year < 2100:
+            raise forms.ValidationError(_("Choose a day between the years 2000 and 2099."))
+        return day
+
     def source_setting_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith(SOURCE_SETTING_PREFIX)]
 

@@ -24,6 +24,9 @@ class BackfillForm(forms.Form):
             raise forms.ValidationError(_("The last day must not be before the first."))
         if since and since > timezone.localdate():
             raise forms.ValidationError(_("The first day is in the future."))
+        for day in (since, until):
+            if day and not date(2000, 1, 1) <= day < date(2100, 1, 1):
+                raise forms.ValidationError(_("Choose days between the years 2000 and 2099."))
         return data
 
     def range(self) -> tuple[datetime, datetime | None]:
