@@ -77,7 +77,7 @@ class Orders:
             return item.status == "OPEN" or moment - item.changed <= HANDLED_VISIBLE
 
         rows = []
-        for order in sorted(call.data.orders.values(), key=lambda o: (o.placed, o.order_id)):
+        for order in sorted(call.data.orders.values(), key=lambda o: o.placed):  # stable: as placed
             items = [item for item in order.items if wanted(item)] if order.vvb or not vvb else []
             if items:
                 rows.append(render.reduced_order(order, items))
@@ -159,7 +159,7 @@ class Orders:
             and (order_id is None or s.order.order_id == order_id)
             and (method is None or s.lines[0].item.method == method)
         ]
-        found.sort(key=lambda s: (s.shipped, s.shipment_id), reverse=True)
+        found = sorted(reversed(found), key=lambda s: s.shipped, reverse=True)  # newest first, ties too
         return listing("shipments", [render.reduced_shipment(s) for s in found], page)
 
     async def get_shipment(self, call: Call, shipment_id: str) -> Response:
