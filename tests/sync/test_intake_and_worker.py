@@ -276,3 +276,32 @@ def test_several_workers_never_process_a_record_twice(shop, administration, conn
     assert len(administration.invoices) == len(orders)
     assert len(administration.clients) == 8
     assert set(handled_attempts.values_list("worker", flat=True)) <= {f"parallel-{n}" for n in range(3)}
+
+
+def test_a_replayed_webhook_changes_nothing_about_a_record_in_error(
+    shop, administration, connection, deliver
+):
+    """KMO Shops' notifications carry no delivery id: twenty replays of one leave the failed record as it
+    is; a real change in the shop is booked."""
+    order = make_order(customer={"company": "Brasserie Anvers BV", "country": "BE", "vatnumber": ""})
+    shop.place(order)
+    deliver(connection, order["id"])
+    drain()
+    record = record_of(connection, order)
+    assert record.error_code == "ICP_VAT_NUMBER_MISSING"
+    attempts = record.attempt_log.count()
+    for _ in range(20):
+        assert deliver(connection, order["id"], "order.updated").status_code == 202
+    drain()
+    after = record_of(connection, order)
+    assert (after.state, after.error_code, after.updated_at) == (
+        record.state,
+        record.error_code,
+        record.updated_at,
+    )
+    assert after.attempt_log.count() == attempts
+
+    shop.update(order["id"], {"customer": {**order["customer"], "vatnumber": "BE0403019261"}})
+    deliver(connection, order["id"], "order.updated")
+    drain()
+    assert record_of(connection, order).state == State.HANDLED

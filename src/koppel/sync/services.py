@@ -13,7 +13,7 @@ from koppel.documents.i18n import Text as _
 from koppel.documents.i18n import stored
 
 from .models import Record, State
-from .tasks import enqueue_process
+from .tasks import enqueue_process, recheck_record
 
 #: When the shop reports a change, these records get another try.
 REQUEUE_ON_CHANGE = frozenset({State.OPEN, State.ERROR})
@@ -47,10 +47,29 @@ def note_order(
         if created:
             enqueue_process(record.pk, trigger=via)
             return record, True
-        changed = payload is None or payload != record.payload
-        if record.state in REQUEUE_ON_CHANGE and changed:
-            return record, requeue(record, trigger=via, payload=payload)
+        if record.state in REQUEUE_ON_CHANGE:
+            if payload is None:  # a notice without the order: the worker looks whether it changed
+                recheck_record.enqueue(record.pk, via)
+                return record, False
+            if payload != record.payload:
+                return record, requeue(record, trigger=via, payload=payload)
     return record, False
+
+
+def recheck_if_changed(record_id: int, trigger: str) -> bool:
+    """A notice named an order whose record waits in error or open: fetch the order, and try again only if
+    it changed. A replayed or repeated notice (KMO Shops' carry no delivery id) so changes nothing."""
+    record = Record.objects.select_related("connection").filter(pk=record_id).first()
+    if record is None or record.state not in REQUEUE_ON_CHANGE:
+        return False
+    source = record.connection.source()
+    try:
+        payload = source.fetch_order(record.source_order_id)
+    finally:
+        source.close()
+    if payload == record.payload:
+        return False
+    return requeue(record, trigger=trigger, payload=payload)
 
 
 def requeue(

@@ -31,6 +31,20 @@ def process_record(record_id: int, trigger: str = "") -> str:
     return outcome.label if outcome else "not-claimed"
 
 
+@task()
+def recheck_record(record_id: int, trigger: str = "") -> str:
+    """A notice for a record in error or open: booked again only if the order changed (see services)."""
+    from koppel.connectors.errors import ConnectorError
+
+    from .services import recheck_if_changed
+
+    try:
+        return "requeued" if recheck_if_changed(record_id, trigger) else "unchanged"
+    except ConnectorError as exc:  # the shop is away: the next notice, the poll or the night looks again
+        logger.warning("Record %s could not be rechecked: %s", record_id, exc.message)
+        return "not-rechecked"
+
+
 def enqueue_process(record_id: int, *, run_after: datetime | None = None, trigger: str = "") -> None:
     runner = process_record if run_after is None else process_record.using(run_after=run_after)
     runner.enqueue(record_id, trigger)
