@@ -4,7 +4,7 @@ import warnings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "koppel.settings")
-# Static files are served as synchronous file streams; under ASGI Django warns once per file. Harmless.
+# WhiteNoise serves static files as synchronous file streams; under ASGI Django warns once per file. Harmless.
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 django_application = get_asgi_application()
 
