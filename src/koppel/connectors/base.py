@@ -312,6 +312,12 @@ class SourceConnector(ABC, Credentialed):
     def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
         """Constant-time check of the webhook's signature over the raw body."""
 
+    def check_webhook(self, body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+        """The webhook's signature checked by this connection's connector, which may call the platform
+        (bol.com signs with keys it publishes behind its API, read with the connection's credentials).
+        The default is the static :meth:`verify_webhook`."""
+        return self.verify_webhook(body, headers, secret)
+
     @staticmethod
     def is_ping(body: bytes, headers: Mapping[str, str]) -> bool:
         """Whether the request is the platform's unsigned "is this URL alive" call (WooCommerce sends one
