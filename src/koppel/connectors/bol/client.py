@@ -252,14 +252,16 @@ class BolClient(ApiClient):
                 self._token = stored
                 return stored.value, False
             value, lifetime = self._endpoint.obtain()
-            obtained = datetime.now(UTC)
-            self._token = StoredToken(value, obtained + timedelta(seconds=lifetime))
+            renew_in = lifetime - min(RENEW_MARGIN, lifetime / 10)
+            self._token = StoredToken(value, datetime.now(UTC) + timedelta(seconds=renew_in))
             self.tokens.put(self._token)
             return value, True
 
     @staticmethod
     def _usable(token: StoredToken, now: datetime) -> bool:
-        return now < token.expires_at - timedelta(seconds=RENEW_MARGIN) and now < token.expires_at
+        """The stored ``expires_at`` is when Koppel renews the token: :data:`RENEW_MARGIN` seconds (or a
+        tenth of its lifetime) before bol's expiry, so every process renews in time by the same rule."""
+        return now < token.expires_at
 
     def _drop(self, value: str) -> None:
         self._token = None

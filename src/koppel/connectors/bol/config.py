@@ -204,7 +204,7 @@ def vat_rate(settings: BolSettings, ean: str, country: str) -> ChosenRate:
     standard, reduced = rates
     if home.rate in (standard, Decimal(0), *reduced):
         return home
-    if home.rate > max(reduced):
+    if home.rate not in {rate for _standard, others in COUNTRY_RATES.values() for rate in others}:
         return ChosenRate(
             standard, f"OSS, the standard rate in {country} ({home.reason} is {pct(home.rate)}%)"
         )
