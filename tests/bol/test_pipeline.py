@@ -210,3 +210,44 @@ def test_one_token_for_every_connector_of_a_connection(account, bol_shop, admini
     assert tokens["token_requests_last_minute"] == 1
     connection.refresh_from_db()
     assert connection.source_token_expires_at is not None and connection.source_token_encrypted
+
+
+FETCH_IN_ANOTHER_PROCESS = """
+import sys, django
+django.setup()
+from koppel.connections.models import Connection
+connector = Connection.objects.get(pk=int(sys.argv[1])).source()
+print(connector.fetch_order(sys.argv[2])["orderId"])
+connector.close()
+"""
+
+
+@pytest.mark.slow
+def test_one_token_across_worker_processes(account, bol_shop, administration) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection as db_connection
+
+    if db_connection.vendor != "sqlite":
+        pytest.skip("the processes share the test database through its SQLite file")
+    connection = bol_connection(account, bol_shop, administration, source="order")
+    order = bol_shop.place(notify=False)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db_connection.settings_dict['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "koppel.settings",
+    }
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", FETCH_IN_ANOTHER_PROCESS, str(connection.pk), order["orderId"]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == order["orderId"]
+    tokens = httpx.get(f"{bol_shop.control}/tokens").json()
+    assert tokens["token_requests_last_minute"] == 1  # the token register_webhook got, reused by both
