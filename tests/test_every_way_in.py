@@ -34,7 +34,7 @@ class Case:
 
 #: The same three mistakes for every way in (API names; each way translates them).
 CASES = {
-    "unknown connector": Case({"source": "magento"}, "Unknown source 'magento'; known: kmoshops, shopify"),
+    "unknown connector": Case({"source": "magento"}, "Unknown source 'magento'; known: bol, kmoshops"),
     "missing credentials": Case({"source_credentials": {}}, "API key"),
     "invalid settings": Case({"target_settings": {"send_invoice": "fax"}}, "Send invoice"),
 }

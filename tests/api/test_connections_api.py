@@ -83,7 +83,7 @@ def test_check_false_saves_without_testing(api, connection_body, shop):
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"source": "magento"}, "source", "Unknown source 'magento'; known: kmoshops, shopify, woocommerce"),
+        ({"source": "magento"}, "source", "Unknown source 'magento'; known: bol, kmoshops, shopify"),
         ({"target": "exact"}, "target", "known: eenvoudigfactureren, factuursturen"),
         ({"source_credentials": {}}, "source_credentials", "KMO Shops needs API key."),
         (

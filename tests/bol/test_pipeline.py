@@ -136,8 +136,8 @@ def test_a_cancelled_order_is_not_booked(
     assert push(client, sandbox, connection, "ORDER", order["orderId"]).status_code == 202
     drain()
     (record,) = records(connection)
-    # Until a code of its own exists (ORDER_CANCELLED, skipped): the status is not one to book.
-    assert record.state == State.OPEN and record.order_status == "cancelled"
+    assert (record.state, record.error_code) == (State.SKIPPED, "ORDER_CANCELLED")
+    assert record.order_status == "cancelled"
     assert not administration.invoices
 
 

@@ -22,6 +22,7 @@ from koppel.connectors import registry
 from koppel.connectors.base import Credentialed
 from koppel.connectors.errors import Side
 from koppel.intake.onoff import set_active
+from koppel.intake.subscribe import subscribe_webhook
 
 SIDES: tuple[Side, Side] = ("source", "target")
 #: Model field → the name the API uses for it.
@@ -192,6 +193,8 @@ def create(account: Account, data: dict[str, Any], *, check: bool) -> tuple[Conn
         run_checks(connection, list(SIDES))
     secret = webhook_secret_for(connection, data.get("webhook_secret"))
     connection.save()
+    if check:
+        subscribe_webhook(connection)  # where the platform allows it (bol.com); a refusal leaves the poll
     return connection, secret
 
 

@@ -301,6 +301,7 @@ class Connection(models.Model):
             target_name=self.target_class.label,
             target_vat_rates=vat_rates,
             existing_booking=existing,
+            cancelled_statuses=frozenset(self.source_class.cancelled_statuses),
         )
 
     def cached_vat_rates(self, max_age: timedelta = timedelta(minutes=10)) -> frozenset[Decimal] | None:

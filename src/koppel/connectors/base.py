@@ -219,6 +219,8 @@ class SourceConnector(ABC, Credentialed):
     #: Every status the platform knows, and the ones booked unless the connection says otherwise.
     statuses: ClassVar[tuple[str, ...]]
     default_eligible_statuses: ClassVar[tuple[str, ...]]
+    #: Statuses that mean the whole order was cancelled (skipped with ORDER_CANCELLED, never booked).
+    cancelled_statuses: ClassVar[tuple[str, ...]] = ()
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     #: Requests a second a backfill may make (the platform's own limit, with room for the live traffic).
     backfill_requests_per_second: ClassVar[float] = 2.0

@@ -28,6 +28,7 @@ from koppel.connections.models import Connection, Health
 from koppel.connectors import registry
 from koppel.connectors.base import Credentialed
 from koppel.connectors.errors import Side
+from koppel.intake.subscribe import subscribe_webhook
 
 from .access import merchant_account, visible_connections
 
@@ -179,7 +180,25 @@ def save_draft(request: HttpRequest, account: Account, draft: dict[str, Any]) ->
         request,
         _("Both systems are connected. Check the settings below and press Save to finish the installation."),
     )
+    tell_subscription(request, connection)
     return connection
+
+
+def tell_subscription(request: HttpRequest, connection: Connection) -> None:
+    """Subscribe the webhook address where the platform allows it, and say how that went."""
+    subscribed, problem = subscribe_webhook(connection)
+    system = connection.source_class.label
+    if subscribed:
+        messages.info(request, _("Koppel subscribed its webhook address at %(system)s.") % {"system": system})
+    elif problem:
+        messages.warning(
+            request,
+            _(
+                "%(system)s did not take Koppel's webhook subscription: %(message)s. Orders are still "
+                "found by the poll."
+            )
+            % {"system": system, "message": problem},
+        )
 
 
 def set_webhook_secret(connection: Connection) -> str:

@@ -32,6 +32,7 @@ from koppel.sync.services import reprocess
 
 from . import charts
 from .access import visible_connections
+from .connect import tell_subscription
 from .forms import BackfillForm
 from .views import PAGE_SIZE, search
 
@@ -211,8 +212,11 @@ def connection_configure(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(visible_connections(request.user), pk=pk)
     form = ConfigurationForm(connection, request.POST, fetched=fetched_choices(connection))
     if form.is_valid():
+        before = dict(connection.source_settings)
         form.save()
         messages.success(request, _("The configuration is saved."))
+        if connection.source_settings != before:
+            tell_subscription(request, connection)
         return redirect(connection.get_absolute_url() + "?tab=configuration")
     context = {
         "connection": connection,

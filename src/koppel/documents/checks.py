@@ -51,6 +51,8 @@ class CheckContext:
     target_name: str = "the target"
     target_vat_rates: frozenset[Decimal] | None = None
     existing_booking: str | None = None
+    #: Statuses that mean the whole order was cancelled: never booked (skipped, ``ORDER_CANCELLED``).
+    cancelled_statuses: frozenset[str] = field(default_factory=frozenset)
 
 
 def expected_total(order: Order) -> tuple[Decimal, Decimal]:
@@ -74,6 +76,10 @@ def expected_total(order: Order) -> tuple[Decimal, Decimal]:
 
 
 def check_status(order: Order, ctx: CheckContext) -> CheckResult:
+    if order.status in ctx.cancelled_statuses:
+        return CheckResult(
+            Code.ORDER_CANCELLED, False, _("The order was cancelled before it was booked; nothing to invoice")
+        )
     ok = order.status in ctx.eligible_statuses
     allowed = ", ".join(sorted(ctx.eligible_statuses)) or "none"
     return CheckResult(

@@ -21,6 +21,7 @@ class Code(StrEnum):
     STATUS_NOT_ELIGIBLE = "STATUS_NOT_ELIGIBLE"
     BEFORE_START_DATE = "BEFORE_START_DATE"
     CONNECTION_OFF = "CONNECTION_OFF"
+    ORDER_CANCELLED = "ORDER_CANCELLED"
     # Failures on the way
     ORDER_INVALID = "ORDER_INVALID"
     SOURCE_AUTH_FAILED = "SOURCE_AUTH_FAILED"
@@ -83,6 +84,10 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     Code.BEFORE_START_DATE: (
         _("The order was placed before the connection's start date."),
         _("Orders before installation are not booked automatically. Use a backfill, or move the start date."),
+    ),
+    Code.ORDER_CANCELLED: (
+        _("The whole order was cancelled before it was booked (by the customer or the marketplace)."),
+        _("Nothing to do: a cancelled order is not invoiced."),
     ),
     Code.CONNECTION_OFF: (
         _(

@@ -76,6 +76,7 @@ class BolSource(SourceConnector):
     label = "bol.com"
     statuses = mapping.STATUSES
     default_eligible_statuses = (mapping.OPEN, mapping.SHIPPED)
+    cancelled_statuses = (mapping.CANCELLED,)
     settings_model = BolSettings
     credential_fields = ("client_id", "client_secret")
     credential_help = {
