@@ -86,6 +86,8 @@ class OrderLine:
     kind: LineKind = LineKind.PRODUCT
     sku: str = ""
     total: Decimal | None = None
+    #: Why this VAT rate, when the platform gave none and Koppel chose it (bol.com: "9%: the rate for EAN …").
+    vat_reason: str = ""
 
     @property
     def amount(self) -> Decimal:
@@ -144,6 +146,7 @@ class InvoiceLine:
     sku: str = ""
     #: The line's amount was stated by the shop rather than quantity × unit price.
     exact_total: bool = False
+    vat_reason: str = ""
 
     def unit_price_for(self, *, include_vat: bool) -> Decimal:
         """The unit price incl. or excl. VAT, converted when the target keeps prices the other way.
@@ -176,6 +179,7 @@ class InvoiceLine:
             "net": fmt(self.net),
             "vat": fmt(self.vat),
             "gross": fmt(self.gross),
+            **({"vat_reason": self.vat_reason} if self.vat_reason else {}),
         }
 
 
@@ -272,6 +276,7 @@ def invoice_line(line: OrderLine, *, prices_include_vat: bool) -> InvoiceLine:
         kind=line.kind,
         sku=line.sku,
         exact_total=line.total is not None,
+        vat_reason=line.vat_reason,
     )
 
 

@@ -211,7 +211,9 @@ class _Builder:
     def product(self, ean: str, title: str, quantity: int, unit: Decimal) -> ChosenRate:
         chosen = vat_rate(self.settings, ean, self.country)
         description = title or (f"EAN {ean}" if ean else "Product")
-        self.lines.append(OrderLine(description, Decimal(quantity), unit, chosen.rate, sku=ean))
+        self.lines.append(
+            OrderLine(description, Decimal(quantity), unit, chosen.rate, sku=ean, vat_reason=str(chosen))
+        )
         self.reasons.append(str(chosen))
         return chosen
 
@@ -225,8 +227,11 @@ class _Builder:
         for rate, (amount, titles) in sorted(self.discounts.items()):
             names = ", ".join(dict.fromkeys(titles))
             text = f"{DISCOUNT} ({names})" if names else DISCOUNT
-            self.lines.append(OrderLine(text, Decimal(1), -amount, rate, LineKind.DISCOUNT))
-            self.reasons.append(f"{rate.normalize():f}%: the rate of the discounted products")
+            reason = f"{rate.normalize():f}%: the rate of the discounted products"
+            self.lines.append(
+                OrderLine(text, Decimal(1), -amount, rate, LineKind.DISCOUNT, vat_reason=reason)
+            )
+            self.reasons.append(reason)
         return tuple(self.lines), self.reasons
 
 
