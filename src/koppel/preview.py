@@ -1,7 +1,8 @@
 """``koppel preview --source S --target T ORDER.json``: the checks, the canonical invoice and exactly the
 requests the target would receive (a new debtor assumed), without calling anything.
 
-Exit status: 0 when every check passes, 3 when a check blocks booking, 2 when the input cannot be read.
+Exit status: 0 when every check passes, 3 when a check blocks booking, 2 when the input (or a
+``--source-setting``) cannot be read.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from koppel.connectors import registry
 from koppel.connectors.errors import OrderInvalid
@@ -63,6 +66,30 @@ def _rates(text: str) -> frozenset[Decimal]:
         raise argparse.ArgumentTypeError(f"not a list of percentages: {text!r}") from None
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"write it as NAME=VALUE: {text!r}")
+    return name.strip(), value.strip()
+
+
+def _source_settings(source: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``--source-setting`` pairs as the source's settings, checked; ``ValueError`` says what is wrong."""
+    source_cls = registry.source(source)
+    known = source_cls.settings_model.model_fields
+    unknown = sorted({name for name, _value in pairs if name not in known})
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise ValueError(f"{source} has no setting {', '.join(unknown)} (its settings: {names})")
+    try:
+        source_cls.load_settings(dict(pairs))
+    except ValidationError as exc:
+        raise ValueError(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
+    return dict(pairs)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="koppel preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("order", help="the order JSON as the source sends it ('-' reads standard input)")
@@ -78,11 +105,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--settings", default="{}", help='target settings as JSON, e.g. \'{"send_invoice": "email"}\''
     )
+    parser.add_argument(
+        "--source-setting",
+        dest="source_settings",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the source, repeatable, e.g. bol.com's ean_vat_rates=8712345678906,9 or "
+        "default_vat_rate=9 (default: the source's defaults; bol.com books at 21%%)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        source_settings = _source_settings(args.source, args.source_settings)
+    except ValueError as exc:
+        print(json.dumps({"error": "SETTINGS_INVALID", "message": str(exc)}), file=sys.stderr)
+        return EXIT_UNREADABLE
     try:
         raw = sys.stdin.read() if args.order == "-" else Path(args.order).read_text(encoding="utf-8")
         payload = json.loads(raw)
@@ -99,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             else None,
             vat_rates=args.vat_rates,
             target_settings=settings,
+            source_settings=source_settings,
         )
     except (OSError, ValueError, OrderInvalid) as exc:
         message = exc.message if isinstance(exc, OrderInvalid) else str(exc)
