@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from koppel.connections.models import Connection
-from koppel.documents.codes import Code
 
 
 class State(models.TextChoices):
@@ -25,7 +24,8 @@ class Record(models.Model):
     source_order_id = models.CharField(max_length=100)
     order_number = models.CharField(max_length=100, blank=True, default="")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    error_code = models.CharField(max_length=40, blank=True, default="", choices=[(c, c) for c in Code])
+    #: A code of :class:`koppel.documents.codes.Code` (no choices here: a new code needs no migration).
+    error_code = models.CharField(max_length=40, blank=True, default="")
     message = models.TextField(blank=True, default="")
     #: How the message was made (template and values), to show it in the merchant's language.
     message_text = models.JSONField(null=True, blank=True, editable=False)
