@@ -19,6 +19,16 @@ class State(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")  # deliberately not booked: before the start date, or booked before
 
 
+class InvoiceRequest(models.TextChoices):
+    """A customer's request at the marketplace (bol.com) for the invoice of this record."""
+
+    NONE = "", _("None")
+    REQUESTED = "requested", _("Requested")  # waiting for the booking, or for the next run
+    UPLOADING = "uploading", _("Uploading")  # sent; the marketplace's answer is awaited
+    UPLOADED = "uploaded", _("Uploaded")
+    INCORRECT = "incorrect", _("Incorrect")  # refused (or failed) by the marketplace
+
+
 class Record(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records")
     source_order_id = models.CharField(max_length=100)
@@ -43,6 +53,19 @@ class Record(models.Model):
     target_debtor_id = models.CharField(max_length=100, blank=True, default="")
     target_invoice_id = models.CharField(max_length=100, blank=True, default="")
     target_invoice_number = models.CharField(max_length=100, blank=True, default="")
+    invoice_request = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        choices=InvoiceRequest.choices,
+        help_text="A customer asked the marketplace for this invoice: where its upload stands.",
+    )
+    invoice_upload = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The request answered last and how its upload went (koppel.sync.invoice_requests).",
+    )
 
     attempts = models.PositiveIntegerField(
         default=0, help_text="Failed tries counted toward the retry limit."
