@@ -2,12 +2,14 @@
 
 It migrates the database in the data directory, starts the sandboxes (``koppel sandbox``: the simulated KMO
 Shops, WooCommerce, Shopify, Factuursturen and EenvoudigFactureren), the web app (``koppel serve``) and a
-worker (``koppel worker``) as child processes, sets up a demo user, account, API token and four connections
-(a KMO Shops shop to each target, a WooCommerce shop to Factuursturen and a Shopify shop to
-EenvoudigFactureren), and then keeps placing orders in the four simulated shops in turn, printing each
-order's outcome, tagged with its connection, as it arrives. Some KMO Shops orders fail a pre-check on
-purpose; the WooCommerce and Shopify orders show coupon codes (a "Korting" line per VAT rate), an unpaid
-order that is paid a little later, and a webhook delivered twice.
+worker (``koppel worker``) as child processes, sets up a demo user, account, API token and five connections
+(a KMO Shops shop to each target, a WooCommerce shop to Factuursturen, a Shopify shop to
+EenvoudigFactureren and a bol.com shop to Factuursturen), and then keeps placing orders in the five simulated
+shops in turn, printing each order's outcome, tagged with its connection, as it arrives. Some KMO Shops
+orders fail a pre-check on purpose; the WooCommerce and Shopify orders show coupon codes (a "Korting" line
+per VAT rate), an unpaid order that is paid a little later, and a webhook delivered twice; the bol.com
+orders (:mod:`koppel.demo_bol`) are shipped, one in two parts, with a promotion, cancellations and a
+customer asking bol.com for the invoice.
 
 Ctrl-C (or SIGTERM) stops every child and exits 0. The pieces that start and stop the processes, set up a
 connection to the sandboxes and make up orders are used by the benchmarks in ``bench/`` as well.
@@ -31,7 +33,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -288,6 +290,7 @@ def connect_sandboxes(
     connection.source_url = sandbox_shop.source_url(sandbox_url, shop)
     connection.target_url = target_sandbox.url
     connection.source_credentials = credentials
+    connection.source_settings = dict(sandbox_shop.source_settings)
     connection.target_credentials = target_sandbox.credentials
     secret = connection.new_webhook_secret()
     connection.active, connection.shop_country = True, "NL"
@@ -313,6 +316,7 @@ def connect_sandboxes(
     if shop_key is not None:
         connection.webhook_secret = shop_key
         connection.save(update_fields=["webhook_secret_encrypted"])
+    sandbox_shop.after_connect(connection)
     return connection
 
 
@@ -607,11 +611,33 @@ class OrderMaker:
 
 @dataclass(frozen=True)
 class PlacedOrder:
-    """An order the demo placed: the shop's order id and number, and what the shop charged (when known)."""
+    """An order the demo placed: the shop's order id and number, what the shop charged (when known), and
+    what the shop does to it a little later (besides paying a pending order)."""
 
     order_id: str
     number: str
     charged: Decimal | None = None
+    follow_ups: tuple[FollowUp, ...] = ()
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a follow-up did: the line to print ("" prints none), a new order to label in the outcome lines
+    (a second shipment: its order and scenario), and what comes next."""
+
+    change: str
+    watch: tuple[PlacedOrder, Scenario] | None = None
+    then: FollowUp | None = None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Something a shop does to an order ``delay`` seconds after the last step (ships the rest, a customer
+    asks for the invoice); ``word`` is printed in the state column."""
+
+    delay: float
+    word: str
+    act: Callable[[httpx.Client, Connection], Done]
 
 
 COUNTRY_NAMES = {"NL": "Netherlands", "BE": "Belgium"}
@@ -753,6 +779,8 @@ class SandboxShop:
     """The path, under a shop's control path, of the log of the webhooks it sent."""
     webhooks_per_order = 1
     """How many webhooks a new paid order sends."""
+    source_settings: ClassVar[dict[str, Any]] = {}
+    """The connection's source settings (bol.com: invoice per shipment, rates per EAN)."""
 
     def source_url(self, sandbox_url: str, shop: str) -> str:
         return f"{sandbox_url}/{self.kind}/{shop}"
@@ -776,6 +804,9 @@ class SandboxShop:
         """Create (or change) the shop, its webhooks going to ``webhook_url``; returns the key the shop
         signs them with when the shop chooses it (else they are signed with ``secret``)."""
         raise NotImplementedError
+
+    def after_connect(self, connection: Connection) -> None:
+        """Called once the connection and the shop exist (bol.com: Koppel subscribes its webhook address)."""
 
     def webhook_note(self, client: httpx.Client, shop: str) -> str:
         """What the shop's webhooks are, for the banner."""
@@ -1141,6 +1172,9 @@ DEMO_TARGETS = (
         "demo-shopify-ef",
         "shopify",
     ),
+    DemoTarget(
+        "bol→FS", "factuursturen", "Demo-bol.com → Factuursturen (sandbox)", "demo-bol", "demo-bol", "bol"
+    ),
 )
 
 
@@ -1285,6 +1319,23 @@ def pay(client: httpx.Client, shop: DemoShop, order: PlacedOrder, watcher: Outco
     print(f"  {watcher.tag(shop.connection.pk)} {number} {'paid':<8} ({change})", flush=True)
 
 
+def follow_up(
+    client: httpx.Client, shop: DemoShop, order: PlacedOrder, step: FollowUp, watcher: OutcomeWatcher
+) -> FollowUp | None:
+    """Take a shop's later step for an order, print what it did, and label a new order it made; the step
+    after it, if any."""
+    done = step.act(client, shop.connection)
+    if done.change:
+        number = f"#{order.number.removeprefix('#'):<8}"
+        print(f"  {watcher.tag(shop.connection.pk)} {number} {step.word:<8} ({done.change})", flush=True)
+    if done.watch is not None:
+        placed, scenario = done.watch
+        watcher.scenarios[(shop.connection.pk, placed.order_id)] = scenario
+        if placed.charged is not None:
+            watcher.charged[(shop.connection.pk, placed.order_id)] = placed.charged
+    return done.then
+
+
 def loop(
     args: argparse.Namespace, stack: Stack, sandbox_url: str, shops: list[DemoShop], maker: OrderMaker
 ) -> None:
@@ -1292,6 +1343,7 @@ def loop(
     returns only by exception."""
     watcher = OutcomeWatcher({shop.connection.pk: shop.target.tag for shop in shops})
     to_pay: list[tuple[float, DemoShop, PlacedOrder]] = []  # (when, shop, order) of pending orders
+    later: list[tuple[float, DemoShop, PlacedOrder, FollowUp]] = []  # the shops' later steps
     placed, next_order = 0, time.monotonic()
     announced = False
     with httpx.Client(base_url=sandbox_url, timeout=10.0) as client:
@@ -1303,13 +1355,25 @@ def loop(
                 scenario, order = place_order(client, maker, shop, watcher)
                 if scenario.key == "pending":
                     to_pay.append((now + 10.0, shop, order))
+                later.extend((now + step.delay, shop, order, step) for step in order.follow_ups)
                 placed += 1
                 next_order = now + maker.random.uniform(2.0, 3.0)
             for due in [item for item in to_pay if item[0] <= now]:
                 to_pay.remove(due)
                 pay(client, due[1], due[2], watcher)
+            for when, shop, order, step in [item for item in later if item[0] <= now]:
+                later.remove((when, shop, order, step))
+                following = follow_up(client, shop, order, step, watcher)
+                if following is not None:
+                    later.append((now + following.delay, shop, order, following))
             watcher.poll()
-            if args.orders is not None and placed >= args.orders and not to_pay and not announced:
+            if (
+                args.orders is not None
+                and placed >= args.orders
+                and not to_pay
+                and not later
+                and not announced
+            ):
                 print(f"\nPlaced {placed} orders. Koppel keeps running; Ctrl-C stops it.", flush=True)
                 announced = True
             time.sleep(0.25)
@@ -1339,3 +1403,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     return run(args)
+
+
+import koppel.demo_bol  # noqa: E402, F401  (the bol.com shop: registers itself in SANDBOX_SHOPS)
