@@ -253,6 +253,11 @@ class RecordOut(Schema):
     target_debtor_id: str
     target_invoice_id: str
     target_invoice_number: str
+    invoice_request: str | None = Field(
+        None,
+        description="A customer's request at the marketplace (bol.com) for this invoice: requested, "
+        "uploading, uploaded or incorrect; empty when none was made.",
+    )
     attempts_count: int = Field(..., description="Failed tries counted toward the retry limit.")
     next_attempt_at: datetime | None
     created_at: datetime
@@ -274,6 +279,10 @@ class RecordOut(Schema):
     @staticmethod
     def resolve_attempts_count(obj: Any) -> int:
         return obj.attempts
+
+    @staticmethod
+    def resolve_invoice_request(obj: Any) -> str | None:
+        return getattr(obj, "invoice_request", "") or None
 
 
 class CallOut(Schema):

@@ -1,5 +1,6 @@
 """What django-tasks-db does not do by itself: notice dead workers and give their work back, schedule the
-safety-net polls and the nightly look at open records, and re-queue records whose task went missing."""
+safety-net polls, the nightly look at open records and the answers to customers' invoice requests, and
+re-queue records whose task went missing."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from koppel.connections.models import Connection
+from koppel.connectors import registry
 
-from . import pauses
+from . import invoice_requests, pauses
 from .models import Record, Schedule, State, WorkerHeartbeat
-from .tasks import enqueue_process, poll_connection, recheck_open
+from .tasks import answer_invoice_requests, enqueue_process, poll_connection, recheck_open
 
 logger = logging.getLogger("koppel.worker")
 
 NIGHTLY = "nightly-open-records"
 STUCK_AFTER = timedelta(minutes=10)
+#: Customers' invoice requests are looked at this often per connection whose source has them.
+INVOICE_REQUESTS_EVERY = timedelta(minutes=5)
+INVOICE_REQUESTS = "invoice-requests-"
 
 
 def heartbeat(worker_id: str) -> None:
@@ -108,6 +113,32 @@ def schedule_nightly() -> int:
     return len(ids)
 
 
+def schedule_invoice_requests() -> int:
+    """Enqueue the invoice-request run of each active connection whose source has invoice requests
+    (bol.com) and whose turn has come; one ``Schedule`` row per connection, claimed like the nightly job."""
+    kinds = [kind for kind, cls in registry.sources().items() if invoice_requests.supported(cls)]
+    ids = list(Connection.objects.filter(active=True, source_kind__in=kinds).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    now = timezone.now()
+    names = {f"{INVOICE_REQUESTS}{pk}": pk for pk in ids}
+    due = dict(Schedule.objects.filter(name__in=names).values_list("name", "next_run_at"))
+    started = 0
+    for name, pk in names.items():
+        if name not in due:
+            row, _ = Schedule.objects.get_or_create(name=name, defaults={"next_run_at": now})
+            due[name] = row.next_run_at
+        if due[name] > now:
+            continue
+        claimed = Schedule.objects.filter(name=name, next_run_at=due[name]).update(
+            next_run_at=now + INVOICE_REQUESTS_EVERY, last_run_at=now
+        )
+        if claimed:
+            answer_invoice_requests.enqueue(pk)
+            started += 1
+    return started
+
+
 def requeue_stuck() -> int:
     """Queued records nobody works on and no retry is planned for: enqueue them again (a duplicate task is
     harmless, the record lease decides)."""
@@ -130,5 +161,6 @@ def run_once(worker_id: str) -> None:
     reap_dead_workers()
     schedule_polls()
     schedule_nightly()
+    schedule_invoice_requests()
     requeue_stuck()
     pauses.release_forgotten()

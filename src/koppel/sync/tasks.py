@@ -120,3 +120,30 @@ def run_backfill(backfill_id: int) -> str:
     elif item.status == Backfill.Status.PAUSED:
         run_backfill.using(run_after=timezone.now() + BACKFILL_RESUME_AFTER).enqueue(backfill_id)
     return str(item.status)
+
+
+#: An upload's process status is looked at again this long after a run left it pending (times the
+#: follow-up's number), at most :data:`INVOICE_FOLLOW_UPS` times before the regular run takes over.
+INVOICE_FOLLOW_AFTER = timedelta(seconds=2)
+INVOICE_FOLLOW_UPS = 4
+
+
+@task()
+def answer_invoice_requests(connection_id: int, follow_up: int = 0) -> str:
+    """Customers' invoice requests (bol.com): upload the booked invoices' PDFs and follow the uploads
+    (see ``koppel.sync.invoice_requests``). An upload still pending is looked at again in seconds, not at
+    the next scheduled run; a marketplace that is away is asked again at the next run."""
+    from . import invoice_requests
+
+    try:
+        summary = invoice_requests.run(connection_id)
+    except ConnectorError as exc:
+        logger.warning("Invoice requests of connection %s not read: %s", connection_id, exc.message)
+        return "not-read"
+    if summary.pending and follow_up < INVOICE_FOLLOW_UPS:
+        when = timezone.now() + INVOICE_FOLLOW_AFTER * (follow_up + 1)
+        answer_invoice_requests.using(run_after=when).enqueue(connection_id, follow_up + 1)
+    return (
+        f"uploaded {summary.uploaded}, waiting {summary.waiting}, pending {summary.pending}, "
+        f"failed {summary.failed}"
+    )

@@ -376,3 +376,20 @@ class BolClient(ApiClient):
 
     def process_status(self, process_id: str) -> dict[str, Any]:
         return self.get_json(self.shared(f"process-status/{quote(str(process_id), safe='')}"))
+
+    def invoice_requests(self, state: str) -> Iterator[dict[str, Any]]:
+        """``GET /retailer/shipments/invoices/requests?state=OPEN|UPLOAD_ERROR|ALL``, every page."""
+        path = self.retailer("shipments/invoices/requests")
+        for _page, rows in self.pages(path, "invoiceRequests", {"state": state}):
+            yield from rows
+
+    def upload_invoice(self, shipment_id: str, pdf: bytes, filename: str) -> dict[str, Any]:
+        """``POST /retailer/shipments/invoices/{shipment-id}``, ``multipart/form-data`` with the PDF in the
+        part ``invoice``; bol answers 202 with a ``ProcessStatus``."""
+        path = self.retailer(f"shipments/invoices/{quote(str(shipment_id), safe='')}")
+        response = self.request("POST", path, files={"invoice": (filename, pdf, "application/pdf")})
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        return data if isinstance(data, dict) else {}

@@ -16,6 +16,11 @@ push names a record's id. A push is signed by bol with RSA-SHA256; see :meth:`Bo
 and :meth:`BolSource.check_webhook` for where the keys come from. Polling is the safety net: the order
 list (``status=ALL``, ``fulfilment-method=ALL``, ``change-interval-minute`` when the last poll is under
 an hour ago) or the shipment list (newest first, 3 months back).
+
+**Invoice requests.** A customer may ask bol for the invoice of a shipment; bol expects the retailer to
+upload it. :meth:`BolSource.invoice_requests` lists the open and refused requests (each naming the record
+the invoice is on), :meth:`BolSource.upload_invoice` sends the PDF and :meth:`BolSource.process_status`
+says how bol took it; ``koppel.sync.invoice_requests`` drives them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -55,6 +61,39 @@ IGNORED_RESOURCES = frozenset(
         "OFFER_NOT_FOR_SALE",
     }
 )
+
+#: bol's invoice request statuses in Koppel's words (``Record.invoice_request``).
+REQUEST_STATES = {
+    "INVOICE_REQUESTED": "requested",
+    "INVOICE_UPLOADED": "uploaded",
+    "FINISHED": "uploaded",
+    "INVOICE_INCORRECT": "incorrect",
+    "INVOICE_VIRUS_DETECTED": "incorrect",
+}
+#: The request lists read: waiting for an upload, and uploads bol refused.
+REQUEST_LISTS = ("OPEN", "UPLOAD_ERROR")
+#: bol's process statuses in the words of ``koppel.sync.invoice_requests``.
+PROCESS_STATES = {"PENDING": "pending", "SUCCESS": "success", "FAILURE": "failure", "TIMEOUT": "failure"}
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRequest:
+    """A customer's request for the invoice of a shipment.
+
+    ``record_id`` is the id of the record the invoice is on (the shipment, or its order for the order
+    source); ``requested_at`` the moment of the last request, so that a customer asking again is a new
+    request; ``state`` is ``requested``, ``uploaded`` or ``incorrect``."""
+
+    shipment_id: str
+    record_id: str
+    state: str
+    requested_at: str
+
+
+def _requested_at(row: Mapping[str, Any]) -> str:
+    moves = [m for m in row.get("statusTransitions") or [] if isinstance(m, Mapping)]
+    asked = [str(m.get("statusDateTime") or "") for m in moves if m.get("status") == "INVOICE_REQUESTED"]
+    return max(asked, default="")
 
 
 def _latest_change(reduced: Mapping[str, Any]) -> str:
@@ -251,6 +290,46 @@ class BolSource(SourceConnector):
             return self.shipment_with_order(text)
         except NotFound:
             return None
+
+    # -- invoice requests --------------------------------------------------------------------------------
+
+    def invoice_requests(self) -> Iterator[InvoiceRequest]:
+        """The requests waiting for an invoice (``state=OPEN``) and those whose upload bol refused
+        (``state=UPLOAD_ERROR``), each shipment once."""
+        seen: set[str] = set()
+        for state in REQUEST_LISTS:
+            for row in self.client.invoice_requests(state):
+                shipment_id = str(row.get("shipmentId") or "")
+                if not shipment_id or shipment_id in seen:
+                    continue
+                seen.add(shipment_id)
+                record_id = shipment_id if self.by_shipment else str(row.get("orderId") or "")
+                yield InvoiceRequest(
+                    shipment_id,
+                    record_id or self.order_of(shipment_id),
+                    REQUEST_STATES.get(str(row.get("status") or ""), "requested"),
+                    _requested_at(row),
+                )
+
+    def order_of(self, shipment_id: str) -> str:
+        """The id of the order a shipment belongs to (asked of bol)."""
+        ref = self.client.shipment(shipment_id).get("order")
+        order_id = ref.get("orderId") if isinstance(ref, Mapping) else None
+        if not order_id:
+            raise OrderInvalid(f"shipment {shipment_id} names no order")
+        return str(order_id)
+
+    def upload_invoice(self, shipment_id: str, pdf: bytes, filename: str) -> str:
+        """Send the invoice of a shipment; answers the id of bol's process status that follows it ("" when
+        bol answered none: accepted, nothing to follow)."""
+        status = self.client.upload_invoice(shipment_id, pdf, filename)
+        return str(status.get("processStatusId") or "")
+
+    def process_status(self, process_id: str) -> tuple[str, str]:
+        """``("pending" | "success" | "failure", bol's error message)`` of a process status."""
+        status = self.client.process_status(process_id)
+        state = PROCESS_STATES.get(str(status.get("status") or ""), "pending")
+        return state, str(status.get("errorMessage") or "")
 
     # -- push notifications ------------------------------------------------------------------------------
 
