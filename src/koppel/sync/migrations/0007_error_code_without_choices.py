@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sync', '0006_messages_in_any_language'),
+        ("sync", "0006_messages_in_any_language"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='record',
-            name='error_code',
-            field=models.CharField(blank=True, default='', max_length=40),
+            model_name="record",
+            name="error_code",
+            field=models.CharField(blank=True, default="", max_length=40),
         ),
     ]
