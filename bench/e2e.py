@@ -7,6 +7,11 @@ request through its control API (the shop then sends N signed webhooks at once; 
 most K at a time), and measures from the first webhook Koppel stored to the last invoice it booked.
 Koppel fetches every order from the shop before booking it, whatever the webhook carried.
 
+bol.com (``--source bol``, by name only) always runs at the sandbox's real rate limits, with the shipment
+source: each order is placed and shipped through the control API (no bulk endpoint), bol pushes the
+shipment, and Koppel reads the shipment (bucket of 50 a minute) and its order. The bound is that bucket:
+N orders need at least ((N - 1) // 50) * 60 s; the script prints Koppel / bound and the 429 answers.
+
 Shopify's REST Admin API is a leaky bucket (40 calls, leaking 2 a second): at that real limit 300 orders
 take at least (300 - 40) / 2 = 130 s to fetch, whatever Koppel does. Shopify is therefore measured twice:
 with the sandbox's rate limit off (knob ``rate_limit_enabled``), which measures Koppel, and at the real
@@ -78,6 +83,9 @@ FLOOR_ACCOUNT = "bench-floor"
 #: Shopify's REST leaky bucket on the standard plans, as the sandbox simulates it by default.
 SHOPIFY_BUCKET = 40
 SHOPIFY_LEAK_PER_SECOND = 2.0
+#: bol.com's bucket for ``GET /retailer/shipments/{id}`` (the sandbox's real limit): 50 calls a window of
+#: 60 s, the window starting at its first call. With the shipment source every order costs one such call.
+BOL_SHIPMENT_BUCKET, BOL_WINDOW_SECONDS = 50, 60.0
 
 
 class Harness:
@@ -181,6 +189,8 @@ class Phase:
 
     @property
     def knobs(self) -> dict[str, Any]:
+        if self.source == "bol":
+            return {"rate_limits": True, "rate_limit_scale": 1.0}  # always at bol's real limits
         if self.source != "shopify":
             return {"rate_limit_per_minute": 0}
         if not self.limited:
@@ -196,6 +206,8 @@ class Phase:
         from koppel.connectors import registry
 
         label = registry.source(self.source).label
+        if self.source == "bol":
+            return f"{label} (shipment source, {BOL_SHIPMENT_BUCKET} shipments/{BOL_WINDOW_SECONDS:g} s)"
         if self.source != "shopify":
             return label
         if self.limited:
@@ -206,12 +218,23 @@ class Phase:
         """The least time the shop's rate limit allows for one fetch per order (0 without a limit)."""
         if not self.limited:
             return 0.0
+        if self.source == "bol":  # the last window opens after (orders - 1) // 50 full windows
+            return (max(0, orders - 1) // BOL_SHIPMENT_BUCKET) * BOL_WINDOW_SECONDS
         return max(0, orders - SHOPIFY_BUCKET) / SHOPIFY_LEAK_PER_SECOND
+
+    @property
+    def bucket_text(self) -> str:
+        if self.source == "bol":
+            return f"a bucket of {BOL_SHIPMENT_BUCKET} shipment reads per {BOL_WINDOW_SECONDS:g} s"
+        return f"a bucket of {SHOPIFY_BUCKET} leaking {SHOPIFY_LEAK_PER_SECOND:g}/s"
 
 
 def phases(sources: tuple[str, ...], targets: tuple[str, ...], shopify_limit: str) -> Iterator[Phase]:
     for source in sources:
         for target in targets:
+            if source == "bol":
+                yield Phase(source, target, limited=True)
+                continue
             if source != "shopify":
                 yield Phase(source, target)
                 continue
@@ -227,6 +250,11 @@ def make_orders(source: str, count: int, seed: int) -> list[dict[str, Any]]:
     a VAT number (intra-community, 0%); 21% and 9% lines and shipping; all paid. The KMO Shops orders are
     the ones this script always placed."""
     maker = OrderMaker(seed)
+    if source == "bol":  # bol.com orders: 1-2 items, a promotion now and then, shipped whole
+        from koppel.demo_bol import BolSandboxShop
+
+        mix = ("shipped", "shipped", "shipped", "promotion")
+        return [BolSandboxShop().order_body(maker, maker.random.choice(mix)) for _ in range(count)]
     scenarios = islice(maker.scenarios(failing=False), count)
     if source == "kmoshops":
         return [maker.make(scenario) for scenario in scenarios]
@@ -295,7 +323,12 @@ def run_koppel(
                     )
                 time.sleep(0.05)
 
-        for start in range(0, len(orders), chunk):
+        for body in orders if phase.source == "bol" else ():  # no bulk endpoint: place and ship each
+            params = {"notify": "false"}
+            order = client.post(f"{shop_path}/orders", params=params, json=body).raise_for_status().json()
+            client.post(f"{shop_path}/orders/{order['order']['orderId']}/ship", json={}).raise_for_status()
+            placed += 1  # the shipment's push goes to Koppel at once
+        for start in range(0, len(orders) if phase.source != "bol" else 0, chunk):
             if placed:
                 wait_until(records, placed)
             batch = orders[start : start + chunk]
@@ -629,11 +662,13 @@ def report(phase: Phase, koppel: dict[str, Any], floor: dict[str, Any] | None) -
         )
     elif row.floor is not None:
         print(
-            f"  Bound   {row.floor:8.2f} orders/s  ({phase.bucket_seconds(n):.0f} s: {n} fetches through a "
-            f"bucket of {SHOPIFY_BUCKET} leaking {SHOPIFY_LEAK_PER_SECOND:g}/s; no floor run)"
+            f"  Bound   {row.floor:8.2f} orders/s  ({phase.bucket_seconds(n):.0f} s: {n} fetches through "
+            f"{phase.bucket_text}; no floor run)"
         )
     else:
-        print(f"  Bound   none: {n} fetches fit in the bucket of {SHOPIFY_BUCKET}; no floor run")
+        print(f"  Bound   none: {n} fetches fit in {phase.bucket_text}; no floor run")
+    if phase.source == "bol":
+        print(f"          answers 429 from bol.com: {koppel['shop_429']} (of {koppel['shop_calls']} calls)")
     if row.floor is not None:
         print(f"  Ratio   Koppel / {'floor' if floor else 'bound'} = {row.koppel / row.floor:.2f}")
     sys.stdout.flush()
@@ -675,9 +710,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--source",
-        choices=(*SOURCES, "all"),
+        choices=(*SOURCES, "bol", "all"),
         default="kmoshops",
-        help="the shop platform, or all of them one after the other (default kmoshops)",
+        help="the shop platform, or all of them one after the other (default kmoshops; bol.com, always at "
+        "its real rate limits, only by name)",
     )
     parser.add_argument(
         "--target",
@@ -709,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with Harness(workers=args.workers) as harness:
         placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
+        if sources == ("bol",):
+            placed = "and shipped one by one (a push per shipment)"
         print(f"End to end, {args.orders} orders placed {placed} per source and target, {args.workers}")
         print(
             f"worker(s) and as many floor threads, 1 web process, {harness.database}, {os.cpu_count()} CPUs",
