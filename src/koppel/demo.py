@@ -1264,7 +1264,14 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(os.environ.get("KOPPEL_DATA_DIR") or Path.cwd() / "var").resolve()
     web_url, sandbox_url = f"http://{HOST}:{args.port}", f"http://{HOST}:{args.sandbox_port}"
     retry_base = os.environ.get("KOPPEL_RETRY_BASE_SECONDS", "2")  # a demo should not wait 10 s for a retry
-    env = stack_env(data_dir, web_url, KOPPEL_RETRY_BASE_SECONDS=retry_base)
+    # The demo answers bol.com's invoice requests within seconds (a deployment looks every 5 minutes).
+    requests_every = os.environ.get("KOPPEL_INVOICE_REQUESTS_MINUTES", "0.2")
+    env = stack_env(
+        data_dir,
+        web_url,
+        KOPPEL_RETRY_BASE_SECONDS=retry_base,
+        KOPPEL_INVOICE_REQUESTS_MINUTES=requests_every,
+    )
     stack = Stack(env, data_dir / "demo-logs")
     try:
         print(f"Preparing the database in {data_dir} ...", flush=True)

@@ -193,6 +193,8 @@ RECORD_LEASE_SECONDS = env_float("KOPPEL_RECORD_LEASE", 600.0)
 DEFAULT_POLL_MINUTES = int(os.environ.get("KOPPEL_POLL_MINUTES", "60"))
 #: Pages a second a backfill reads; 0 keeps each source's own pace (e.g. a shop that allows more).
 BACKFILL_REQUESTS_PER_SECOND = env_float("KOPPEL_BACKFILL_REQUESTS_PER_SECOND", 0.0)
+#: Minutes between two looks at a marketplace's invoice requests (bol.com) per connection.
+INVOICE_REQUESTS_MINUTES = env_float("KOPPEL_INVOICE_REQUESTS_MINUTES", 5.0)
 #: Local time of the nightly look at open records.
 NIGHTLY_HOUR = int(os.environ.get("KOPPEL_NIGHTLY_HOUR", "3"))
 

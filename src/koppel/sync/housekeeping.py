@@ -27,7 +27,7 @@ logger = logging.getLogger("koppel.worker")
 NIGHTLY = "nightly-open-records"
 STUCK_AFTER = timedelta(minutes=10)
 #: Customers' invoice requests are looked at this often per connection whose source has them.
-INVOICE_REQUESTS_EVERY = timedelta(minutes=5)
+INVOICE_REQUESTS_EVERY = timedelta(minutes=settings.INVOICE_REQUESTS_MINUTES)
 INVOICE_REQUESTS = "invoice-requests-"
 
 
