@@ -339,6 +339,8 @@ def lines(raw: ShopifyOrder) -> tuple[OrderLine, ...]:
     result: list[OrderLine] = []
     for item in raw.line_items:
         rate = line_rate(item.tax_lines, fallback if item.taxable else None)
+        if not item.taxable and all((tax.price or ZERO) == ZERO for tax in item.tax_lines):
+            rate = ZERO  # an untaxed line may still list a tax line with a rate and a price of 0
         result.append(OrderLine(item.description, Decimal(item.quantity), item.price, rate, sku=item.sku))
         _add_discount(raw, discounts, labels, rate, item.discount, item.discount_allocations)
     for shipping in raw.shipping_lines:

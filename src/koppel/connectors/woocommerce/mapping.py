@@ -283,6 +283,11 @@ def derive_rate(net: Decimal, tax: Decimal) -> Decimal:
     ]
     if fitting:
         return min(fitting, key=lambda rate: abs(rate - ratio))
+    # The rate with the fewest decimals (up to three: 8.875% in New York) that gives this tax to the cent.
+    for places in range(4):
+        rate = ratio.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if (net * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == tax:
+            return clean_rate(rate) if places <= 2 else rate
     return clean_rate(ratio.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
