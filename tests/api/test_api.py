@@ -303,7 +303,7 @@ def test_wrong_methods_and_unknown_paths_answer_in_json(world):
     response = client.get(f"/api/records/{world.records['error'].pk}/process")
     assert response.status_code == 405
     assert response.json()["error"] == "METHOD_NOT_ALLOWED"
-    assert response["Allow"] == "POST"
+    assert response["Allow"] == "POST, OPTIONS"
     assert client.delete("/api/records").json()["error"] == "METHOD_NOT_ALLOWED"
     for path in ("/api/", "/api/nope", f"/api/records/{world.records['error'].pk}/nope"):
         response = client.get(path)

@@ -237,7 +237,7 @@ def test_delete_removes_the_connection_and_its_records(api, made):
 def test_wrong_methods_name_the_allowed_ones(api, made):
     response = api.put(f"/api/connections/{made['id']}")
     assert response.status_code == 405
-    assert response["Allow"] == "GET, PATCH, DELETE"
+    assert response["Allow"] == "GET, PATCH, DELETE, OPTIONS"
 
 
 # Staff ----------------------------------------------------------------------------------------------------

@@ -55,3 +55,17 @@ def test_switching_on_through_the_api_books_what_arrived_while_off(
     )
     drain()
     assert Record.objects.get().state == State.HANDLED
+
+
+def test_options_says_which_methods_a_path_takes(client, db):
+    for path, allowed in (
+        ("/api/connections", "GET, POST, OPTIONS"),
+        ("/api/connections/1", "GET, PATCH, DELETE, OPTIONS"),
+        ("/api/orders/explain", "GET, OPTIONS"),
+    ):
+        response = client.options(path)
+        assert (response.status_code, response["Allow"]) == (204, allowed)
+        refused = client.put(path)
+        assert refused.status_code == 405 and refused["Allow"] == allowed
+    unknown = client.options("/api/nothing-here")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "NOT_FOUND"

@@ -528,11 +528,15 @@ def _refusal(request: HttpRequest, allowed: str) -> HttpResponse:
 
 
 def _not_allowed(path: str, *methods: str) -> None:
-    """Answer every other method on ``path`` with 405 and ``Allow``. The refusal declares the path's
-    parameters (django-ninja reads them from the signature)."""
-    allowed = ", ".join(methods)
+    """Answer every other method on ``path`` with 405 and ``Allow``, and ``OPTIONS`` with 204 and the same
+    ``Allow``. The handler declares the path's parameters (django-ninja reads them from the signature)."""
+    allowed = ", ".join([*methods, "OPTIONS"])
 
     def refuse(request: HttpRequest, **ids: str) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+            response["Allow"] = allowed
+            return response
         return _refusal(request, allowed)
 
     names = re.findall(r"{(\w+)}", path)
@@ -540,7 +544,7 @@ def _not_allowed(path: str, *methods: str) -> None:
         [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str) for name in names]
     )
-    others = [method for method in METHODS if method not in methods]
+    others = [method for method in [*METHODS, "OPTIONS"] if method not in methods]
     api.api_operation(others, path, auth=None, include_in_schema=False, operation_id=f"refuse {path}")(refuse)
 
 
@@ -556,13 +560,15 @@ _not_allowed("/records/{record_id}/process", "POST")
 _not_allowed("/connections/{connection_id}/backfills", "POST")
 _not_allowed("/backfills/{backfill_id}", "GET")
 _not_allowed("/backfills/{backfill_id}/resume", "POST")
+_not_allowed("/orders/explain", "GET")
+_not_allowed("/connections/{connection_id}/fetch", "POST")
 
 
-@api.api_operation(METHODS, "/", auth=None, include_in_schema=False)
+@api.api_operation([*METHODS, "OPTIONS"], "/", auth=None, include_in_schema=False)
 def root(request: HttpRequest) -> HttpResponse:
     return error_response(request, 404, "NOT_FOUND", "There is no such API endpoint; see /api/docs.")
 
 
-@api.api_operation(METHODS, "/{path:rest}", auth=None, include_in_schema=False)
+@api.api_operation([*METHODS, "OPTIONS"], "/{path:rest}", auth=None, include_in_schema=False)
 def unknown_path(request: HttpRequest, rest: str) -> HttpResponse:
     return root(request)
