@@ -169,3 +169,30 @@ def test_unknown_settings_are_refused():
         EenvoudigFacturerenSettings.model_validate({"send_invoice": True, "profile": "2"})
     with pytest.raises(ValidationError, match="layout_id must be a number"):
         EenvoudigFacturerenSettings(layout_id="standaard")
+
+
+@pytest.mark.parametrize(
+    ("settings", "emailed"),
+    [
+        ({}, False),
+        ({"document_status": "final"}, False),
+        ({"document_status": "final_email"}, True),
+        ({"send_invoice": True}, True),  # a connection made before the document status keeps e-mailing
+        ({"document_status": "final", "send_invoice": True}, True),
+    ],
+)
+def test_the_document_status_decides_the_sendemail(settings, emailed):
+    planned = requests_for(make_order(), **settings)
+    assert any(key.endswith("sendemail") for key in planned) is emailed
+
+
+def test_a_draft_is_refused_in_eenvoudigfactureren_words():
+    from koppel.connectors.eenvoudigfactureren.mapping import NO_DRAFTS
+
+    with pytest.raises(ValidationError) as raised:
+        EenvoudigFacturerenSettings.model_validate({"document_status": "draft"})
+    [error] = raised.value.errors()
+    assert error["loc"] == ("document_status",)
+    assert NO_DRAFTS in error["msg"]
+    assert NO_DRAFTS.startswith("EenvoudigFactureren cannot make draft invoices through its API")
+    assert EenvoudigFacturerenSettings().document_status == "final"

@@ -412,3 +412,56 @@ def test_extax_debtor_invoice_adds_up_to_what_the_customer_paid() -> None:
     net = (D(line["amount"]) * D(line["price"])).quantize(D("0.01"))
     vat = (net * D(line["tax_rate"]) / 100).quantize(D("0.01"))
     assert net + vat == D("29.97")
+
+
+@pytest.mark.parametrize(
+    ("given", "status"),
+    [
+        ({}, "final"),
+        ({"send_invoice": "email"}, "final_email"),  # connections made before the document status
+        ({"document_status": "final", "send_invoice": "email"}, "final_email"),
+        ({"document_status": "final_email"}, "final_email"),
+        ({"document_status": "draft"}, "draft"),
+        ({"document_status": "draft", "send_invoice": "email"}, "draft"),  # a draft is never e-mailed
+    ],
+)
+def test_document_status_with_the_older_send_invoice(given: dict[str, Any], status: str) -> None:
+    assert mapping.document_status(settings(**given)) == status
+
+
+def test_each_document_status_maps_onto_action_and_sendmethod(example: dict[str, Any]) -> None:
+    final = invoice_body(example)
+    assert (final["action"], final["sendmethod"]) == ("send", "mail") and "savename" not in final
+    emailed = invoice_body(example, document_status="final_email")
+    assert (emailed["action"], emailed["sendmethod"]) == ("send", "email")
+    assert debtor(example, document_status="final_email")["sendmethod"] == "email"
+    draft = invoice_body(example, document_status="draft")
+    assert (draft["action"], draft["savename"], draft["sendmethod"]) == ("save", "367439", "mail")
+    assert draft["lines"] == final["lines"] and draft["reference"] == final["reference"]
+    with pytest.raises(ValidationError):
+        FactuursturenSettings(document_status="concept")
+
+
+def test_a_savename_fits_twenty_characters_and_stays_apart() -> None:
+    assert mapping.savename("K1001") == "K1001"
+    assert mapping.savename("x" * 20) == "x" * 20
+    long_one, other = (
+        mapping.savename("1234567890123 / 987654321"),
+        mapping.savename("1234567890123 / 987654322"),
+    )
+    assert len(long_one) == len(other) == 20 and long_one != other
+    assert long_one.startswith("123456789012-")
+
+
+def test_planned_requests_for_a_draft_search_saved_invoices_and_read_nothing_back(
+    example: dict[str, Any],
+) -> None:
+    plan = FactuursturenTarget.planned_requests(invoice_of(example), {"document_status": "draft"})
+    assert [(r.method, r.path) for r in plan] == [
+        ("GET", "search/invoices/all/367439"),
+        ("GET", "search/invoices_saved/all/367439"),
+        ("GET", "search/clients/email/info%40example.nl"),
+        ("POST", "clients"),
+        ("POST", "invoices"),
+    ]
+    assert plan[4].json is not None and plan[4].json["action"] == "save"

@@ -123,7 +123,7 @@ class EenvoudigFacturerenTarget(TargetConnector):
         booked = self._booked(self.client.post("invoices", body))
         if not booked.id:
             raise Rejected("EenvoudigFactureren created an invoice without an invoice_id", side="target")
-        if self.settings.send_invoice:
+        if mapping.emails_invoice(self.settings):
             return self._send(booked)
         return booked
 
@@ -165,7 +165,7 @@ class EenvoudigFacturerenTarget(TargetConnector):
             PlannedRequest("POST", "clients", mapping.client_body(invoice)),
             PlannedRequest("POST", "invoices", mapping.invoice_body(invoice, NEW_DEBTOR, settings)),
         ]
-        if settings.send_invoice:
+        if mapping.emails_invoice(settings):
             plan.append(
                 PlannedRequest("POST", f"invoices/{NEW_INVOICE}/sendemail", {"recipient": "main_contact"})
             )

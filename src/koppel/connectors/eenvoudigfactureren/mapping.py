@@ -50,9 +50,34 @@ REFERENCE_MAX_LENGTH = 255
 EXTERNAL_ID_MAX_LENGTH = 50
 #: ``tax_rate_special_status`` for a 0% intra-community supply of goods.
 INTRA_COMMUNITY_GOODS = "ICL"
+#: The status a new invoice gets (the seed's "Draft", "Finalize", "Finalize and send an email with a pdf").
+DocumentStatus = Literal["draft", "final", "final_email"]
+DOCUMENT_STATUS_LABELS = {
+    "draft": _("Draft (saved, not final: you finalise it in the administration)"),
+    "final": _("Final (you send it)"),
+    "final_email": _("Final and e-mailed to the customer"),
+}
+#: EenvoudigFactureren's API has no draft: an invoice made through it is numbered and final at once
+#: (research A2 lists no concept or draft field or domain; the vendor's own plugin only creates and
+#: e-mails), so "draft" is refused where the setting is validated.
+NO_DRAFTS = (
+    "EenvoudigFactureren cannot make draft invoices through its API: every invoice it makes is final and "
+    'numbered. Choose "Final" or "Final and e-mailed to the customer".'
+)
 
 
 class EenvoudigFacturerenSettings(ConnectorSettings):
+    #: "final": ``POST invoices`` (final and numbered; the merchant sends it); "final_email": then
+    #: ``POST invoices/{id}/sendemail`` to the main contact; "draft" is refused (:data:`NO_DRAFTS`).
+    document_status: DocumentStatus = setting(
+        "final",
+        _("Document status"),
+        _(
+            "What a new invoice is in EenvoudigFactureren: final, or final and e-mailed. EenvoudigFactureren "
+            "cannot make drafts through its API."
+        ),
+        choice_labels=DOCUMENT_STATUS_LABELS,
+    )
     #: "automatic": EenvoudigFactureren numbers the invoice (the manual recommends it); "order_number": the
     #: invoice number is the order number.
     invoice_number: Literal["automatic", "order_number"] = setting(
@@ -73,9 +98,15 @@ class EenvoudigFacturerenSettings(ConnectorSettings):
     )
     #: Amounts incl. VAT (the manual's default) or excl. VAT.
     amounts_include_vat: bool = setting(True, _("Amounts include VAT"), _("Off: amounts excl. VAT."))
-    #: E-mail the invoice to the customer after it is created (off by default, as in the manual).
+    #: E-mail the invoice to the customer after it is created (off by default, as in the manual). The older
+    #: setting, kept for existing connections: on, it makes a "final" document status "final_email".
     send_invoice: bool = setting(
-        False, _("Send invoice"), _("E-mail the invoice to the customer as soon as it is created.")
+        False,
+        _("Send invoice"),
+        _(
+            "E-mail the invoice to the customer as soon as it is created; on with Document status "
+            '"Final" is the same as "Final and e-mailed".'
+        ),
     )
     #: The invoice layout (``layout_id``); empty uses the account's default.
     layout_id: str = setting(
@@ -104,6 +135,13 @@ class EenvoudigFacturerenSettings(ConnectorSettings):
             raise ValueError("reference template must contain {order_number}, so a booked order can be found")
         return value
 
+    @field_validator("document_status")
+    @classmethod
+    def _no_drafts(cls, value: str) -> str:
+        if value == "draft":
+            raise ValueError(NO_DRAFTS)
+        return value
+
     @field_validator("layout_id")
     @classmethod
     def _layout(cls, value: str) -> str:
@@ -111,6 +149,12 @@ class EenvoudigFacturerenSettings(ConnectorSettings):
         if value and not value.isdigit():
             raise ValueError(f"layout_id must be a number, not {value!r}")
         return value
+
+
+def emails_invoice(settings: EenvoudigFacturerenSettings) -> bool:
+    """Whether a new invoice is e-mailed: document status "final_email", or "final" (the default) with the
+    older ``send_invoice`` on, so connections made before the setting keep e-mailing."""
+    return settings.document_status == "final_email" or settings.send_invoice
 
 
 def reference(invoice: Invoice, settings: EenvoudigFacturerenSettings) -> str:

@@ -50,6 +50,9 @@ Choices where nothing is known (documented so tests can rely on them):
 - The request log keeps the parsed body of any accepted format under ``json``, and masks query
   parameters whose name suggests a secret; it never sees headers, so no API key or password is in it.
 - ``send`` with a ``peppol`` method answers 400: there is no Peppol network in the sandbox.
+- No draft (concept) invoices: research A2 and the vendor's plugin know none, so every invoice is final
+  and numbered when it is created, ``sent`` "no" until it is e-mailed; a ``draft`` or ``concept`` field is
+  an unknown field (400) like any other.
 
 All state is touched from the server's event loop only.
 """

@@ -1,5 +1,11 @@
 """Factuursturen as a target: debtors matched by e-mail and never modified, invoices looked up by
-reference before they are created."""
+reference before they are created.
+
+The document status (:func:`mapping.document_status`) decides what ``POST invoices`` makes: a saved
+invoice (``action`` save: a draft, not numbered, listed under ``invoices_saved``), or a sent one
+(``action`` send, with sendmethod ``mail`` or ``email``). A saved invoice is booked as id ``saved:{id}``;
+:meth:`FactuursturenTarget.find_invoice` looks for sent invoices and, on a connection that makes drafts,
+then for saved ones, so a draft is found again, and not booked twice, like any invoice."""
 
 from __future__ import annotations
 
@@ -20,6 +26,10 @@ from .client import PRODUCTION_URL, FactuursturenClient
 NEW_DEBTOR = "<clientnr from POST clients>"
 #: ... and where the id ``POST invoices`` answers will go (the invoice is read back for its number).
 NEW_INVOICE = "<id from POST invoices>"
+#: The prefix of a saved (draft) invoice's id in a booking: saved invoices have ids of their own.
+SAVED = "saved:"
+DRAFT_NOTE = "saved as a draft, not final: finalise it in Factuursturen (saved invoice {name!r})"
+EMAILED_NOTE = "e-mailed to the customer by Factuursturen"
 
 
 def _rate(item: Any) -> Decimal | None:
@@ -41,6 +51,11 @@ def _unwrap(data: Any) -> Mapping[str, Any]:
     """``GET invoices/{id}`` answers ``{"invoice": {...}}``; some versions answer the bare object."""
     found = data.get("invoice", data) if isinstance(data, dict) else {}
     return found if isinstance(found, dict) else {}
+
+
+def _line1(found: Mapping[str, Any]) -> str:
+    ref = found.get("reference") or {}
+    return str(ref.get("line1", "")).strip() if isinstance(ref, dict) else ""
 
 
 def _includes_vat(tax_type: Any) -> bool | None:
@@ -118,12 +133,26 @@ class FactuursturenTarget(TargetConnector):
         )
 
     def find_invoice(self, invoice: Invoice) -> BookedInvoice | None:
+        """A sent invoice with the order number as its reference; else, when the connection makes drafts, a
+        saved one (booked by Koppel or made by hand). Saved invoices are searched only then, to spend no
+        extra call of the hourly budget per order otherwise: a draft saved while the status was "draft" is
+        not looked for once the status is "final" (a handled order is never booked again either way; only
+        an order whose draft was in doubt when the status changed could be)."""
         reference = invoice.order_number
         for found in self.client.search("invoices", "all", reference):
-            ref = found.get("reference") or {}
-            if isinstance(ref, dict) and str(ref.get("line1", "")).strip() == reference:
+            if _line1(found) == reference:
                 return BookedInvoice(
                     id=str(found.get("id", "")), number=invoice_number(found), reference=reference
+                )
+        if mapping.document_status(self.settings) != "draft":
+            return None
+        for found in self.client.search("invoices_saved", "all", reference):
+            if _line1(found) == reference:
+                name = str(found.get("savename", ""))
+                return BookedInvoice(
+                    id=SAVED + str(found.get("id", "")),
+                    reference=reference,
+                    note=DRAFT_NOTE.format(name=name),
                 )
         return None
 
@@ -135,7 +164,14 @@ class FactuursturenTarget(TargetConnector):
             invoice, debtor.id, debtor_prices_include_vat=include_vat, settings=self.settings
         )
         new_id = self.client.create("invoices", body)
-        return self._read_back(BookedInvoice(id=new_id, reference=invoice.order_number))
+        if body["action"] == "save":  # a draft has no number to read back yet
+            note = DRAFT_NOTE.format(name=body["savename"])
+            return BookedInvoice(id=SAVED + new_id, reference=invoice.order_number, note=note)
+        booked = self._read_back(BookedInvoice(id=new_id, reference=invoice.order_number))
+        if body["sendmethod"] == "email":
+            note = "; ".join(filter(None, [EMAILED_NOTE, booked.note]))
+            return BookedInvoice(booked.id, booked.number, booked.reference, note=note)
+        return booked
 
     def _read_back(self, booked: BookedInvoice) -> BookedInvoice:
         """The created invoice with its number: ``POST invoices`` answers only the id, so the invoice is
@@ -153,7 +189,16 @@ class FactuursturenTarget(TargetConnector):
 
     def invoice_pdf(self, booked: BookedInvoice) -> bytes:
         """``GET invoices_pdf/{invoicenr}``. Without a stored number (its read-back failed), or when the
-        stored one is not found, the number is looked up by the invoice's id first."""
+        stored one is not found, the number is looked up by the invoice's id first. A draft has no PDF: it
+        is refused while it is still saved (``GET invoices_saved/{id}``), and not found once it is gone."""
+        if booked.id.startswith(SAVED):
+            saved_id = booked.id.removeprefix(SAVED)
+            found = _unwrap(self.client.get(f"invoices_saved/{quote(saved_id, safe='')}"))
+            raise Rejected(
+                f"Factuursturen invoice {found.get('savename') or saved_id} is a draft (a saved invoice): "
+                "it has no PDF until you finalise it in Factuursturen",
+                side="target",
+            )
         if booked.number:
             try:
                 return self._pdf(booked.number)
@@ -170,7 +215,11 @@ class FactuursturenTarget(TargetConnector):
     def planned_requests(cls, invoice: Invoice, settings: Any) -> list[PlannedRequest]:
         settings = cls.load_settings(settings)
         email = invoice.customer.email.strip().lower()
-        plan = [PlannedRequest("GET", f"search/invoices/all/{quote(invoice.order_number, safe='')}")]
+        reference = quote(invoice.order_number, safe="")
+        draft = mapping.document_status(settings) == "draft"
+        plan = [PlannedRequest("GET", f"search/invoices/all/{reference}")]
+        if draft:
+            plan.append(PlannedRequest("GET", f"search/invoices_saved/all/{reference}"))
         if email:
             plan.append(PlannedRequest("GET", f"search/clients/email/{quote(email, safe='')}"))
         plan += [
@@ -185,8 +234,9 @@ class FactuursturenTarget(TargetConnector):
                     settings=settings,
                 ),
             ),
-            PlannedRequest("GET", f"invoices/{NEW_INVOICE}"),
         ]
+        if not draft:
+            plan.append(PlannedRequest("GET", f"invoices/{NEW_INVOICE}"))
         return plan
 
 

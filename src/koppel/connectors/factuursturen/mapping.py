@@ -6,6 +6,7 @@ canonical invoice; nothing here calls the network, so ``koppel preview`` shows e
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal
 from typing import Any, Literal
@@ -46,13 +47,37 @@ TEXTS = {
 }
 
 
+#: The status a new invoice gets (the seed's "Draft", "Finalize", "Finalize and send an email with a pdf").
+DocumentStatus = Literal["draft", "final", "final_email"]
+DOCUMENT_STATUS_LABELS = {
+    "draft": _("Draft (saved, not final: you finalise it in the administration)"),
+    "final": _("Final (you send it)"),
+    "final_email": _("Final and e-mailed to the customer"),
+}
+#: ``savename`` of a saved invoice: "max 20; required for save/repeat" (research A1, invoice fields).
+SAVENAME_MAX_LENGTH = 20
+
+
 class FactuursturenSettings(ConnectorSettings):
-    #: "manual": invoices are created with sendmethod ``mail`` (the merchant sends them); "email":
-    #: Factuursturen e-mails them to the debtor (client and invoice sendmethod ``email``).
+    #: "draft": a saved invoice (``action`` save, ``savename`` from the order number), not final and not
+    #: numbered until the merchant sends it from Factuursturen; "final": ``action`` send with sendmethod
+    #: ``mail`` (final and numbered; the merchant sends it); "final_email": ``action`` send with sendmethod
+    #: ``email`` (Factuursturen e-mails it to the debtor, who then needs an e-mail address).
+    document_status: DocumentStatus = setting(
+        "final",
+        _("Document status"),
+        _("What a new invoice is in Factuursturen: a draft you finalise, final, or final and e-mailed."),
+        choice_labels=DOCUMENT_STATUS_LABELS,
+    )
+    #: The older setting, kept for existing connections: "email" makes a "final" document status
+    #: "final_email" (see :func:`document_status`); "manual" changes nothing.
     send_invoice: Literal["manual", "email"] = setting(
         "manual",
         _("Send invoice"),
-        _("Whether Factuursturen e-mails the invoice to the customer, or you send it yourself."),
+        _(
+            "Whether Factuursturen e-mails the invoice to the customer, or you send it yourself. Yes with "
+            'Document status "Final" is the same as "Final and e-mailed"; a draft is never e-mailed.'
+        ),
         choice_labels={
             "manual": _("No: I send invoices myself"),
             "email": _("Yes: Factuursturen e-mails each invoice"),
@@ -101,8 +126,27 @@ def _fit(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def document_status(settings: FactuursturenSettings) -> str:
+    """The status booked: ``document_status``, where "final" (the default) with the older
+    ``send_invoice="email"`` is "final_email", so connections made before the setting keep e-mailing.
+    "draft" and "final_email" win over ``send_invoice`` either way."""
+    if settings.document_status == "final" and settings.send_invoice == "email":
+        return "final_email"
+    return settings.document_status
+
+
 def sendmethod(settings: FactuursturenSettings) -> str:
-    return "email" if settings.send_invoice == "email" else "mail"
+    return "email" if document_status(settings) == "final_email" else "mail"
+
+
+def savename(order_number: str) -> str:
+    """The saved invoice's name (at most 20 characters): the order number; a longer one is cut to 12
+    characters plus a dash and 7 hex digits of its hash, so two long order numbers never share a name."""
+    number = order_number.strip()
+    if len(number) <= SAVENAME_MAX_LENGTH:
+        return number
+    digest = hashlib.sha1(number.encode(), usedforsecurity=False).hexdigest()[:7]
+    return f"{number[: SAVENAME_MAX_LENGTH - 8]}-{digest}"
 
 
 def mailintro(party: Party, settings: FactuursturenSettings) -> str:
@@ -165,11 +209,14 @@ def invoice_line(line: InvoiceLine, *, prices_include_vat: bool) -> dict[str, st
 def invoice_body(
     invoice: Invoice, clientnr: str, *, debtor_prices_include_vat: bool, settings: FactuursturenSettings
 ) -> dict[str, Any]:
-    """``POST invoices``: prices incl. or excl. VAT as the debtor's ``tax_type`` says."""
+    """``POST invoices``: prices incl. or excl. VAT as the debtor's ``tax_type`` says; ``action`` send (final)
+    or save (a draft, with its ``savename``) as the document status says."""
     payment = invoice.payment_method.strip()
+    draft = document_status(settings) == "draft"
     body: dict[str, Any] = {
         "clientnr": clientnr,
-        "action": "send",
+        "action": "save" if draft else "send",
+        **({"savename": savename(invoice.order_number)} if draft else {}),
         "sendmethod": sendmethod(settings),
         "sent": invoice.date.isoformat(),
         "reference": {

@@ -32,8 +32,20 @@ Choices where nothing is known (documented so tests can rely on them):
   gross − sum. ``tax_shifted`` is copied onto the invoice but does not change the computation; an
   invoice-level ``discount`` is not simulated.
 - Search is a case-insensitive "contains" on the string value; unknown fields answer 400.
-- ``action`` save/repeat invoices are validated and kept apart (they are no invoices yet); searching
-  ``invoices_saved``, ``invoices_repeated`` or ``products`` gives ``[]``.
+- ``action`` save makes a saved invoice (a draft: research A1, "``GET invoices_saved/``,
+  ``GET|DELETE invoices_saved/{id}`` ... drafts (``action=save``)", saved-invoices-api.html): it has no
+  invoice number, is listed by ``GET invoices_saved`` (a bare array), read by ``GET invoices_saved/{id}``
+  (wrapped as ``{"invoice": {...}}``, like an invoice), found by ``search/invoices_saved/{field}/{query}``
+  (its reference lines and ``savename`` included), and never by ``GET invoices`` or
+  ``search/invoices/...``. Its ids count from 1, apart from the invoices'. ``savename`` need not be unique;
+  with ``overwrite_if_exist`` true a save replaces the saved invoice of the same name (keeping its id).
+  The control API's ``POST .../saved/{id}/send`` is the merchant sending it from Factuursturen's screens:
+  it becomes a numbered invoice with the data it was saved with and leaves the saved list. ``repeat``
+  invoices are validated and kept apart; searching ``invoices_repeated`` or ``products`` gives ``[]``.
+- An invoice records its ``sendmethod`` and, in its history, how it went out: "Factuur verstuurd" for
+  ``mail`` (the merchant sends it), "Factuur per e-mail verstuurd naar {email}" for ``email``. A client
+  with sendmethod ``email`` must have an address (400 otherwise); an invoice with sendmethod ``email`` for
+  a client without one is booked all the same, its history saying it was not e-mailed.
 
 All state is touched from the server's event loop only.
 """
@@ -65,12 +77,14 @@ from koppel.sandbox.pdf import text_pdf
 
 LOG_LIMIT = 10_000
 PAGES = pages.Pages("Factuursturen", "factuursturen", "accounts")
-INVOICE_HEADERS = ("Number", "Date", "Debtor", "Reference", "Total incl. VAT", "Status", "PDF")
+INVOICE_HEADERS = ("Number", "Date", "Debtor", "Reference", "Total incl. VAT", "Status", "Sent", "PDF")
+SAVED_HEADERS = ("Id", "Name", "Date", "Debtor", "Reference", "Total incl. VAT", "Send method")
 DEBTOR_HEADERS = ("Number", "Contact", "Company", "E-mail", "Country", "VAT number")
 NETHERLANDS_ID = "146"
 DEFAULT_TAXES = ("21", "9", "0")
 DEFAULT_PROFILES = ({"id": "1", "name": "Standaard"}, {"id": "2", "name": "Webshop"})
 PAYMENT_CONDITION = "Gelieve binnen %PAYMENT_PERIOD% dagen te betalen onder vermelding van het factuurnummer"
+NOT_EMAILED = "Factuur niet per e-mail verstuurd: de klant heeft geen e-mailadres"
 UNAUTHORIZED = "Unauthorized: invalid username or API key"
 RATE_LIMITED = "Too many requests: API limit reached for this hour"
 
@@ -526,11 +540,16 @@ class Account:
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     saved_invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The request body each saved invoice was made from, to send it later as it was saved.
+    saved_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    next_saved_id: int = 1
+    repeated_invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_invoicenr: dict[str, str] = field(default_factory=dict)
     next_clientnr: int = 1
     next_number: dict[int, int] = field(default_factory=dict)
     client_index: TextIndex = field(default_factory=TextIndex)
     invoice_index: TextIndex = field(default_factory=TextIndex)
+    saved_index: TextIndex = field(default_factory=TextIndex)
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
 
     def __post_init__(self) -> None:
@@ -542,10 +561,13 @@ class Account:
         self.clients.clear()
         self.invoices.clear()
         self.saved_invoices.clear()
+        self.saved_requests.clear()
+        self.next_saved_id = 1
+        self.repeated_invoices.clear()
         self.by_invoicenr.clear()
         self.next_clientnr = 1
         self.next_number.clear()
-        self.client_index, self.invoice_index = TextIndex(), TextIndex()
+        self.client_index, self.invoice_index, self.saved_index = TextIndex(), TextIndex(), TextIndex()
         self.requests.clear()
 
     @property
@@ -586,12 +608,25 @@ class Account:
         self.by_invoicenr.pop(invoice["invoicenr"].casefold(), None)
         self.invoice_index.discard(key)
 
+    def put_saved(self, saved: dict[str, Any], request: dict[str, Any]) -> None:
+        key = saved["id"]
+        self.saved_invoices[key] = saved
+        self.saved_requests[key] = request
+        self.saved_index.set(key, _searchable(saved))
+
+    def remove_saved(self, key: str) -> dict[str, Any]:
+        self.saved_index.discard(key)
+        del self.saved_invoices[key]
+        return self.saved_requests.pop(key)
+
     def search(self, area: str, field_name: str, query: str) -> list[dict[str, Any]]:
         """``search/{area}/{field}/{query}``: the "all" index finds every candidate (a field's match is a
         match on "all" too); a field search then keeps the candidates whose field contains the query."""
-        objects, index = (
-            (self.clients, self.client_index) if area == "clients" else (self.invoices, self.invoice_index)
-        )
+        objects, index = {
+            "clients": (self.clients, self.client_index),
+            "invoices": (self.invoices, self.invoice_index),
+            "invoices_saved": (self.saved_invoices, self.saved_index),
+        }[area]
         sample = CLIENT_DEFAULTS if area == "clients" else next(iter(objects.values()), None)
         if (
             field_name not in ("all", "reference")
@@ -721,17 +756,25 @@ class FactuursturenSandbox:
                 "description": "Factuur aangemaakt",
             }
         ]
-        if action == "send":
+        if action == "send" and sendmethod == "email":
+            to = client["email"].strip()
+            sent_by = f"Factuur per e-mail verstuurd naar {to}" if to else NOT_EMAILED
+            history.append({**history[0], "description": sent_by})
+        elif action == "send":
             history.append({**history[0], "description": "Factuur verstuurd"})
         if paid:
             amount = f"{paid:.2f}".replace(".", ",")
             note = f"Betaling van € {amount} geregistreerd" + (f" ({method})" if method else "")
             history.append({**history[0], "description": note})
 
-        if action != "send":
-            key = str(len(account.saved_invoices) + 1)
-            account.saved_invoices[key] = {**data, "id": key}
-            return account.saved_invoices[key]
+        if action == "save":
+            return self._save_invoice(
+                account, data, client, profile, reference, lines, sent, taxes, tax, total
+            )
+        if action == "repeat":
+            key = str(len(account.repeated_invoices) + 1)
+            account.repeated_invoices[key] = {**data, "id": key}
+            return account.repeated_invoices[key]
 
         number = account.next_number.get(sent_date.year, 1)
         account.next_number[sent_date.year] = number + 1
@@ -767,9 +810,64 @@ class FactuursturenSandbox:
             "tax_type": client["tax_type"],
             "language": client["default_doclang"] or "nl",
             "tax_shifted": client["tax_shifted"],
+            "sendmethod": sendmethod,
         }
         account.put_invoice(invoice)
         account.put_client({**client, "lastinvoice": max(client["lastinvoice"], sent)})
+        return invoice
+
+    @staticmethod
+    def _save_invoice(
+        account: Account,
+        data: dict[str, Any],
+        client: dict[str, Any],
+        profile: str,
+        reference: dict[str, str],
+        lines: list[_Line],
+        sent: str,
+        taxes: dict[str, dict[str, Any]],
+        tax: Decimal,
+        total: Decimal,
+    ) -> dict[str, Any]:
+        """A saved invoice (a draft): no number, nothing sent; a later send numbers it."""
+        name = _text(data.get("savename"), "savename")
+        overwrite = data.get("overwrite_if_exist") in (True, "true", "1", 1)
+        same = next((k for k, v in account.saved_invoices.items() if v["savename"] == name), None)
+        if overwrite and same is not None:
+            key = same
+        else:
+            key = str(account.next_saved_id)
+            account.next_saved_id += 1
+        saved: dict[str, Any] = {
+            "id": key,
+            "savename": name,
+            "clientnr": client["clientnr"],
+            **{k: client[k] for k in ("company", "contact", "email")},
+            "reference": reference,
+            "lines": {f"line{n}": line.out() for n, line in enumerate(lines, 1)},
+            "profile": profile,
+            "sendmethod": _text(data.get("sendmethod"), "sendmethod") or client["sendmethod"],
+            "sent": sent,
+            "tax": f"{tax:.2f}",
+            "totalintax": f"{total:.2f}",
+            "taxes": taxes,
+            "alreadypaid": _text(data.get("alreadypaid"), "alreadypaid"),
+            "alreadypaidmethod": _text(data.get("alreadypaidmethod"), "alreadypaidmethod"),
+        }
+        account.put_saved(
+            saved, {k: v for k, v in data.items() if k not in ("savename", "overwrite_if_exist")}
+        )
+        return saved
+
+    def send_saved(self, account: Account, key: str) -> dict[str, Any]:
+        """The merchant sends a saved invoice from Factuursturen's screens: it is numbered and sent as it
+        was saved, and leaves the saved invoices."""
+        if key not in account.saved_invoices:
+            raise _bad(f"Saved invoice {key} not found")
+        saved = account.saved_invoices[key]
+        request = {**account.saved_requests[key], "action": "send", "sendmethod": saved["sendmethod"]}
+        invoice = self.add_invoice(account, request)  # validated again: the client may have changed
+        account.remove_saved(key)
         return invoice
 
     # ------------------------------------------------------------------ API
@@ -788,6 +886,10 @@ class FactuursturenSandbox:
         r.get(f"{api}/invoices/{{key}}", self._api(self._get_invoice))
         r.delete(f"{api}/invoices/{{key}}", self._api(self._delete_invoice))
         r.get(f"{api}/invoices_pdf/{{key}}", self._api(self._invoice_pdf))
+        for slash in ("", "/"):
+            r.get(f"{api}/invoices_saved{slash}", self._api(self._list_saved))
+        r.get(f"{api}/invoices_saved/{{key}}", self._api(self._get_saved))
+        r.delete(f"{api}/invoices_saved/{{key}}", self._api(self._delete_saved))
         r.get(f"{api}/search/{{area}}/{{field_name}}/{{query:path}}", self._api(self._search))
         r.get(f"{api}/taxes", self._api(self._taxes))
         r.get(f"{api}/profiles", self._api(self._profiles))
@@ -935,10 +1037,25 @@ class FactuursturenSandbox:
             account.knobs.fail_before_commit_next -= 1
             return Response.text(reason(502), 502)
         invoice = self.add_invoice(account, self._json(request))
-        if invoice.get("invoicenr") and account.knobs.fail_after_commit_next:
+        if account.knobs.fail_after_commit_next:  # a sent or a saved invoice alike
             account.knobs.fail_after_commit_next -= 1
             return Response.text(reason(502), 502)
         return Response.text(invoice["id"], 201)
+
+    async def _list_saved(self, account: Account, request: Request) -> Response:
+        return Response.json(self._page(list(account.saved_invoices.values()), request))
+
+    async def _get_saved(self, account: Account, request: Request, key: str) -> Response:
+        saved = account.saved_invoices.get(key)
+        if saved is None:
+            return Response.text("Saved invoice not found", 404)
+        return Response.json({"invoice": saved})
+
+    async def _delete_saved(self, account: Account, request: Request, key: str) -> Response:
+        if key not in account.saved_invoices:
+            return Response.text("Saved invoice not found", 404)
+        account.remove_saved(key)
+        return Response.text("", 200)
 
     async def _delete_invoice(self, account: Account, request: Request, key: str) -> Response:
         invoice = account.find_invoice(key)
@@ -961,9 +1078,9 @@ class FactuursturenSandbox:
     async def _search(
         self, account: Account, request: Request, area: str, field_name: str, query: str
     ) -> Response:
-        if area in ("invoices_saved", "invoices_repeated", "products"):
+        if area in ("invoices_repeated", "products"):
             return Response.json([])
-        if area not in ("clients", "invoices"):
+        if area not in ("clients", "invoices", "invoices_saved"):
             return Response.text(f"Invalid search area: {area}", 400)
         return Response.json(account.search(area, field_name, query))
 
@@ -1014,6 +1131,7 @@ class FactuursturenSandbox:
         r.get("/accounts/{username}/knobs", self._control(self._c_get_knobs))
         r.post("/accounts/{username}/knobs", self._control(self._c_set_knobs))
         r.get("/accounts/{username}/invoices/{key}/pdf", self._control(self._c_invoice_pdf))
+        r.post("/accounts/{username}/saved/{key}/send", self._control(self._c_send_saved))
         r.get("/page", self._p_index)
         r.get("/accounts/{username}/page", self._control(self._p_account))
         r.post("/accounts/{username}/page/taxes", self._control(self._p_add_tax))
@@ -1076,6 +1194,7 @@ class FactuursturenSandbox:
                 "clients": list(account.clients.values()),
                 "invoices": list(account.invoices.values()),
                 "saved_invoices": list(account.saved_invoices.values()),
+                "repeated_invoices": list(account.repeated_invoices.values()),
                 "rate_limit_remaining": account.remaining,
             }
         )
@@ -1096,6 +1215,9 @@ class FactuursturenSandbox:
     async def _c_set_knobs(self, account: Account, request: Request) -> Response:
         account.knobs.update(self._control_body(request))
         return Response.json(asdict(account.knobs))
+
+    async def _c_send_saved(self, account: Account, request: Request, key: str) -> Response:
+        return Response.json({"invoice": self.send_saved(account, key)}, 201)
 
     async def _c_invoice_pdf(self, account: Account, request: Request, key: str) -> Response:
         invoice = account.find_invoice(key)
@@ -1122,9 +1244,22 @@ class FactuursturenSandbox:
                 " ".join(line for line in inv["reference"].values() if line),
                 inv["totalintax"],
                 "uncollectible" if inv["uncollectible"] else "open" if Decimal(inv["open"]) > 0 else "paid",
+                _sent_by(inv),
                 pages.link(PAGES.path(account.username, "invoices", inv["id"], "pdf"), "PDF"),
             )
             for inv in pages.newest(account.invoices.values())
+        ]
+        saved = [
+            (
+                inv["id"],
+                inv["savename"],
+                inv["sent"],
+                f"{inv['company'] or inv['contact']} ({inv['clientnr']})",
+                " ".join(line for line in inv["reference"].values() if line),
+                inv["totalintax"],
+                inv["sendmethod"],
+            )
+            for inv in pages.newest(account.saved_invoices.values())
         ]
         debtors = [
             (c["clientnr"], c["contact"], c["company"], c["email"], _alpha2(c["country"]), c["taxnumber"])
@@ -1136,6 +1271,9 @@ class FactuursturenSandbox:
             request,
             account.username,
             pages.section("Invoices", pages.table(INVOICE_HEADERS, invoices, len(account.invoices))),
+            pages.section(
+                "Saved invoices (drafts)", pages.table(SAVED_HEADERS, saved, len(account.saved_invoices))
+            ),
             pages.section("Debtors", pages.table(DEBTOR_HEADERS, debtors, len(account.clients))),
             pages.vat_rates(map(rate_text, account.taxes), f"{here}/taxes"),
             pages.section("Profiles", pages.table(("Id", "Name", "Default"), profiles)),
@@ -1143,6 +1281,12 @@ class FactuursturenSandbox:
 
     async def _p_add_tax(self, account: Account, request: Request) -> Response:
         return pages.add_vat_rate(request, account.taxes, PAGES.of(account.username))
+
+
+def _sent_by(invoice: dict[str, Any]) -> str:
+    if invoice.get("sendmethod") != "email":
+        return "by you (mail)"
+    return f"e-mailed to {invoice['email']}" if invoice["email"].strip() else "not e-mailed: no address"
 
 
 def _alpha2(country: str) -> str:
