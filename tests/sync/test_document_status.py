@@ -39,6 +39,7 @@ def test_factuursturen_draft_is_a_saved_invoice(account, shop, administration, d
     assert saved["savename"] == order["number"] and saved["reference"]["line1"] == order["number"]
     assert saved["totalintax"] == "38.34"
     assert record.target_invoice_id == f"saved:{saved['id']}" and record.target_invoice_number == ""
+    assert record.message.startswith("Saved in Factuursturen as a draft (saved:")
     assert "saved as a draft, not final: finalise it in Factuursturen" in record.message
     [post] = administration.invoice_posts()
     assert (post["json"]["action"], post["json"]["savename"]) == ("save", order["number"])

@@ -104,6 +104,8 @@ class BookedInvoice:
     reference: str = ""
     #: Something the merchant should know although the invoice was booked (e.g. sending it failed).
     note: str = ""
+    #: Saved as a draft: not final, no number yet (the merchant finalises it in the target).
+    draft: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,9 +279,14 @@ def book(
             record.in_doubt_since = None  # refused, or never sent: nothing was created
         raise
     record.in_doubt_since = None
-    message = _(
-        "Booked as %(target)s invoice %(invoice)s", target=target.label, invoice=booked.number or booked.id
-    )
+    if booked.draft:
+        message = _("Saved in %(target)s as a draft (%(invoice)s)", target=target.label, invoice=booked.id)
+    else:
+        message = _(
+            "Booked as %(target)s invoice %(invoice)s",
+            target=target.label,
+            invoice=booked.number or booked.id,
+        )
     if invoice.rounding_difference:
         message = _(
             "%(message)s; the shop's rounding differs from per-line VAT by %(difference)s, booked on a "

@@ -166,7 +166,7 @@ class FactuursturenTarget(TargetConnector):
         new_id = self.client.create("invoices", body)
         if body["action"] == "save":  # a draft has no number to read back yet
             note = DRAFT_NOTE.format(name=body["savename"])
-            return BookedInvoice(id=SAVED + new_id, reference=invoice.order_number, note=note)
+            return BookedInvoice(id=SAVED + new_id, reference=invoice.order_number, note=note, draft=True)
         booked = self._read_back(BookedInvoice(id=new_id, reference=invoice.order_number))
         if body["sendmethod"] == "email":
             note = "; ".join(filter(None, [EMAILED_NOTE, booked.note]))
