@@ -194,6 +194,13 @@ def test_eenvoudigfactureren_final_email_is_emailed(account, shop, eenvoudigfact
 
 
 def test_eenvoudigfactureren_refuses_draft_in_the_form(account, shop, eenvoudigfactureren):
+    from django.utils import translation
+
+    with translation.override("en"):  # the form in English (the default language is Dutch)
+        refuses_draft_in_english(account, shop, eenvoudigfactureren)
+
+
+def refuses_draft_in_english(account, shop, eenvoudigfactureren):
     from koppel.connections.forms import ConfigurationForm
     from koppel.connections.models import settings_problems
 
