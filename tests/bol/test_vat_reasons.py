@@ -23,3 +23,10 @@ def test_every_line_of_the_spec_order_says_which_rate_and_why():
     special = rates_and_reasons(payload, BolSettings(ean_vat_rates=f"{ean},9"))
     rate, why = special[0]
     assert rate == "9.00" and ean in why
+
+
+def test_the_kvk_number_of_a_business_customer_is_kept():
+    payload = sample("Order")
+    kvk = payload["billingDetails"].get("kvkNumber")
+    customer = build_invoice(mapping.parse_order(payload, BolSettings())).as_dict()["customer"]
+    assert kvk and customer["company_number"] == kvk

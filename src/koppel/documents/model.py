@@ -51,6 +51,8 @@ class Party:
     mobile: str = ""
     email: str = ""
     vat_number: str = ""
+    #: The chamber of commerce number (KvK in the Netherlands, the enterprise number in Belgium), when given.
+    company_number: str = ""
 
     @property
     def full_name(self) -> str:
@@ -242,6 +244,7 @@ class Invoice:
                 "city": self.customer.city,
                 "country": country.alpha2 if country else self.customer.country_raw,
                 "vat_number": self.customer.vat_number,
+                **({"company_number": self.customer.company_number} if self.customer.company_number else {}),
             },
             "lines": [line.as_dict() for line in self.lines],
             "rounding_difference": fmt(self.rounding_difference),

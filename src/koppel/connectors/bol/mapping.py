@@ -145,6 +145,7 @@ def customer(*details: Any) -> Party:
         phone=phone,
         email=email,
         vat_number=_text(data, "vatNumber"),
+        company_number=_text(data, "kvkNumber"),
     )
 
 
