@@ -32,6 +32,11 @@ class AuthFailed(ConnectorError):
         return Code.SOURCE_AUTH_FAILED if self.side == "source" else Code.TARGET_AUTH_FAILED
 
 
+class TokenRefused(AuthFailed):
+    """The API answered 401 to the access token sent (expired, revoked, never valid): a client that obtains
+    its tokens itself renews it once and asks again."""
+
+
 class NotFound(ConnectorError):
     @property
     def code(self) -> Code:

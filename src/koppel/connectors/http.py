@@ -91,6 +91,12 @@ class ApiClient:
 
     side: Side = "target"
     system: str = "the system"
+    #: What a 401 raises: a client that obtains its own tokens raises :class:`TokenRefused` to renew once.
+    unauthorized: type[AuthFailed] = AuthFailed
+    #: Answers besides 408 and 5xx that mean "not now" (e.g. Shopify's frozen shop, 402 and 423).
+    transient_statuses: frozenset[int] = frozenset()
+    #: The wait a 429 without ``Retry-After`` stands for; ``None``: the pipeline's first backoff step.
+    default_retry_after: float | None = None
 
     def __init__(
         self,
@@ -144,23 +150,25 @@ class ApiClient:
         self.classify(response)
         return response
 
+    def error_text(self, response: httpx.Response) -> str:
+        """The system's own words in an error answer (a system with its own error format overrides this)."""
+        return short_body(response)
+
     def classify(self, response: httpx.Response) -> None:
         """Raise the right :class:`ConnectorError` for a non-2xx answer."""
         status = response.status_code
         if status < 400:
             return
-        message = f"{self.system} answered {status}: {short_body(response)}"
+        message = f"{self.system} answered {status}: {self.error_text(response)}"
+        retry_after = retry_after_seconds(response)
         if status == 429:
-            raise RateLimited(message, side=self.side, retry_after=retry_after_seconds(response))
-        if status in (401, 403):
+            raise RateLimited(message, side=self.side, retry_after=retry_after or self.default_retry_after)
+        if status == 401:
+            raise self.unauthorized(message, side=self.side)
+        if status == 403:
             raise AuthFailed(message, side=self.side)
         if status == 404:
             raise NotFound(message, side=self.side)
-        if status == 408 or status >= 500:
-            raise Unavailable(
-                message,
-                side=self.side,
-                retry_after=retry_after_seconds(response),
-                outcome_unknown=status >= 500,
-            )
+        if status == 408 or status >= 500 or status in self.transient_statuses:
+            raise Unavailable(message, side=self.side, retry_after=retry_after, outcome_unknown=status >= 500)
         raise Rejected(message, side=self.side)

@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from koppel.connectors.base import MemoryTokenStore, StoredToken, TokenStore
-from koppel.connectors.errors import AuthFailed, NotFound, RateLimited, Rejected, Unavailable
+from koppel.connectors.errors import AuthFailed, RateLimited, Rejected, TokenRefused, Unavailable
 from koppel.connectors.http import ApiClient, CallLog, retry_after_seconds
 
 MEDIA_TYPE = "application/vnd.retailer.v10+json"
@@ -153,10 +153,6 @@ def _token_lock(key: tuple[str, str]) -> threading.Lock:
         return _TOKEN_LOCKS.setdefault(key, threading.Lock())
 
 
-class TokenRefused(AuthFailed):
-    """The API answered 401 to the token sent (expired, revoked, or never valid)."""
-
-
 class TokenEndpoint(ApiClient):
     """``POST {token url}`` with the client credentials; logged as any call, never with the form or the
     token."""
@@ -204,6 +200,8 @@ class TokenEndpoint(ApiClient):
 class BolClient(ApiClient):
     side = "source"
     system = "bol.com"
+    unauthorized = TokenRefused
+    default_retry_after = DEFAULT_RETRY_AFTER
 
     def __init__(
         self,
@@ -310,22 +308,10 @@ class BolClient(ApiClient):
 
     def classify(self, response: httpx.Response) -> None:
         self.buckets.observe(getattr(self, "_bucket", ("", "", "")), response)
-        status = response.status_code
-        if status < 400:
-            return
-        message = f"bol.com answered {status}: {problem_text(response)}"
-        retry_after = retry_after_seconds(response)
-        if status == 429:
-            raise RateLimited(message, side=self.side, retry_after=retry_after or DEFAULT_RETRY_AFTER)
-        if status == 401:
-            raise TokenRefused(message, side=self.side)
-        if status == 403:
-            raise AuthFailed(message, side=self.side)
-        if status == 404:
-            raise NotFound(message, side=self.side)
-        if status == 408 or status >= 500:
-            raise Unavailable(message, side=self.side, retry_after=retry_after)
-        raise Rejected(message, side=self.side)
+        super().classify(response)
+
+    def error_text(self, response: httpx.Response) -> str:
+        return problem_text(response)
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.request("GET", path, params=params)

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
-from koppel.connectors.errors import AuthFailed, NotFound, RateLimited, Rejected, Unavailable
+from koppel.connectors.errors import AuthFailed, RateLimited, Rejected, TokenRefused, Unavailable
 from koppel.connectors.http import ApiClient, CallLog, retry_after_seconds
 
 from .auth import TOKENS, AppCredentials, Grant, TokenCache
@@ -133,10 +133,6 @@ def last_second_before(moment: datetime) -> datetime:
     return moment.replace(microsecond=0) if moment.microsecond else moment - timedelta(seconds=1)
 
 
-class TokenRefused(AuthFailed):
-    """Shopify answered 401: the access token is wrong, revoked or expired."""
-
-
 class TokenClient(ApiClient):
     """The shop's token endpoint, ``POST {shop}/admin/oauth/access_token`` with the client credentials
     grant. The call is logged like any other (method, path, status): the form holding the secret and the
@@ -228,6 +224,9 @@ class TokenSource:
 class ShopifyClient(ApiClient):
     side = "source"
     system = "Shopify"
+    unauthorized = TokenRefused
+    transient_statuses = frozenset({402, 423})  # the shop is frozen (unpaid) or locked: it comes back
+    default_retry_after = DEFAULT_RETRY_AFTER
 
     def __init__(
         self,
@@ -280,24 +279,10 @@ class ShopifyClient(ApiClient):
 
     def classify(self, response: httpx.Response) -> None:
         self.bucket.observe(response.headers.get(CALL_LIMIT_HEADER))
-        status = response.status_code
-        if status < 400:
-            return
-        message = f"Shopify answered {status}: {error_text(response)}"
-        retry_after = retry_after_seconds(response)
-        if status == 429:
-            raise RateLimited(message, side=self.side, retry_after=retry_after or DEFAULT_RETRY_AFTER)
-        if status == 401:
-            raise TokenRefused(message, side=self.side)
-        if status == 403:
-            raise AuthFailed(message, side=self.side)
-        if status == 404:
-            raise NotFound(message, side=self.side)
-        if status in (402, 423):  # the shop is frozen (unpaid) or locked: it comes back
-            raise Unavailable(message, side=self.side, retry_after=retry_after)
-        if status == 408 or status >= 500:
-            raise Unavailable(message, side=self.side, retry_after=retry_after)
-        raise Rejected(message, side=self.side)
+        super().classify(response)
+
+    def error_text(self, response: httpx.Response) -> str:
+        return error_text(response)
 
     # -- orders ------------------------------------------------------------------------------------------
 
