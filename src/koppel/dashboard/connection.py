@@ -32,7 +32,7 @@ from koppel.sync.services import reprocess
 
 from . import charts
 from .access import visible_connections
-from .connect import tell_subscription
+from .connect import side_view, tell_subscription
 from .forms import BackfillForm
 from .views import PAGE_SIZE, search
 
@@ -173,8 +173,6 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def reconnect_forms(connection: Connection, open_side: str = "") -> dict[str, Any]:
     """Both sides as the page shows them: the dot, the last message and the ReConnect form."""
-    from .connect import side_view
-
     sides = []
     for side in ("source", "target"):
         cls = connection.source_class if side == "source" else connection.target_class
