@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from koppel.documents.model import Invoice, Order, Party
+from koppel.documents.purchases import PurchaseInvoice
 
 from .errors import NotFound, OrderInvalid
 from .http import CallLog
@@ -112,6 +113,17 @@ class BookedInvoice:
 class Layout:
     id: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerAccount:
+    """An account of the target's chart of accounts (a bookkeeping target's grootboekrekening)."""
+
+    id: str
+    name: str
+    code: str = ""
+    #: The target's kind of account (e.g. Moneybird's ``expenses``, ``revenue``).
+    account_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,3 +415,22 @@ class TargetConnector(ABC, Credentialed):
     @abstractmethod
     def planned_requests(cls, invoice: Invoice, settings: Any) -> list[PlannedRequest]:
         """Exactly what booking ``invoice`` for a new debtor sends, without calling anything."""
+
+    # -- purchase invoices: only bookkeeping targets (``books_purchases``) -----------------------------------
+
+    #: Whether the target keeps purchase invoices (costs), not only sales invoices.
+    books_purchases: ClassVar[bool] = False
+
+    def ledger_accounts(self) -> list[LedgerAccount]:
+        """The accounts a purchase line can be booked on."""
+        raise NotImplementedError(f"{self.label} books no purchase invoices")
+
+    def find_purchase_invoice(self, invoice: PurchaseInvoice) -> BookedInvoice | None:
+        """The purchase invoice the target already has from this supplier with this reference (the
+        supplier's invoice number), booked by Koppel or by hand."""
+        raise NotImplementedError(f"{self.label} books no purchase invoices")
+
+    def create_purchase_invoice(self, invoice: PurchaseInvoice) -> BookedInvoice:
+        """Book the purchase invoice (its supplier found by VAT number or name, or created; its
+        attachments attached) such that :meth:`find_purchase_invoice` finds it afterwards."""
+        raise NotImplementedError(f"{self.label} books no purchase invoices")
