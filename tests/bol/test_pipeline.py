@@ -168,6 +168,43 @@ def test_a_polled_order_whose_push_never_came(account, bol_shop, administration,
     assert record.source_order_id == order["orderId"]
 
 
+def test_the_daily_sweep_books_an_order_that_left_the_order_list(
+    account, bol_shop, administration, retry_fast
+) -> None:
+    """Koppel was away for four days: the order shipped three days ago is no longer in the order list (48
+    hours), but its shipment is; the nightly sweep over the shipments books it, once."""
+    from koppel.sync.housekeeping import NIGHTLY, schedule_nightly
+    from koppel.sync.models import Schedule
+    from koppel.sync.tasks import poll_connection
+
+    connection = bol_connection(account, bol_shop, administration, source="order")
+    away = datetime.now(UTC) - timedelta(days=4)
+    old = bol_shop.place(make_order(placed_at=away.isoformat()), notify=False)
+    bol_shop.ship(old["orderId"], shipped_at=(away + timedelta(days=1)).isoformat())
+    fresh = bol_shop.place(notify=False)
+    connection.poll_cursor = away
+    connection.save(update_fields=["poll_cursor"])
+    assert poll_connection.call(connection.pk) == 1  # the order list holds only the fresh order
+    drain()
+    assert [r.source_order_id for r in records(connection)] == [fresh["orderId"]]
+
+    Schedule.objects.update_or_create(
+        name=NIGHTLY, defaults={"next_run_at": datetime.now(UTC), "last_run_at": away}
+    )
+    assert schedule_nightly() >= 1
+    drain()
+    booked = {r.source_order_id: r for r in records(connection)}
+    assert set(booked) == {old["orderId"], fresh["orderId"]}
+    assert booked[old["orderId"]].state == State.HANDLED
+    assert booked[old["orderId"]].received_via == "sweep"
+    assert len(administration.invoices) == 2
+
+    Schedule.objects.filter(name=NIGHTLY).update(next_run_at=datetime.now(UTC))
+    schedule_nightly()  # the next night finds nothing new
+    drain()
+    assert len(records(connection)) == 2 and len(administration.invoices) == 2
+
+
 def test_an_fbb_shipment_nobody_saw_open_is_booked_with_the_billing_details(
     account, bol_shop, administration, retry_fast
 ) -> None:
@@ -251,3 +288,24 @@ def test_one_token_across_worker_processes(account, bol_shop, administration) ->
         assert done.stdout.strip() == order["orderId"]
     tokens = httpx.get(f"{bol_shop.control}/tokens").json()
     assert tokens["token_requests_last_minute"] == 1  # the token register_webhook got, reused by both
+
+
+def test_where_is_an_unshipped_or_cancelled_order_of_the_shipment_source(
+    account, bol_shop, administration, settings
+) -> None:
+    from django.utils import translation
+
+    from koppel.sync.explain import explain_order
+
+    settings.LANGUAGE_CODE = "en"
+    connection = bol_connection(account, bol_shop, administration)
+    waiting = bol_shop.place(notify=False)
+    cancelled = bol_shop.place(notify=False)
+    bol_shop.cancel(cancelled["orderId"])
+    with translation.override("en"):
+        unshipped = explain_order([connection], waiting["orderId"])
+        gone = explain_order([connection], cancelled["orderId"])
+        unknown = explain_order([connection], "1999999999")
+    assert unshipped.verdict == "not_shipped" and "has not shipped yet" in unshipped.message
+    assert gone.verdict == "cancelled" and "cancelled before anything shipped" in gone.message
+    assert unknown.verdict == "not_in_shop"

@@ -360,7 +360,8 @@ class ExplanationOut(Schema):
     verdict: str = Field(
         ...,
         description="booked, error, open, queued, skipped (a record); not_polled_yet, before_start_date, "
-        "not_in_shop, shop_unreachable (asked the shop); not_found (the shop was not asked)",
+        "not_in_shop, shop_unreachable, not_shipped, cancelled (asked the shop); not_found (the shop was "
+        "not asked)",
     )
     message: str = Field(..., description="The explanation in plain words.")
     record_id: int | None = None

@@ -275,6 +275,13 @@ class SourceConnector(ABC, Credentialed):
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         """Raw payloads of orders changed since ``updated_since``, oldest change first, page by page."""
 
+    def swept_order_ids(self, since: datetime) -> Iterator[str]:
+        """The ids of records the daily sweep should make sure exist: orders the regular poll may no longer
+        see because they left its list (bol.com keeps a handled order in the order list for 48 hours only,
+        its shipments for 3 months). The default is none: a shop whose poll reaches every order needs no
+        sweep."""
+        return iter(())
+
     @abstractmethod
     def backfill_page(self, since: datetime, until: datetime | None, cursor: str | None) -> BackfillPage:
         """One page of the orders placed in ``[since, until)`` (``until`` ``None``: up to now), starting at

@@ -43,6 +43,21 @@ class NotFound(ConnectorError):
         return Code.SOURCE_ORDER_NOT_FOUND if self.side == "source" else Code.TARGET_REJECTED
 
 
+class NothingToBook(ConnectorError):
+    """The shop has the order, but no document of it to book, now or yet: a bol.com order that has not
+    shipped (its invoices are made per shipment), or was cancelled whole. Raised by a lookup
+    (``find_order_by_number``) so that "Where is order X?" can say so instead of "not in the shop"."""
+
+    def __init__(self, message: str, *, order_number: str, cancelled: bool) -> None:
+        super().__init__(message, side="source")
+        self.order_number = order_number
+        self.cancelled = cancelled
+
+    @property
+    def code(self) -> Code:
+        return Code.ORDER_CANCELLED if self.cancelled else Code.STATUS_NOT_ELIGIBLE
+
+
 class Rejected(ConnectorError):
     """The system understood the request and refused it (4xx validation). Never retried."""
 

@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from koppel.connections.models import Connection
-from koppel.connectors.errors import ConnectorError
+from koppel.connectors.errors import ConnectorError, NothingToBook
 from koppel.documents.i18n import shown
 
 from .models import Record, State
@@ -42,8 +42,9 @@ class Explanation:
     """What Koppel knows of an order number, in plain words and as data.
 
     ``verdict`` is a stable key: ``booked``, ``error``, ``open``, ``queued``, ``skipped`` (Koppel has a
-    record in that state); ``not_polled_yet``, ``before_start_date``, ``not_in_shop``, ``shop_unreachable``
-    (Koppel has none and asked the shops); ``not_found`` (Koppel has none and did not ask)."""
+    record in that state); ``not_polled_yet``, ``before_start_date``, ``not_in_shop``,
+    ``shop_unreachable``, ``not_shipped``, ``cancelled`` (Koppel has none and asked the shops);
+    ``not_found`` (Koppel has none and did not ask)."""
 
     number: str
     verdict: str
@@ -151,6 +152,8 @@ def ask_shops(connections: list[Connection], number: str) -> Explanation:
     for connection in connections:
         try:
             payload = lookup(connection, number)
+        except NothingToBook as exc:
+            return nothing_to_book(connection, number, exc)
         except ConnectorError as exc:
             failures.append((connection, exc))
             continue
@@ -165,6 +168,23 @@ def ask_shops(connections: list[Connection], number: str) -> Explanation:
     shops = ", ".join(sorted({c.source_class.label for c in connections}))
     text = _("Neither Koppel nor %(shops)s knows an order %(number)s. Check the number as the shop shows it.")
     return Explanation(number, "not_in_shop", text % {"number": number, "shops": shops})
+
+
+def nothing_to_book(connection: Connection, number: str, exc: NothingToBook) -> Explanation:
+    """The shop has the order but nothing of it is booked per the connection's settings (a bol.com order
+    that has not shipped, with invoices per shipment)."""
+    values = {"number": number, "shop": connection.source_class.label, "connection": connection.name}
+    if exc.cancelled:
+        text = _(
+            "Order %(number)s is in %(shop)s but was cancelled before anything shipped, so there is "
+            "nothing to invoice (%(connection)s invoices per shipment)."
+        )
+        return Explanation(number, "cancelled", text % values, connection_id=connection.pk)
+    text = _(
+        "Order %(number)s is in %(shop)s but has not shipped yet. %(connection)s invoices per shipment: "
+        "each shipment is booked when it is dispatched."
+    )
+    return Explanation(number, "not_shipped", text % values, connection_id=connection.pk)
 
 
 def lookup(connection: Connection, number: str) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """What django-tasks-db does not do by itself: notice dead workers and give their work back, schedule the
-safety-net polls, the nightly look at open records and the answers to customers' invoice requests, and
-re-queue records whose task went missing."""
+safety-net polls, the nightly look at open records (and the daily sweep of sources that have one) and the
+answers to customers' invoice requests, and re-queue records whose task went missing."""
 
 from __future__ import annotations
 
@@ -17,10 +17,17 @@ from django_tasks_db.models import DBTaskResult
 
 from koppel.connections.models import Connection
 from koppel.connectors import registry
+from koppel.connectors.base import SourceConnector
 
 from . import invoice_requests, pauses
 from .models import Record, Schedule, State, WorkerHeartbeat
-from .tasks import answer_invoice_requests, enqueue_process, poll_connection, recheck_open
+from .tasks import (
+    answer_invoice_requests,
+    enqueue_process,
+    poll_connection,
+    recheck_open,
+    sweep_connection,
+)
 
 logger = logging.getLogger("koppel.worker")
 
@@ -107,10 +114,19 @@ def schedule_nightly() -> int:
     )
     if not claimed:
         return 0
-    ids = list(Connection.objects.filter(active=True).values_list("pk", flat=True))
-    for connection_id in ids:
+    previous = row.last_run_at.isoformat() if row.last_run_at else ""
+    sweeping = [kind for kind, cls in registry.sources().items() if sweeps(cls)]
+    connections = list(Connection.objects.filter(active=True).values_list("pk", "source_kind"))
+    for connection_id, source_kind in connections:
         recheck_open.enqueue(connection_id)
-    return len(ids)
+        if source_kind in sweeping:
+            sweep_connection.enqueue(connection_id, previous)
+    return len(connections)
+
+
+def sweeps(source: type[SourceConnector]) -> bool:
+    """Whether the source has a daily sweep (overrides ``swept_order_ids``)."""
+    return source.swept_order_ids is not SourceConnector.swept_order_ids
 
 
 def schedule_invoice_requests() -> int:

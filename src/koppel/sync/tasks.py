@@ -101,6 +101,37 @@ def recheck_open(connection_id: int) -> int:
     return moved
 
 
+#: The first daily sweep of a connection reads this far back (at most to the connection's start).
+SWEEP_FIRST_LOOKBACK = timedelta(days=7)
+
+
+@task()
+def sweep_connection(connection_id: int, since_text: str = "") -> int:
+    """The daily sweep (see ``SourceConnector.swept_order_ids``): every order the source names that has no
+    record yet gets one, fetched whole. Answers the number of records made."""
+    from .models import Record
+    from .services import note_order
+
+    connection = Connection.objects.filter(pk=connection_id, active=True).first()
+    if connection is None:
+        return 0
+    since = datetime.fromisoformat(since_text) if since_text else timezone.now() - SWEEP_FIRST_LOOKBACK
+    since = max(since, connection.start_at) - POLL_OVERLAP
+    source = connection.source()
+    made = 0
+    try:
+        for order_id in source.swept_order_ids(since):
+            if Record.objects.filter(connection=connection, source_order_id=order_id).exists():
+                continue
+            note_order(connection, order_id, via="sweep", payload=source.fetch_order(order_id))
+            made += 1
+    except ConnectorError as exc:  # the next night looks again, from the same moment
+        logger.warning("Sweep of connection %s stopped: %s", connection_id, exc.message)
+    finally:
+        source.close()
+    return made
+
+
 @task()
 def run_backfill(backfill_id: int) -> str:
     """Read one page of a backfill (started from the API), then queue the next page at the source's pace:

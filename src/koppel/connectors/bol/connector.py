@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
-from koppel.connectors.errors import NotFound, OrderInvalid
+from koppel.connectors.errors import NotFound, NothingToBook, OrderInvalid
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Order
 
@@ -192,6 +192,21 @@ class BolSource(SourceConnector):
         for reduced in self._orders_changed_since(updated_since):
             yield self.client.order(str(reduced["orderId"]))
 
+    def swept_order_ids(self, since: datetime) -> Iterator[str]:
+        """Order source: the orders of the shipments dispatched since ``since`` (3 months back at most),
+        oldest first. An order shipped while Koppel was away for more than 48 hours has left the order list
+        but not the shipment list. The shipment source needs no sweep: its poll reads the shipment list."""
+        if self.by_shipment:
+            return
+        since = max(since, datetime.now(UTC) - HISTORY)
+        seen: set[str] = set()
+        for reduced in reversed(self._shipments_since(since)):
+            ref = reduced.get("order")
+            order_id = str(ref.get("orderId") or "") if isinstance(ref, Mapping) else ""
+            if order_id and order_id not in seen:
+                seen.add(order_id)
+                yield order_id
+
     def _orders_changed_since(self, since: datetime) -> list[dict[str, Any]]:
         """Orders with an item changed since ``since``, oldest change first (open orders, and handled ones
         of the last 48 hours: what the order list holds)."""
@@ -289,7 +304,18 @@ class BolSource(SourceConnector):
                 return self.shipment_with_order(str(rows[-1]["shipmentId"]))
             return self.shipment_with_order(text)
         except NotFound:
+            return self._unshipped(text) if self.by_shipment and text.isdigit() else None
+
+    def _unshipped(self, order_id: str) -> None:
+        """Shipment source, no shipment found: an order of that number that has not shipped has nothing to
+        invoice yet (or ever, when cancelled whole), which :class:`NothingToBook` says."""
+        try:
+            order = self.client.order(order_id)
+        except NotFound:
             return None
+        cancelled = mapping.order_status(order) == mapping.CANCELLED
+        state = "was cancelled whole" if cancelled else "has not shipped yet"
+        raise NothingToBook(f"order {order_id} {state}", order_number=order_id, cancelled=cancelled)
 
     # -- invoice requests --------------------------------------------------------------------------------
 
