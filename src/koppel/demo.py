@@ -1054,7 +1054,7 @@ class OutcomeWatcher:
             self.last_delivery = delivery.pk
         for delivery in list(self.duplicates):
             record = Record.objects.filter(
-                connection_id=delivery.connection_id, source_order_id=delivery.order_id
+                connection_id=delivery.connection_id, kind="order", source_order_id=delivery.order_id
             ).first()
             if record is None or record.state == State.QUEUED:
                 continue

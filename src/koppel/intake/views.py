@@ -181,7 +181,7 @@ def duplicate(connection: Connection, delivery: WebhookDelivery, order_id: str) 
     """A delivery seen before: stored as such, nothing else happens."""
     delivery.outcome = "duplicate"
     delivery.save()
-    record = connection.records.filter(source_order_id=order_id).first()
+    record = connection.records.filter(kind="order", source_order_id=order_id).first()
     return JsonResponse(
         {
             "record": record.pk if record else None,

@@ -32,7 +32,7 @@ from koppel.connectors.base import BackfillPage, SourceConnector
 from koppel.connectors.errors import ConnectorError, OrderInvalid
 
 from . import retry
-from .models import Backfill, Record, State
+from .models import Backfill, Kind, Record, State
 
 logger = logging.getLogger("koppel.sync")
 
@@ -190,9 +190,9 @@ def store_page(backfill: Backfill, connection: Connection, page: BackfillPage, o
     now = timezone.now()
     with transaction.atomic():
         known = set(
-            Record.objects.filter(connection=connection, source_order_id__in=list(payloads)).values_list(
-                "source_order_id", flat=True
-            )
+            Record.objects.filter(
+                connection=connection, kind=Kind.ORDER, source_order_id__in=list(payloads)
+            ).values_list("source_order_id", flat=True)
         )
         new = [
             Record(

@@ -21,7 +21,7 @@ from koppel.connections.models import Connection
 from koppel.connectors.errors import ConnectorError, NothingToBook
 from koppel.documents.i18n import shown
 
-from .models import Record, State
+from .models import Kind, Record, State
 from .services import note_order
 
 #: The shop is asked for orders changed since this long before the start date (a platform that cannot
@@ -89,7 +89,7 @@ def number_variants(number: str) -> set[str]:
 
 
 def find_record(connections: list[Connection], number: str) -> Record | None:
-    records = Record.objects.filter(connection__in=connections).select_related("connection")
+    records = Record.objects.filter(connection__in=connections, kind=Kind.ORDER).select_related("connection")
     by_number = Q()
     for variant in number_variants(number):
         by_number |= Q(order_number__iexact=variant)
@@ -198,7 +198,9 @@ def lookup(connection: Connection, number: str) -> dict[str, Any] | None:
 def found_in_shop(connection: Connection, number: str, payload: dict[str, Any]) -> Explanation:
     """The shop has the order: the record it may have under the shop's id, or why it has none."""
     source_order_id = connection.source_class.order_id(payload)
-    record = Record.objects.filter(connection=connection, source_order_id=source_order_id).first()
+    record = Record.objects.filter(
+        connection=connection, kind=Kind.ORDER, source_order_id=source_order_id
+    ).first()
     if record is not None:
         return explain_record(record, number)
     placed = placed_at(connection, payload)

@@ -29,7 +29,7 @@ from koppel.connectors.base import BookedInvoice, TargetConnector
 from koppel.connectors.errors import ConnectorError
 
 from .models import InvoiceRequest as Status
-from .models import Record, State
+from .models import Kind, Record, State
 
 logger = logging.getLogger("koppel.sync")
 
@@ -86,7 +86,9 @@ class Run:
     # -- requests ----------------------------------------------------------------------------------------
 
     def answer(self, request: Request) -> None:
-        record = Record.objects.filter(connection=self.connection, source_order_id=request.record_id).first()
+        record = Record.objects.filter(
+            connection=self.connection, kind=Kind.ORDER, source_order_id=request.record_id
+        ).first()
         if record is None:  # the shipment has not reached Koppel yet
             self.summary.waiting += 1
             return

@@ -1,5 +1,5 @@
-"""Records: one per order that reached a connection, with its state, the reason it was not booked, the
-target's ids once it was, and every attempt made."""
+"""Records: one per order (refund, marketplace invoice: see :class:`Kind`) that reached a connection, with
+its state, the reason it was not booked, the target's ids once it was, and every attempt made."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ class State(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")  # deliberately not booked: before the start date, or booked before
 
 
+class Kind(models.TextChoices):
+    """What a record binds: every external document Koppel books is a record of one kind, unique per
+    connection, kind and external id, sharing states, leases, retries and the dashboard."""
+
+    ORDER = "order", _("Order")  # a sale (or, for bol.com's shipment source, a shipment)
+    REFUND = "refund", _("Refund")  # a refund or return: a credit note
+    MARKETPLACE_INVOICE = "marketplace_invoice", _("Marketplace invoice")  # bol.com's invoice to the merchant
+
+
 class InvoiceRequest(models.TextChoices):
     """A customer's request at the marketplace (bol.com) for the invoice of this record."""
 
@@ -31,6 +40,8 @@ class InvoiceRequest(models.TextChoices):
 
 class Record(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ORDER)
+    #: The external id of what the record binds (an order id, a refund id, a marketplace invoice id).
     source_order_id = models.CharField(max_length=100)
     order_number = models.CharField(max_length=100, blank=True, default="")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
@@ -101,7 +112,7 @@ class Record(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["connection", "source_order_id"], name="one_record_per_source_order"
+                fields=["connection", "kind", "source_order_id"], name="one_record_per_external_document"
             )
         ]
         indexes = [

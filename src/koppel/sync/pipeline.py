@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from koppel.connections import health
 from koppel.connections.models import Connection
-from koppel.connectors.base import Debtor, TargetConnector
+from koppel.connectors.base import BookedInvoice, Debtor, TargetConnector
 from koppel.connectors.errors import AuthFailed, ConnectorError, RateLimited, Side, Unavailable
 from koppel.connectors.http import CallLog
 from koppel.documents.checks import (
@@ -48,8 +49,8 @@ from koppel.documents.i18n import stored
 from koppel.documents.model import Invoice, Order
 from koppel.documents.money import fmt
 
-from . import pauses, retry
-from .models import Attempt, DebtorClaim, Record, State
+from . import kinds, pauses, retry
+from .models import Attempt, DebtorClaim, Kind, Record, State
 
 logger = logging.getLogger("koppel.sync")
 
@@ -155,6 +156,13 @@ def attempt(record: Record, log: CallLog, owner: str, probing: Side | None = Non
         )
     if probing != "target" and (waiting := paused("target", connection, now)):
         return waiting
+    return kinds.handler(record.kind)(record, log, owner, probing)
+
+
+def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None = None) -> Outcome:
+    """An order (or shipment): fetch it, check it, find or create the debtor, book the invoice."""
+    connection = record.connection
+    now = timezone.now()
     if not has_fresh_payload(record, now):
         if probing != "source" and (waiting := paused("source", connection, now)):
             return waiting
@@ -264,21 +272,7 @@ def book(
 
     debtor = obtain_debtor(connection, target, invoice, owner)
     record.target_debtor_id = debtor.id
-    record.booking_started_at = record.in_doubt_since = timezone.now()
-    Record.objects.filter(pk=record.pk, lease_owner=owner).update(
-        booking_started_at=record.booking_started_at,
-        in_doubt_since=record.in_doubt_since,
-        target_debtor_id=debtor.id,
-        payload=record.payload,
-        payload_fetched_at=record.payload_fetched_at,
-    )
-    try:
-        booked = target.create_invoice(invoice, debtor)
-    except ConnectorError as exc:
-        if not (isinstance(exc, Unavailable) and exc.outcome_unknown):
-            record.in_doubt_since = None  # refused, or never sent: nothing was created
-        raise
-    record.in_doubt_since = None
+    booked = create_once(record, owner, lambda: target.create_invoice(invoice, debtor))
     if booked.draft:
         message = _("Saved in %(target)s as a draft (%(invoice)s)", target=target.label, invoice=booked.id)
     else:
@@ -301,6 +295,28 @@ def book(
         message=message,
         fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
     )
+
+
+def create_once(record: Record, owner: str, create: Callable[[], BookedInvoice]) -> BookedInvoice:
+    """Send a create to the target with the record's booking marks committed first (``booking_started_at``
+    tells a recovered booking from someone else's; ``in_doubt_since`` stops a second create while the
+    outcome is unknown), and clear the doubt once the target has answered or refused."""
+    record.booking_started_at = record.in_doubt_since = timezone.now()
+    Record.objects.filter(pk=record.pk, lease_owner=owner).update(
+        booking_started_at=record.booking_started_at,
+        in_doubt_since=record.in_doubt_since,
+        target_debtor_id=record.target_debtor_id,
+        payload=record.payload,
+        payload_fetched_at=record.payload_fetched_at,
+    )
+    try:
+        booked = create()
+    except ConnectorError as exc:
+        if not (isinstance(exc, Unavailable) and exc.outcome_unknown):
+            record.in_doubt_since = None  # refused, or never sent: nothing was created
+        raise
+    record.in_doubt_since = None
+    return booked
 
 
 def check_vat_rates(order: Order, connection: Connection, target: TargetConnector) -> CheckResult | None:
@@ -483,3 +499,6 @@ def park_quietly(record: Record, outcome: Outcome, owner: str) -> None:
     )
     if updated:
         pauses.parked(record.connection_id, outcome.parked, met_the_limit=outcome.met_the_limit)
+
+
+kinds.register(Kind.ORDER, attempt_order)

@@ -12,7 +12,7 @@ from koppel.connections.models import Connection
 from koppel.documents.i18n import Text as _
 from koppel.documents.i18n import stored
 
-from .models import Record, State
+from .models import Kind, Record, State
 from .tasks import enqueue_process, recheck_record
 
 #: When the shop reports a change, these records get another try.
@@ -35,6 +35,7 @@ def note_order(
     with transaction.atomic():
         record, created = Record.objects.get_or_create(
             connection=connection,
+            kind=Kind.ORDER,
             source_order_id=order_id,
             defaults={
                 "state": State.QUEUED,

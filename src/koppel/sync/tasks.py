@@ -109,7 +109,7 @@ SWEEP_FIRST_LOOKBACK = timedelta(days=7)
 def sweep_connection(connection_id: int, since_text: str = "") -> int:
     """The daily sweep (see ``SourceConnector.swept_order_ids``): every order the source names that has no
     record yet gets one, fetched whole. Answers the number of records made."""
-    from .models import Record
+    from .models import Kind, Record
     from .services import note_order
 
     connection = Connection.objects.filter(pk=connection_id, active=True).first()
@@ -121,7 +121,9 @@ def sweep_connection(connection_id: int, since_text: str = "") -> int:
     made = 0
     try:
         for order_id in source.swept_order_ids(since):
-            if Record.objects.filter(connection=connection, source_order_id=order_id).exists():
+            if Record.objects.filter(
+                connection=connection, kind=Kind.ORDER, source_order_id=order_id
+            ).exists():
                 continue
             note_order(connection, order_id, via="sweep", payload=source.fetch_order(order_id))
             made += 1
