@@ -328,6 +328,87 @@ class EenvoudigFacturerenAccount(TargetAccount):
         assert response.status_code == 201, response.text
 
 
+class MoneybirdAccount(TargetAccount):
+    """A Moneybird administration in the sandbox (Dutch tax rates, a chart of accounts, two layouts)."""
+
+    kind = "moneybird"
+    # Moneybird checks that an e-mail address looks like one (a 422 naming the field).
+    rejection = ({}, {"email": "sanne@@example"}, "email")
+
+    def __init__(self, sandbox, name: str, token: str) -> None:
+        self.sandbox, self.name, self.api_key = sandbox, name, token
+        self.url = f"{sandbox.url}/moneybird/api/v2"
+        self.control = f"{sandbox.url}/_sandbox/moneybird/administrations/{name}"
+        self.administration_id = ""
+        self.credentials: dict[str, str] = {}
+
+    def created(self, summary: dict[str, Any]) -> MoneybirdAccount:
+        self.administration_id = summary["id"]
+        self.credentials = {"api_token": self.api_key, "administration_id": self.administration_id}
+        return self
+
+    @property
+    def invoices(self) -> list[dict[str, Any]]:
+        return self.state()["sales_invoices"]
+
+    @property
+    def clients(self) -> list[dict[str, Any]]:
+        return self.state()["contacts"]
+
+    def api(self, method: str, resource: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        url = f"{self.url}/{self.administration_id}/{resource}"
+        return httpx.request(method, url, headers=headers, **kwargs)
+
+    def tax_rate_id(self, name: str, kind: str = "sales_invoice") -> str:
+        return next(
+            r["id"] for r in self.state()["tax_rates"] if (r["name"], r["tax_rate_type"]) == (name, kind)
+        )
+
+    def wrong_credentials(self) -> dict[str, str]:
+        return {**self.credentials, "api_token": "not-the-key"}
+
+    def invoice_total(self, invoice: dict[str, Any]) -> Decimal:
+        return Decimal(invoice["total_price_incl_tax"])
+
+    def invoice_client(self, invoice: dict[str, Any]) -> str:
+        return str(invoice["contact_id"])
+
+    def client_id(self, client: dict[str, Any]) -> str:
+        return str(client["id"])
+
+    def client_email(self, client: dict[str, Any]) -> str:
+        return client["send_invoices_to_email"]
+
+    def client_vat_number(self, client: dict[str, Any]) -> str:
+        return client["tax_number"]
+
+    def book_by_hand(self, reference: str) -> None:
+        contact = {"contact": {"company_name": "Handmatig", "send_invoices_to_email": "hand@example.nl"}}
+        response = self.api("POST", "contacts.json", json=contact)
+        assert response.status_code == 201, response.text
+        line = {
+            "description": "Handmatig",
+            "price": "10.00",
+            "amount": "1",
+            "tax_rate_id": self.tax_rate_id("21% btw"),
+        }
+        body = {
+            "sales_invoice": {
+                "contact_id": response.json()["id"],
+                "reference": reference,
+                "details_attributes": [line],
+            }
+        }
+        response = self.api("POST", "sales_invoices.json", json=body)
+        assert response.status_code == 201, response.text
+
+    def invoice_posts(self) -> list[dict[str, Any]]:
+        return [
+            r for r in self.requests() if r["method"] == "POST" and r["path"].endswith("/sales_invoices.json")
+        ]
+
+
 @pytest.fixture
 def shop(sandbox) -> Shop:
     item = Shop(sandbox, f"shop-{uuid.uuid4().hex[:8]}", f"kmo-{uuid.uuid4().hex}")
@@ -357,7 +438,21 @@ def eenvoudigfactureren(sandbox) -> EenvoudigFacturerenAccount:
     return new_eenvoudigfactureren_account(sandbox, taxes=["21", "9"])
 
 
-TARGETS = ("factuursturen", "eenvoudigfactureren")
+def new_moneybird_administration(sandbox, **options: Any) -> MoneybirdAccount:
+    item = MoneybirdAccount(sandbox, f"mb-{uuid.uuid4().hex[:8]}", f"mbtoken-{uuid.uuid4().hex}")
+    body = {"name": item.name, "token": item.api_key, **options}
+    response = httpx.post(f"{sandbox.url}/_sandbox/moneybird/administrations", json=body)
+    assert response.status_code in (200, 201), response.text
+    return item.created(response.json())
+
+
+@pytest.fixture
+def moneybird(sandbox) -> MoneybirdAccount:
+    """A Moneybird administration with the Dutch tax rates (21, 9, 0, Geen btw, Btw verlegd)."""
+    return new_moneybird_administration(sandbox)
+
+
+TARGETS = ("factuursturen", "eenvoudigfactureren", "moneybird")
 
 
 @pytest.fixture(params=TARGETS)
@@ -365,6 +460,8 @@ def target(request, sandbox) -> TargetAccount:
     """Each target in turn: an account with the Dutch VAT rates 21, 9 and 0."""
     if request.param == "factuursturen":
         return request.getfixturevalue("administration")
+    if request.param == "moneybird":
+        return request.getfixturevalue("moneybird")
     return request.getfixturevalue("eenvoudigfactureren")
 
 
