@@ -45,6 +45,28 @@ api.bol.com, so there is no shop in the path:
   ``invoice`` (another Content-Type: 415; no part: 400; not a PDF or over ``invoice_max_bytes``, 2 MB: 400)
   → 202 UPLOAD_INVOICE, then SUCCESS (the request becomes INVOICE_UPLOADED) or, for a PDF without
   ``%%EOF`` or with ``fail_invoice_uploads``, FAILURE (INVOICE_INCORRECT).
+- bol's own invoices to the retailer (:mod:`.retailer_invoices`, :mod:`.invoice_state`,
+  :mod:`.invoice_documents`): ``GET /retailer/invoices`` (``period-start-date`` and ``period-end-date``,
+  ISO dates, both or neither (400); the last 4 weeks by default; longer than 31 days, both included:
+  400) → ``{"invoiceListItems": [{"invoiceId", "invoiceMediaTypes": {"availableMediaTypes"},
+  "invoiceType": ALL_IN_ONE | ADVERTISING_VIA_BOL, "issueDate", "invoicePeriod": {"startDate",
+  "endDate"}, "legalMonetaryTotal": {"lineExtensionAmount", "payableAmount", "taxExclusiveAmount",
+  "taxInclusiveAmount": {"amount", "currencyID"}}, "specificationMediaTypes"}], "period":
+  "…T00:00:00+01:00/…"}``, the invoices issued in the period, with ISO 8601 dates (the v5-era sample
+  had epoch seconds and milliseconds); ``GET /retailer/invoices/{invoice-id}`` with ``Accept``
+  ``application/vnd.retailer.v10+pdf`` (a PDF), ``…+xml`` (SI-UBL 2.1 as bol's sample writes it:
+  supplier Bol.com B.V., KvK 32147382, VAT NL820471616B01; the retailer as customer; an ``InvoiceLine``
+  per line type and VAT rate with ``Item/Name`` the line type; ``TaxTotal``; ``LegalMonetaryTotal``) or
+  ``…+json`` (the same tree: objects, leaves ``{"value", ...attributes}``); ``GET
+  /retailer/invoices/{invoice-id}/specification`` (``page``, ``specification_page_size`` lines a page)
+  → ``{"invoiceSpecification": [{"id": "order#EAN#LINE_TYPE", "invoiceLineRef": "invoice#LINE_TYPE",
+  "invoicedQuantity", "lineExtensionAmount", "taxTotal": {"TaxAmount"}, "item": {"Name", "Description",
+  "AdditionalItemProperty": [{"Name": "Bestelnummer" | "EAN" | "Track and Trace" | "Casenummer" | ...,
+  "Value"}], "ClassifiedTaxCategory"}, "price"}]}`` (a page past the end: ``{ }``) or, as
+  ``…+openxmlformats-officedocument.spreadsheetml.sheet``, a workbook with six rows about the invoice,
+  the headers in row 7 and a transaction a row; no specification: 404. Unknown invoice: 404; another
+  ``Accept``: 406. Amounts have bol's sign: costs positive, turnover and compensations negative;
+  ``payableAmount`` > 0 the retailer pays, < 0 bol pays out.
 - Push notifications: ``GET/POST /retailer/subscriptions``, ``GET/PUT/DELETE
   /retailer/subscriptions/{id}``, ``POST /retailer/subscriptions/test/{id}``, ``GET
   /retailer/subscriptions/signature-keys`` → ``{"signatureKeys": [{"id": "0", "type": "RSA", "publicKey":
@@ -58,8 +80,9 @@ api.bol.com, so there is no shop in the path:
   every try disables its subscription, as bol does. GCP_PUBSUB and AWS_SQS subscriptions are kept but
   nothing is delivered to them.
 - Rate limits, per account and bucket (bol's published table): GET orders 25/min, GET orders/* 25/s, GET
-  shipments 25/min, POST shipments 25/s, GET shipments/* 50/min (also invoice requests), bulk process
-  status 2/s, everything else 25/s; the demo one generic 20/s bucket. Every answer past authentication has
+  shipments 25/min, POST shipments 25/s, GET shipments/* 50/min (also invoice requests), GET invoices
+  24/min, GET invoices/* 24/min (invoice and specification), bulk process status 2/s, everything else
+  25/s; the demo one generic 20/s bucket. Every answer past authentication has
   ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (seconds until the window
   ends); an empty bucket answers the recorded 429 with ``Retry-After`` (see :mod:`.ratelimit`).
 - The demo environment serves one fixed data set to every account (bol's demo ids: orders 1042823870 (FBB),
@@ -77,20 +100,26 @@ Control API (``/_sandbox/bol``): ``POST /shops`` (``{"shop", "client_id"?, "clie
 "request_only"?, "at"?}``: the customer cancels, or only asks to) → ``{"order"}``, ``GET shipments/{id}``,
 ``POST shipments/{id}/invoice-request`` (``{"requested_at"?, "customer_account_number"?}``) → 201
 ``{"invoice_request"}``, ``GET invoices`` (uploads: shipment id, file name, size, sha256, status), ``GET
-invoices/{shipment_id}`` (the PDF), ``GET|POST knobs``, ``GET|DELETE requests`` (method, path, query,
-status; no headers or bodies), ``GET|DELETE deliveries`` (push attempts, ``?wait_for=N&timeout=5``),
-``GET|DELETE tokens``, ``GET processes``; for people ``GET /page`` and ``GET /shops/{shop}/page``.
+invoices/{shipment_id}`` (the PDF), ``POST invoices`` (bol issues its own invoice for a period, from the
+shipments and cancellations in it and/or explicit lines: the body of :mod:`.invoice_state`) → 201
+``{"invoice"}``, ``GET invoices/issued`` (those invoices and their transactions), ``GET|POST knobs``,
+``GET|DELETE requests`` (method, path, query, status; no headers or bodies), ``GET|DELETE deliveries``
+(push attempts, ``?wait_for=N&timeout=5``), ``GET|DELETE tokens``, ``GET processes``; for people ``GET
+/page`` and ``GET /shops/{shop}/page``.
 
 Knobs (per shop, :class:`.state.BolKnobs`): ``latency_ms``, ``error_rate`` (500/503), ``fail_next``,
 ``token_lifetime`` (299), ``token_requests_per_minute`` (20), ``rate_limits`` (on), ``rate_limit_scale``
 (1.0), ``force_429`` (the next N calls), ``retry_after`` (of a forced 429), ``process_delay_ms`` (500),
 ``push_enabled``, ``push_tries`` (3), ``https_only`` (off), ``invoice_max_bytes`` (2 MB),
-``fail_invoice_uploads``.
+``fail_invoice_uploads``, ``specification_page_size`` (25,000), ``rate_limit_window_scale`` (1.0: a
+bucket's window times this).
 
-Not simulated: returns, bol's own invoices and specifications, offers, shipping labels, the code flow of
-intermediaries, commission calculation (15% of the item's total by default), VAT (bol sends none).
+Not simulated: returns, offers, shipping labels, the code flow of intermediaries, commission calculation
+(15% of the item's total by default), VAT (bol sends none).
 Ids come from a seeded generator (deterministic for a given sequence of calls): order ids 10 digits
-starting 1, order item ids starting 6, shipment ids 9 digits starting 5.
+starting 1, order item ids starting 6, shipment ids 9 digits starting 5, bol's invoice ids 13 digits
+starting 45. The demo serves bol's demo invoice 4500022543921 (the demo shipments, a compensation) for
+any period.
 """
 
 from __future__ import annotations

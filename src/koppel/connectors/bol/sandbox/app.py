@@ -12,8 +12,10 @@ from .control import Control
 from .core import Core
 from .demo import demo_shop
 from .gate import PUBLIC, Gate
+from .invoice_state import demo_invoice
 from .invoices import Invoices
 from .orders import Orders
+from .retailer_invoices import INVOICE_TYPES, SPECIFICATION_TYPES, RetailerInvoices
 from .state import Shop
 from .subscriptions import Subscriptions
 from .token import token
@@ -25,10 +27,12 @@ class BolSandbox:
     def __init__(self, public_url: str | None = None, *, seed: int | None = None) -> None:
         self.core = Core(public_url, seed)
         self.demo = demo_shop()
+        demo_invoice(self.demo)
         self._gate = Gate(self.core, self.demo)
         self._orders = Orders(self.core)
         self._subscriptions = Subscriptions(self.core)
         self._invoices = Invoices(self.core)
+        self._retailer_invoices = RetailerInvoices()
         self._control = Control(self.core)
 
     @property
@@ -69,6 +73,11 @@ class BolSandbox:
         router.get(f"{base}/shipments/invoices/requests", wrap(invoices.requests, demo))
         router.post(f"{base}/shipments/invoices/{{shipment_id}}", wrap(invoices.upload, demo))
         router.get(f"{base}/shipments/{{shipment_id}}", wrap(orders.get_shipment, demo))
+        bills = self._retailer_invoices
+        router.get(f"{base}/invoices", wrap(bills.list, demo))
+        router.get(f"{base}/invoices/{{invoice_id}}", wrap(bills.get, demo, INVOICE_TYPES))
+        spec = wrap(bills.specification, demo, SPECIFICATION_TYPES)
+        router.get(f"{base}/invoices/{{invoice_id}}/specification", spec)
         router.get(f"{base}/subscriptions", wrap(subs.list, demo))
         router.post(f"{base}/subscriptions", wrap(subs.create, demo))
         router.get(f"{base}/subscriptions/signature-keys", wrap(subs.signature_keys, demo))

@@ -10,7 +10,7 @@ from typing import Any
 
 from koppel.sandbox.http import HTTPException, Request, Response, Router
 
-from . import build, render
+from . import build, invoice_state, render
 from .core import Core
 from .pages import Pages
 from .state import InvoiceRequest, Item, Shop, stamp
@@ -54,6 +54,8 @@ class Control:
             ("GET", "/shipments/{shipment_id}", self._get_shipment),
             ("POST", "/shipments/{shipment_id}/invoice-request", self._invoice_request),
             ("GET", "/invoices", self._invoices),
+            ("POST", "/invoices", self._issue_invoice),
+            ("GET", "/invoices/issued", self._issued_invoices),
             ("GET", "/invoices/{shipment_id}", self._invoice_pdf),
             ("GET", "/knobs", self._get_knobs),
             ("POST", "/knobs", self._set_knobs),
@@ -221,6 +223,15 @@ class Control:
             }
             for u in shop.uploads
         ]
+        return Response.json({"invoices": rows})
+
+    async def _issue_invoice(self, shop: Shop, request: Request) -> Response:
+        """bol issues one of its own invoices to the retailer (the body of :mod:`.invoice_state`)."""
+        invoice = invoice_state.issue(shop, _object(request), self.core.ids)
+        return Response.json({"invoice": invoice_state.issued(invoice)}, 201)
+
+    async def _issued_invoices(self, shop: Shop, request: Request) -> Response:
+        rows = [invoice_state.issued(i) for i in shop.retailer_invoices.values()]
         return Response.json({"invoices": rows})
 
     async def _invoice_pdf(self, shop: Shop, request: Request, shipment_id: str) -> Response:

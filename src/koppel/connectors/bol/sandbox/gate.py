@@ -76,9 +76,11 @@ class Call:
 Handler = Callable[..., Awaitable[Response]]
 
 
-def accepts_v10(request: Request) -> bool:
-    wanted = request.headers.get("accept", "")
-    return any(part.split(";")[0].strip().lower() == problems.MEDIA_TYPE for part in wanted.split(","))
+def accepted(request: Request, offered: tuple[str, ...] = (problems.MEDIA_TYPE,)) -> str | None:
+    """The first type of ``Accept`` that the route offers (bol's own ``application/vnd.retailer.v10+…``
+    types only; ``*/*`` or ``application/pdf`` are not enough); ``None``: a 406."""
+    wanted = [part.split(";")[0].strip().lower() for part in request.headers.get("accept", "").split(",")]
+    return next((kind for kind in wanted if kind in offered), None)
 
 
 def _expired(expires: float) -> Response:
@@ -113,7 +115,11 @@ class Gate:
             return _expired(expires)
         return shop
 
-    def wrap(self, handler: Handler, demo: bool) -> Callable[..., Awaitable[Response]]:
+    def wrap(
+        self, handler: Handler, demo: bool, offered: tuple[str, ...] = (problems.MEDIA_TYPE,)
+    ) -> Callable[..., Awaitable[Response]]:
+        """``handler`` behind the gate; ``offered``: the media types it answers (``Accept`` must name one)."""
+
         async def endpoint(request: Request, **params: str) -> Response:
             path = _public_path(request.path)
             instance = f"{PUBLIC}{path}"
@@ -122,7 +128,7 @@ class Gate:
                 return found
             shop = found
             await shop.knobs.delay()
-            response = await self._checked(shop, request, path, demo, handler, params)
+            response = await self._checked(shop, request, path, demo, handler, params, offered)
             response.headers.setdefault("X-Request-ID", str(uuid.uuid4()))
             response.headers["X-RID"] = response.headers["X-Request-ID"]
             _log(shop, request, response)
@@ -131,7 +137,14 @@ class Gate:
         return endpoint
 
     async def _checked(
-        self, shop: Shop, request: Request, path: str, demo: bool, handler: Handler, params: dict[str, str]
+        self,
+        shop: Shop,
+        request: Request,
+        path: str,
+        demo: bool,
+        handler: Handler,
+        params: dict[str, str],
+        offered: tuple[str, ...],
     ) -> Response:
         instance = f"{PUBLIC}{path}"
         if not shop.active:
@@ -144,10 +157,9 @@ class Gate:
         verdict = ratelimit.take(shop, ratelimit.rule_for(request.method, path, demo))
         if not verdict.allowed:
             response = problems.too_many(verdict.reset)
-        elif not accepts_v10(request):
-            detail = (
-                f"The requested media type is not supported. Supported media type: {problems.MEDIA_TYPE}."
-            )
+        elif accepted(request, offered) is None:
+            supported = ", ".join(offered)
+            detail = f"The requested media type is not supported. Supported media type: {supported}."
             response = problems.problem(406, detail, instance)
         else:
             response = await self._answer(shop, request, path, demo, handler, params)

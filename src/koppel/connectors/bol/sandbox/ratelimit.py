@@ -43,6 +43,8 @@ RULES = (
     _rule("shipments", "GET HEAD", "/retailer/shipments", 25, 60),
     _rule("create-shipment", "POST", "/retailer/shipments", 25, 1),
     _rule("shipment", "GET HEAD", "/retailer/shipments/*", 50, 60),
+    _rule("invoices", "GET HEAD", "/retailer/invoices", 24, 60),
+    _rule("invoice", "GET HEAD", "/retailer/invoices/*", 24, 60),
     _rule("bulk-process-status", "POST", "/shared/process-status", 2, 1),
 )
 DEFAULT = Rule("default", frozenset(), "", False, 25, 1)
@@ -74,14 +76,16 @@ class Verdict:
 
 
 def take(shop: Shop, rule: Rule) -> Verdict:
-    """One call into ``rule``'s bucket of ``shop``, scaled by the knobs; a refused call is not counted."""
+    """One call into ``rule``'s bucket of ``shop``, its capacity and window scaled by the knobs; a refused
+    call is not counted."""
     knobs = shop.knobs
     capacity = max(1, math.floor(rule.capacity * knobs.rate_limit_scale))
+    window = rule.seconds * knobs.rate_limit_window_scale
     moment = time.monotonic()
     started, used = shop.buckets.get(rule.name, (moment, 0))
-    if moment - started >= rule.seconds:
+    if moment - started >= window:
         started, used = moment, 0
-    reset = max(1, math.ceil(started + rule.seconds - moment))
+    reset = max(1, math.ceil(started + window - moment))
     if knobs.force_429:
         knobs.force_429 -= 1
         return Verdict(False, capacity, 0, knobs.retry_after or reset)

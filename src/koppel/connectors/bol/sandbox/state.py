@@ -100,6 +100,8 @@ class BolKnobs(FaultKnobs):
     rate_limits: bool = True
     rate_limit_scale: float = 1.0
     """Multiplies every bucket's capacity (at least 1 call remains)."""
+    rate_limit_window_scale: float = 1.0
+    """Multiplies every bucket's window (0.1: bol's minute lasts 6 seconds), so tests can fill one."""
     force_429: int = 0
     """Answer the next this many API calls 429, whatever the buckets say (a burst)."""
     retry_after: int = 0
@@ -114,6 +116,8 @@ class BolKnobs(FaultKnobs):
     invoice_max_bytes: int = 2_097_152
     fail_invoice_uploads: bool = False
     """Every invoice upload's process ends FAILURE (the request goes to INVOICE_INCORRECT)."""
+    specification_page_size: int = 25_000
+    """Lines per page of an invoice specification (bol: at most 25,000)."""
 
 
 @dataclass(slots=True)
@@ -242,6 +246,8 @@ class Shop:
     uploads: list[Upload] = field(default_factory=list)
     processes: dict[str, Process] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    retailer_invoices: dict[str, Any] = field(default_factory=dict)
+    """bol's own invoices to the retailer, by invoice id (:class:`.invoice_state.RetailerInvoice`)."""
     tokens: dict[str, float] = field(default_factory=dict)
     """Issued access tokens and the epoch second at which each expires."""
     token_requests: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
