@@ -105,6 +105,15 @@ class BolShop:
     def invoices(self) -> list[dict[str, Any]]:
         return httpx.get(f"{self.control}/invoices").json()["invoices"]
 
+    def issue_invoice(self, **body: Any) -> dict[str, Any]:
+        """bol issues one of its own invoices to the retailer (see ``sandbox.invoice_state``)."""
+        response = httpx.post(f"{self.control}/invoices", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["invoice"]
+
+    def issued_invoices(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.control}/invoices/issued").json()["invoices"]
+
 
 def make_order(**overrides: Any) -> dict[str, Any]:
     """A Dutch business customer's order: two mugs (one with a discount) and a teapot, FBR."""

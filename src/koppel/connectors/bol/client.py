@@ -323,6 +323,12 @@ class BolClient(ApiClient):
             raise Rejected("bol.com answered with unexpected JSON", side=self.side)
         return data
 
+    def get_bytes(self, path: str, accept: str, params: dict[str, Any] | None = None) -> tuple[bytes, str]:
+        """A non-JSON answer (a PDF, XML, a spreadsheet) asked for as ``accept``: its bytes and Content-Type.
+        The Accept header is this call's own; the client's default stays the v10 JSON type."""
+        response = self.request("GET", path, params=params, headers={"Accept": accept})
+        return response.content, response.headers.get("content-type", "")
+
     def pages(
         self, path: str, key: str, params: dict[str, Any], start: int = 1
     ) -> Iterator[tuple[int, list]]:
