@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "koppel.connections",
     "koppel.sync",
     "koppel.intake",
+    "koppel.marketplace",
     "koppel.dashboard",
 ]
 

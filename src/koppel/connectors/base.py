@@ -11,12 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from koppel.documents.marketplace import InvoiceFiles, InvoiceSummary, LineType
 from koppel.documents.model import Invoice, Order, Party
 from koppel.documents.purchases import PurchaseInvoice
 
@@ -352,6 +353,30 @@ class SourceConnector(ABC, Credentialed):
     def parse_webhook(body: bytes, headers: Mapping[str, str]) -> WebhookNotice | None:
         """Read a verified webhook; ``None`` for an event that concerns no order to book (e.g. a deleted
         order), raise ``ValueError`` when it is not understood."""
+
+    # -- the marketplace's own invoices to the merchant: only marketplaces (``supplies_invoices``) ---------
+
+    #: Whether the source invoices the merchant itself (bol.com's commission and costs).
+    supplies_invoices: ClassVar[bool] = False
+
+    def marketplace_invoices(self, since: date, until: date) -> Iterator[InvoiceSummary]:
+        """The marketplace's invoices issued for periods in ``[since, until]``, each once."""
+        raise NotImplementedError(f"{self.label} sends no invoices of its own")
+
+    def marketplace_invoice_files(self, summary: InvoiceSummary) -> InvoiceFiles:
+        """The invoice's PDF, UBL and whole specification."""
+        raise NotImplementedError(f"{self.label} sends no invoices of its own")
+
+    @classmethod
+    def marketplace_order_number(cls, record_number: str) -> str:
+        """The order number the marketplace's invoices name for a record's order number (bol.com's
+        shipment records are ``<order>-<shipment>``)."""
+        return record_number
+
+    @classmethod
+    def line_type(cls, code: str) -> LineType:
+        """What a line type of the marketplace's invoices is (an unknown code: ``known`` is ``False``)."""
+        return LineType(code, code, code, "other", known=False)
 
 
 class TargetConnector(ABC, Credentialed):

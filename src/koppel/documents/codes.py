@@ -22,6 +22,9 @@ class Code(StrEnum):
     BEFORE_START_DATE = "BEFORE_START_DATE"
     CONNECTION_OFF = "CONNECTION_OFF"
     ORDER_CANCELLED = "ORDER_CANCELLED"
+    # Marketplace invoices (bol.com's own invoices to the merchant)
+    PURCHASES_NOT_SUPPORTED = "PURCHASES_NOT_SUPPORTED"
+    NO_PURCHASE_LINES = "NO_PURCHASE_LINES"
     # Failures on the way
     ORDER_INVALID = "ORDER_INVALID"
     SOURCE_AUTH_FAILED = "SOURCE_AUTH_FAILED"
@@ -88,6 +91,24 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     Code.ORDER_CANCELLED: (
         _("The whole order was cancelled before it was booked (by the customer or the marketplace)."),
         _("Nothing to do: a cancelled order is not invoiced."),
+    ),
+    Code.PURCHASES_NOT_SUPPORTED: (
+        _(
+            "A marketplace invoice (bol.com's commission, labels, advertising) is a purchase invoice, and the "
+            "connection's target makes sales invoices only. The invoice is kept with its PDF, UBL and "
+            "specification."
+        ),
+        _(
+            "Download it from the connection's bol.com invoices page, or connect a bookkeeping target (such "
+            "as Moneybird) to have it booked."
+        ),
+    ),
+    Code.NO_PURCHASE_LINES: (
+        _(
+            "The marketplace invoice holds only turnover, which the sales invoices already booked: nothing "
+            "to book as a purchase."
+        ),
+        _("Nothing to do; its reconciliation is on the connection's bol.com invoices page."),
     ),
     Code.CONNECTION_OFF: (
         _(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
@@ -134,25 +135,35 @@ def schedule_invoice_requests() -> int:
     (bol.com) and whose turn has come; one ``Schedule`` row per connection, claimed like the nightly job."""
     kinds = [kind for kind, cls in registry.sources().items() if invoice_requests.supported(cls)]
     ids = list(Connection.objects.filter(active=True, source_kind__in=kinds).values_list("pk", flat=True))
+    started = claim_due(INVOICE_REQUESTS, ids, INVOICE_REQUESTS_EVERY)
+    for pk, _last_run in started:
+        answer_invoice_requests.enqueue(pk)
+    return len(started)
+
+
+def claim_due(prefix: str, ids: list[int], every: timedelta) -> list[tuple[int, datetime | None]]:
+    """The connections among ``ids`` whose turn of the job ``prefix`` has come, each with the job's last
+    run, claimed (one ``Schedule`` row per connection, moved on by a conditional update) so that of several
+    workers one runs it. A connection seen for the first time is due at once."""
     if not ids:
-        return 0
+        return []
     now = timezone.now()
-    names = {f"{INVOICE_REQUESTS}{pk}": pk for pk in ids}
-    due = dict(Schedule.objects.filter(name__in=names).values_list("name", "next_run_at"))
-    started = 0
+    names = {f"{prefix}{pk}": pk for pk in ids}
+    rows = Schedule.objects.filter(name__in=names).values_list("name", "next_run_at", "last_run_at")
+    due = {name: (next_run, last_run) for name, next_run, last_run in rows}
+    claimed = []
     for name, pk in names.items():
         if name not in due:
             row, _ = Schedule.objects.get_or_create(name=name, defaults={"next_run_at": now})
-            due[name] = row.next_run_at
-        if due[name] > now:
+            due[name] = (row.next_run_at, row.last_run_at)
+        next_run, last_run = due[name]
+        if next_run > now:
             continue
-        claimed = Schedule.objects.filter(name=name, next_run_at=due[name]).update(
-            next_run_at=now + INVOICE_REQUESTS_EVERY, last_run_at=now
-        )
-        if claimed:
-            answer_invoice_requests.enqueue(pk)
-            started += 1
-    return started
+        if Schedule.objects.filter(name=name, next_run_at=next_run).update(
+            next_run_at=now + every, last_run_at=now
+        ):
+            claimed.append((pk, last_run))
+    return claimed
 
 
 def requeue_stuck() -> int:
@@ -172,11 +183,26 @@ def requeue_stuck() -> int:
     return count
 
 
+#: Scheduling jobs of other apps (e.g. the marketplace's invoices), run with every housekeeping round; each
+#: claims its own ``Schedule`` rows, so several workers run it harmlessly.
+PERIODIC: list[Callable[[], int]] = []
+
+
+def register_periodic(job: Callable[[], int]) -> None:
+    if job not in PERIODIC:
+        PERIODIC.append(job)
+
+
 def run_once(worker_id: str) -> None:
     heartbeat(worker_id)
     reap_dead_workers()
     schedule_polls()
     schedule_nightly()
     schedule_invoice_requests()
+    for job in PERIODIC:
+        try:
+            job()
+        except Exception:  # one app's scheduling must not stop the worker's housekeeping
+            logger.exception("Periodic job %s failed", getattr(job, "__name__", job))
     requeue_stuck()
     pauses.release_forgotten()

@@ -1,0 +1,209 @@
+"""A marketplace invoice booked as a purchase invoice: the record handler the pipeline calls for records of
+kind ``marketplace_invoice`` (registered in ``apps.py``).
+
+One line per line type (and VAT rate) with its costs, on the ledger account chosen for it; turnover is left
+out (the sales invoices booked it); exempt lines (PostNL's labels) carry no VAT; the PDF is attached. Booked
+exactly once like an order: the target is searched for the supplier's invoice number first, and the
+booking marks of ``koppel.sync.pipeline`` hold for the create."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from koppel.connections.models import Connection
+from koppel.connectors.base import LedgerAccount
+from koppel.connectors.http import CallLog
+from koppel.documents.codes import Code
+from koppel.documents.i18n import Text as _
+from koppel.documents.marketplace import LineType
+from koppel.documents.money import ZERO, cents, fmt
+from koppel.documents.purchases import Attachment, PurchaseInvoice, PurchaseLine
+from koppel.sync.models import Record, State
+from koppel.sync.pipeline import Outcome, create_once, still_in_doubt
+
+from . import ledgers
+from .fetching import fetch_files, supplier_from_json
+from .models import MarketplaceInvoice
+
+SUPPLIER_NAME = "bol.com B.V."
+
+
+def attempt_marketplace_invoice(record: Record, log: CallLog, owner: str, probing: Any = None) -> Outcome:
+    connection = record.connection
+    invoice = MarketplaceInvoice.objects.get(connection=connection, invoice_id=record.source_order_id)
+    if invoice.files_fetched_at is None:
+        source = connection.source(log)
+        try:
+            fetch_files(source, invoice)
+        finally:
+            source.close()
+    record.total, record.currency = invoice.payable, invoice.currency
+    if not connection.target_class.books_purchases:
+        return Outcome(
+            State.SKIPPED,
+            Code.PURCHASES_NOT_SUPPORTED,
+            _(
+                "%(target)s makes sales invoices only: this %(source)s invoice is kept for download, not "
+                "booked",
+                target=connection.target_class.label,
+                source=connection.source_class.label,
+            ),
+        )
+    target = connection.target(log)
+    try:
+        purchase = purchase_invoice(connection, invoice, target.ledger_accounts())
+        record.document = purchase_as_dict(purchase)
+        if not purchase.lines:
+            return Outcome(
+                State.SKIPPED, Code.NO_PURCHASE_LINES, _("Only turnover: nothing to book as a purchase")
+            )
+        existing = target.find_purchase_invoice(purchase)
+        if existing is not None:
+            return found(record, existing, target.label)
+        if waiting := still_in_doubt(record, target.label, timezone.now()):
+            return waiting
+        booked = create_once(record, owner, lambda: target.create_purchase_invoice(purchase))
+    finally:
+        target.close()
+    message = _(
+        "Booked as %(target)s purchase invoice %(invoice)s: %(lines)s lines, %(amount)s incl. VAT",
+        target=connection.target_class.label,
+        invoice=booked.number or booked.id,
+        lines=str(len(purchase.lines)),
+        amount=fmt(purchase.gross),
+    )
+    if booked.note:
+        message = _("%(message)s; %(note)s", message=message, note=booked.note)
+    return Outcome(
+        State.HANDLED,
+        message=message,
+        fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
+    )
+
+
+def found(record: Record, existing: Any, target_label: str) -> Outcome:
+    record.in_doubt_since = None
+    ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
+    if record.booking_started_at is not None:
+        text = _(
+            "Booked (found purchase invoice %(invoice)s after an interrupted attempt)", invoice=existing.id
+        )
+        return Outcome(State.HANDLED, message=text, fields=ids)
+    return Outcome(
+        State.SKIPPED,
+        Code.ALREADY_PROCESSED,
+        _(
+            "%(target)s already has purchase invoice %(invoice)s for %(reference)s; not booked again",
+            target=target_label,
+            invoice=existing.number or existing.id,
+            reference=record.source_order_id,
+        ),
+        fields=ids,
+    )
+
+
+def purchase_invoice(
+    connection: Connection, invoice: MarketplaceInvoice, accounts: list[LedgerAccount]
+) -> PurchaseInvoice:
+    attachments = (Attachment(f"{invoice.invoice_id}.pdf", "application/pdf", bytes(invoice.pdf)),)
+    return PurchaseInvoice(
+        reference=invoice.invoice_id,
+        date=invoice.issue_date or invoice.period_end or timezone.localdate(),
+        currency=invoice.currency,
+        supplier=supplier_from_json(invoice.supplier, SUPPLIER_NAME),
+        lines=tuple(cost_lines(connection, invoice, accounts)),
+        attachments=attachments if invoice.pdf else (),
+    )
+
+
+def cost_lines(
+    connection: Connection, invoice: MarketplaceInvoice, accounts: list[LedgerAccount]
+) -> list[PurchaseLine]:
+    """One line per line type and VAT rate, turnover left out, summed from the specification (or, without
+    one, from the invoice's own lines)."""
+    source = connection.source_class
+    totals: dict[tuple[str, Decimal | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for code, net, vat, rate in line_amounts(invoice):
+        line_type = source.line_type(code)
+        if line_type.is_turnover:
+            continue
+        key = (code, None if line_type.vat_exempt else rate_of(rate, net, vat))
+        totals[key][0] += net
+        totals[key][1] += vat
+    choices = ledgers.chosen(connection)
+    lines = []
+    for (code, rate), (net, vat) in sorted(totals.items(), key=lambda item: item[0][0]):
+        if not net and not vat:
+            continue
+        line_type = source.line_type(code)
+        lines.append(
+            PurchaseLine(
+                description=describe(line_type, rate),
+                net=cents(net),
+                vat_rate=rate,
+                vat=cents(vat) if rate is not None else ZERO,
+                ledger_account_id=ledgers.account_for(connection, line_type, accounts, choices),
+                code=code,
+            )
+        )
+    return lines
+
+
+def line_amounts(invoice: MarketplaceInvoice) -> list[tuple[str, Decimal, Decimal, Decimal | None]]:
+    if invoice.specification:
+        return [(line.code, line.net, line.vat, line.vat_rate) for line in invoice.lines]
+    rows = []
+    for row in invoice.invoice_lines:
+        rate = row.get("vat_rate")
+        rows.append(
+            (
+                str(row.get("code", "")),
+                Decimal(str(row.get("net", "0"))),
+                Decimal(str(row.get("vat", "0"))),
+                None if rate in (None, "") else Decimal(str(rate)),
+            )
+        )
+    return rows
+
+
+def rate_of(rate: Decimal | None, net: Decimal, vat: Decimal) -> Decimal | None:
+    """The line's VAT rate; when the specification names none, the whole percentage its amounts make."""
+    if rate is not None:
+        return rate.normalize() if rate == rate.to_integral() else rate
+    if not net or not vat:
+        return Decimal(0) if net else None
+    return (vat / net * 100).quantize(Decimal(1))
+
+
+def describe(line_type: LineType, rate: Decimal | None) -> str:
+    label = line_type.label_nl if line_type.known else f"{line_type.code} (onbekend regeltype)"
+    return label if rate is not None else f"{label} (vrijgesteld van btw)"
+
+
+def purchase_as_dict(purchase: PurchaseInvoice) -> dict[str, Any]:
+    return {
+        "kind": "purchase_invoice",
+        "reference": purchase.reference,
+        "date": purchase.date.isoformat(),
+        "currency": purchase.currency,
+        "supplier": {"name": purchase.supplier.name, "vat_number": purchase.supplier.vat_number},
+        "lines": [
+            {
+                "code": line.code,
+                "description": line.description,
+                "net": str(line.net),
+                "vat_rate": None if line.vat_rate is None else str(line.vat_rate),
+                "vat": str(line.vat),
+                "ledger_account_id": line.ledger_account_id,
+            }
+            for line in purchase.lines
+        ],
+        "net": str(purchase.net),
+        "vat": str(purchase.vat),
+        "gross": str(purchase.gross),
+        "attachments": [a.filename for a in purchase.attachments],
+    }
