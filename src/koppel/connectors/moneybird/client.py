@@ -84,7 +84,10 @@ class MoneybirdClient(ApiClient):
 
     def classify(self, response: httpx.Response) -> None:
         if response.status_code == 429:
-            wait = retry_after_seconds(response) or ratelimit_reset(response) or self.default_retry_after
+            wait = next(
+                (w for w in (retry_after_seconds(response), ratelimit_reset(response)) if w is not None),
+                self.default_retry_after,
+            )
             message = (
                 f"Moneybird's API limit (150 requests per 5 minutes) is reached: {self.error_text(response)}"
             )
