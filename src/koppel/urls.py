@@ -19,5 +19,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", health),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("marketplace-invoices/", include("koppel.marketplace.urls")),
     path("", include("koppel.dashboard.urls")),
 ]

@@ -15,13 +15,14 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Status
+from ninja import NinjaAPI, Query, Router, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from koppel.accounts.models import Account, ApiToken
 from koppel.connections.models import Connection
 from koppel.connectors import registry
 from koppel.connectors.errors import ConnectorError
+from koppel.marketplace.api import router as marketplace_router
 from koppel.sync import backfill as backfills
 from koppel.sync import explain
 from koppel.sync.models import Backfill, Record
@@ -564,11 +565,19 @@ _not_allowed("/orders/explain", "GET")
 _not_allowed("/connections/{connection_id}/fetch", "POST")
 
 
-@api.api_operation([*METHODS, "OPTIONS"], "/", auth=None, include_in_schema=False)
+api.add_router("", marketplace_router)
+#: The paths of other apps' routers come before the answer to every unknown path.
+fallback = Router()
+
+
+@fallback.api_operation([*METHODS, "OPTIONS"], "/", auth=None, include_in_schema=False)
 def root(request: HttpRequest) -> HttpResponse:
     return error_response(request, 404, "NOT_FOUND", "There is no such API endpoint; see /api/docs.")
 
 
-@api.api_operation([*METHODS, "OPTIONS"], "/{path:rest}", auth=None, include_in_schema=False)
+@fallback.api_operation([*METHODS, "OPTIONS"], "/{path:rest}", auth=None, include_in_schema=False)
 def unknown_path(request: HttpRequest, rest: str) -> HttpResponse:
     return root(request)
+
+
+api.add_router("", fallback)
