@@ -342,6 +342,10 @@ def test_openapi_lists_the_operations(client):
         ("POST", "/api/connections/{connection_id}/backfills"),
         ("GET", "/api/backfills/{backfill_id}"),
         ("POST", "/api/backfills/{backfill_id}/resume"),
+        ("GET", "/api/connections/{connection_id}/marketplace-invoices"),
+        ("POST", "/api/connections/{connection_id}/marketplace-invoices/fetch"),
+        ("GET", "/api/connections/{connection_id}/marketplace-invoices/{invoice_id}"),
+        ("GET", "/api/connections/{connection_id}/marketplace-invoices/{invoice_id}/{what}"),
     }
     assert schema["components"]["securitySchemes"]["AccountToken"]["scheme"] == "bearer"
     assert client.get("/api/docs").status_code == 200
