@@ -378,6 +378,11 @@ class SourceConnector(ABC, Credentialed):
         """What a line type of the marketplace's invoices is (an unknown code: ``known`` is ``False``)."""
         return LineType(code, code, code, "other", known=False)
 
+    @staticmethod
+    def line_type_codes() -> list[str]:
+        """Every line type the connector knows (the ledger settings offer each)."""
+        return []
+
 
 class TargetConnector(ABC, Credentialed):
     """An invoicing or accounting system that receives debtors and invoices."""

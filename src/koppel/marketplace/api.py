@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from koppel.connections.models import Connection
@@ -144,7 +144,7 @@ def fetch(request: HttpRequest, connection_id: int, body: FetchIn) -> Any:
     if today - body.since > fetching.BACKFILL_LIMIT:
         raise HttpError(400, "Koppel reads at most three years back")
     fetch_marketplace_invoices.enqueue(connection.pk, body.since.isoformat(), until.isoformat())
-    return 202, {"queued": True, "since": body.since, "until": until}
+    return Status(202, {"queued": True, "since": body.since, "until": until})
 
 
 @router.get(

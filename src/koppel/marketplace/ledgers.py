@@ -31,15 +31,22 @@ def default_account(accounts: Iterable[LedgerAccount], line_type: LineType) -> L
     accounts = list(accounts)
     costs = [a for a in accounts if a.account_type.lower() in COST_TYPES] or accounts
     group = line_type.group if line_type.known else "other"
-    for word in GROUP_WORDS.get(group, GROUP_WORDS["other"]):
-        for account in costs:
+    # The suspense account is no cost account (Moneybird: ``temporary``): looked for among all.
+    searched = accounts if group == "other" else costs
+    return (
+        named(searched, GROUP_WORDS.get(group, GROUP_WORDS["other"]))
+        or named(accounts, GROUP_WORDS["other"])
+        or (costs[0] if costs else None)
+    )
+
+
+def named(accounts: list[LedgerAccount], words: tuple[str, ...]) -> LedgerAccount | None:
+    """The first account whose name holds the first word that any name holds."""
+    for word in words:
+        for account in accounts:
             if word in account.name.lower():
                 return account
-    for word in GROUP_WORDS["other"]:
-        for account in costs:
-            if word in account.name.lower():
-                return account
-    return costs[0] if costs else None
+    return None
 
 
 def chosen(connection: Connection) -> dict[str, str]:

@@ -198,11 +198,7 @@ def ledger_settings(request: HttpRequest, pk: int) -> HttpResponse:
 def line_type_codes(connection: Connection) -> list[str]:
     """Every cost line type the connector knows, and any unknown one seen on this connection's invoices."""
     source = connection.source_class
-    codes = [
-        code
-        for code in getattr(source, "line_type_codes", lambda: [])()
-        if not source.line_type(code).is_turnover
-    ]
+    codes = [code for code in source.line_type_codes() if not source.line_type(code).is_turnover]
     for invoice in connection.marketplace_invoices.only("unknown_types"):
         codes += [code for code in invoice.unknown_types if code not in codes]
     return codes

@@ -36,9 +36,10 @@ from zoneinfo import ZoneInfo
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
 from koppel.connectors.errors import NotFound, NothingToBook, OrderInvalid
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
+from koppel.documents.marketplace import InvoiceFiles, InvoiceSummary, LineType
 from koppel.documents.model import Order
 
-from . import mapping, signatures
+from . import mapping, own_invoices, signatures
 from .client import PRODUCTION_URL, BolClient
 from .config import BolSettings
 
@@ -356,6 +357,29 @@ class BolSource(SourceConnector):
         status = self.client.process_status(process_id)
         state = PROCESS_STATES.get(str(status.get("status") or ""), "pending")
         return state, str(status.get("errorMessage") or "")
+
+    # -- bol's own invoices to the retailer ------------------------------------------------------------
+
+    supplies_invoices = True
+
+    def marketplace_invoices(self, since: date, until: date) -> Iterator[InvoiceSummary]:
+        return own_invoices.invoices(self.client, since, until)
+
+    def marketplace_invoice_files(self, summary: InvoiceSummary) -> InvoiceFiles:
+        return own_invoices.files(self.client, summary)
+
+    @classmethod
+    def line_type(cls, code: str) -> LineType:
+        return own_invoices.line_type(code)
+
+    @staticmethod
+    def line_type_codes() -> list[str]:
+        return own_invoices.line_type_codes()
+
+    @classmethod
+    def marketplace_order_number(cls, record_number: str) -> str:
+        """A shipment record's number is ``<order>-<shipment>``; bol's invoices name the order."""
+        return record_number.partition("-")[0]
 
     # -- push notifications ------------------------------------------------------------------------------
 
