@@ -338,7 +338,7 @@ class MoneybirdAccount(TargetAccount):
     def __init__(self, sandbox, name: str, token: str) -> None:
         self.sandbox, self.name, self.api_key = sandbox, name, token
         self.url = f"{sandbox.url}/moneybird/api/v2"
-        self.control = f"{sandbox.url}/_sandbox/moneybird/administrations/{name}"
+        self.control = f"{sandbox.url}/_sandbox/moneybird/accounts/{name}"
         self.administration_id = ""
         self.credentials: dict[str, str] = {}
 
@@ -349,7 +349,11 @@ class MoneybirdAccount(TargetAccount):
 
     @property
     def invoices(self) -> list[dict[str, Any]]:
-        return self.state()["sales_invoices"]
+        """The sales invoices, each with the ``number`` a person sees (a draft's: "Concept N")."""
+        return [
+            {**invoice, "number": invoice["invoice_id"] or f"Concept {invoice['draft_id']}"}
+            for invoice in self.state()["sales_invoices"]
+        ]
 
     @property
     def clients(self) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ Knobs (per administration, :class:`.state.Knobs`): ``latency_ms``, ``error_rate`
 ``fail_send_next``, ``fail_payments_next``, ``fail_attachments_next``.
 
 Not simulated: OAuth, webhooks, products, projects, workflows, recurring invoices, estimates, financial
-accounts and mutations, Peppol, pages for people. All state is touched from the server's event loop only.
+accounts and mutations, Peppol. All state is touched from the server's event loop only.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from . import catalog, contacts, purchases, sales
 from .control import Control
 from .errors import error
 from .gate import Gate, _token
+from .pages import PAGES
 from .pdf import invoice_pdf
 from .state import Administration, Ids
 
@@ -36,6 +37,9 @@ class MoneybirdSandbox:
 
     def add_administration(self, name: str, **options: Any) -> Administration:
         return self._control.add(name, **options)[0]
+
+    def page_links(self) -> list[tuple[str, str]]:
+        return PAGES.links(self.administrations)
 
     def control_router(self) -> Router:
         return self._control.router()

@@ -3,10 +3,12 @@
 - ``POST /administrations`` ``{"name", "token"?, "id"?, "display_name"?, "tax_rates"?: [[name, percentage,
   type], ...], "knobs"?}`` → 201 the administration's summary (its id, token and API address); again with
   the same name: 200, the settings given changed;
-- under ``/administrations/{name}``: ``GET ""`` (everything it holds: contacts, sales_invoices,
-  purchase_invoices (attachments without their bytes), emails, tax_rates, ledger_accounts,
+- under ``/accounts/{name}`` (an administration by its name): ``GET ""`` (everything it holds: contacts,
+  sales_invoices, purchase_invoices (attachments without their bytes), emails, tax_rates, ledger_accounts,
   document_styles, knobs), ``GET requests``, ``POST reset``, ``GET|POST knobs``, ``GET
-  sales_invoices/{id}/pdf`` and ``GET purchase_invoices/{id}/attachments/{attachment_id}`` (the bytes).
+  invoices/{id}/pdf`` (a sales invoice) and ``GET purchase_invoices/{id}/attachments/{attachment_id}``
+  (the bytes); for people ``GET /page``, ``GET /accounts/{name}/page`` and its form ``POST
+  /accounts/{name}/page/taxes`` (:mod:`.pages`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from koppel.sandbox import pages
 from koppel.sandbox.http import HTTPException, Request, Response, Router
 
+from . import pages as sandbox_pages
 from .pdf import invoice_pdf
 from .purchases import _shown
 from .state import Administration, Ids, Knobs, seed
@@ -79,17 +82,29 @@ class Control:
     def router(self) -> Router:
         r = Router()
         r.post("/administrations", self._put)
-        r.get("/administrations/{name}", self._on(self._state))
-        r.get("/administrations/{name}/requests", self._on(self._requests))
-        r.post("/administrations/{name}/reset", self._on(self._reset))
-        r.get("/administrations/{name}/knobs", self._on(self._get_knobs))
-        r.post("/administrations/{name}/knobs", self._on(self._set_knobs))
-        r.get("/administrations/{name}/sales_invoices/{invoice_id}/pdf", self._on(self._pdf))
+        r.get("/accounts/{name}", self._on(self._state))
+        r.get("/accounts/{name}/requests", self._on(self._requests))
+        r.post("/accounts/{name}/reset", self._on(self._reset))
+        r.get("/accounts/{name}/knobs", self._on(self._get_knobs))
+        r.post("/accounts/{name}/knobs", self._on(self._set_knobs))
+        r.get("/accounts/{name}/invoices/{invoice_id}/pdf", self._on(self._pdf))
         r.get(
-            "/administrations/{name}/purchase_invoices/{document_id}/attachments/{attachment_id}",
+            "/accounts/{name}/purchase_invoices/{document_id}/attachments/{attachment_id}",
             self._on(self._attachment),
         )
+        r.get("/page", self._index)
+        r.get("/accounts/{name}/page", self._on(self._page))
+        r.post("/accounts/{name}/page/taxes", self._on(self._add_tax))
         return r
+
+    async def _index(self, request: Request) -> Response:
+        return sandbox_pages.index(request, self.administrations)
+
+    async def _page(self, administration: Administration, request: Request) -> Response:
+        return sandbox_pages.administration_page(administration, request)
+
+    async def _add_tax(self, administration: Administration, request: Request) -> Response:
+        return sandbox_pages.add_tax_rate(administration, request, self.ids)
 
     def _on(self, handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
         async def endpoint(request: Request, name: str, **params: str) -> Response:
