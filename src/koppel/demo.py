@@ -209,9 +209,14 @@ class TargetAccount:
     credentials: dict[str, str]
 
 
+#: The control page of a target's sandbox account, where it is not ``/_sandbox/<target>/accounts/<name>``.
+SANDBOX_CONTROL_PAGES: dict[str, str] = {}
+
+
 def sandbox_account_url(sandbox_url: str, target: str, name: str) -> str:
     """The control page of a target sandbox account (its clients, invoices and, where kept, e-mails)."""
-    return f"{sandbox_url}/_sandbox/{target}/accounts/{name}"
+    page = SANDBOX_CONTROL_PAGES.get(target, "/_sandbox/{target}/accounts/{name}")
+    return sandbox_url + page.format(target=target, name=name)
 
 
 def _factuursturen_account(client: httpx.Client, name: str) -> TargetAccount:
@@ -1083,6 +1088,10 @@ class OutcomeWatcher:
         if scenario is not None:
             as_meant = r.state in scenario.expect or (r.error_code and r.error_code == scenario.expect)
             line += f"   [{scenario.label}{'' if as_meant else '; expected ' + scenario.expect}]"
+        if r.kind == "marketplace_invoice":
+            return (
+                f"  {self.tag(r.connection_id)} bol.com invoice {r.source_order_id} {r.state:<8} {r.message}"
+            )
         details = self.invoice_details(r) if r.state == "handled" else ""
         return f"{line}\n{' ' * (len(self.tag(r.connection_id)) + 13)}{details}" if details else line
 
@@ -1175,7 +1184,10 @@ DEMO_TARGETS = (
     DemoTarget(
         "bol→FS", "factuursturen", "Demo-bol.com → Factuursturen (sandbox)", "demo-bol", "demo-bol", "bol"
     ),
+    DemoTarget("bol→MB", "moneybird", "Demo-bol.com → Moneybird (sandbox)", "demo-bol-mb", "demo-mb", "bol"),
 )
+#: The demo connection whose bol.com invoices of last month go into Moneybird (koppel.demo_marketplace).
+MARKETPLACE_DEMO = "bol→MB"
 
 
 @dataclass
@@ -1260,6 +1272,21 @@ def connect_demo(account: Account, sandbox_url: str, maker: OrderMaker) -> list[
     return shops
 
 
+def seed_marketplace(shops: list[DemoShop], sandbox_url: str, maker: OrderMaker) -> str:
+    """Last month of the bol.com → Moneybird connection, with bol.com's invoices (koppel.demo_marketplace)."""
+    from koppel.demo_marketplace import seed_last_month
+
+    shop = next(s for s in shops if s.target.tag == MARKETPLACE_DEMO)
+    return seed_last_month(shop.connection, sandbox_url, shop.target.shop, maker)
+
+
+def month_page(shops: list[DemoShop]) -> str:
+    from django.urls import reverse
+
+    shop = next(s for s in shops if s.target.tag == MARKETPLACE_DEMO)
+    return reverse("marketplace:invoices", args=[shop.connection.pk])
+
+
 def run(args: argparse.Namespace) -> int:
     data_dir = Path(os.environ.get("KOPPEL_DATA_DIR") or Path.cwd() / "var").resolve()
     web_url, sandbox_url = f"http://{HOST}:{args.port}", f"http://{HOST}:{args.sandbox_port}"
@@ -1286,7 +1313,9 @@ def run(args: argparse.Namespace) -> int:
         token = issue_demo_token(account)
         maker = OrderMaker(args.seed)
         shops = connect_demo(account, sandbox_url, maker)
+        month = seed_marketplace(shops, sandbox_url, maker)
         print(banner(args.port, sandbox_url, token, shops, data_dir), flush=True)
+        print(f"  {month}\n  Its invoices and reconciliation: {web_url}{month_page(shops)}\n", flush=True)
         loop(args, stack, sandbox_url, shops, maker)
     except Stop as stop:
         print(f"\n{stop}: stopping ...", flush=True)
@@ -1412,4 +1441,5 @@ def main(argv: list[str] | None = None) -> int:
     return run(args)
 
 
-import koppel.demo_bol  # noqa: E402, F401  (the bol.com shop: registers itself in SANDBOX_SHOPS)
+import koppel.demo_bol  # noqa: E402  (the bol.com shop: registers itself in SANDBOX_SHOPS)
+import koppel.demo_marketplace  # noqa: E402, F401  (the Moneybird sandbox account and bol's invoices)

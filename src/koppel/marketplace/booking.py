@@ -1,10 +1,12 @@
 """A marketplace invoice booked as a purchase invoice: the record handler the pipeline calls for records of
 kind ``marketplace_invoice`` (registered in ``apps.py``).
 
-One line per line type (and VAT rate) with its costs, on the ledger account chosen for it; turnover is left
-out (the sales invoices booked it); exempt lines (PostNL's labels) carry no VAT; the PDF is attached. Booked
-exactly once like an order: the target is searched for the supplier's invoice number first, and the
-booking marks of ``koppel.sync.pipeline`` hold for the create."""
+One line per line type (and VAT rate) with its costs, on the ledger account chosen for it; exempt lines
+(PostNL's labels) carry no VAT; the PDF is attached. The turnover bol collected for the merchant is no
+purchase and no revenue (the sales invoices booked it): it is settled on a clearing account
+(tussenrekening), without VAT, so that the purchase invoice totals what bol's invoice does and matches
+bol's payout in the bank. Booked exactly once like an order: the target is searched for the supplier's
+invoice number first, and the booking marks of ``koppel.sync.pipeline`` hold for the create."""
 
 from __future__ import annotations
 
@@ -58,9 +60,7 @@ def attempt_marketplace_invoice(record: Record, log: CallLog, owner: str, probin
         purchase = purchase_invoice(connection, invoice, target.ledger_accounts())
         record.document = purchase_as_dict(purchase)
         if not purchase.lines:
-            return Outcome(
-                State.SKIPPED, Code.NO_PURCHASE_LINES, _("Only turnover: nothing to book as a purchase")
-            )
+            return Outcome(State.SKIPPED, Code.NO_PURCHASE_LINES, _("The invoice has no lines to book"))
         existing = target.find_purchase_invoice(purchase)
         if existing is not None:
             return found(record, existing, target.label)
@@ -123,15 +123,14 @@ def purchase_invoice(
 def cost_lines(
     connection: Connection, invoice: MarketplaceInvoice, accounts: list[LedgerAccount]
 ) -> list[PurchaseLine]:
-    """One line per line type and VAT rate, turnover left out, summed from the specification (or, without
-    one, from the invoice's own lines)."""
+    """One line per line type and VAT rate, from the invoice's own lines (or, without them, summed from the
+    specification); turnover without VAT, on the clearing account."""
     source = connection.source_class
     totals: dict[tuple[str, Decimal | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for code, net, vat, rate in line_amounts(invoice):
+    for code, net, vat, rate in invoice.amounts():
         line_type = source.line_type(code)
-        if line_type.is_turnover:
-            continue
-        key = (code, None if line_type.vat_exempt else rate_of(rate, net, vat))
+        exempt = line_type.vat_exempt or line_type.is_turnover
+        key = (code, None if exempt else rate_of(rate, net, vat))
         totals[key][0] += net
         totals[key][1] += vat
     choices = ledgers.chosen(connection)
@@ -153,23 +152,6 @@ def cost_lines(
     return lines
 
 
-def line_amounts(invoice: MarketplaceInvoice) -> list[tuple[str, Decimal, Decimal, Decimal | None]]:
-    if invoice.specification:
-        return [(line.code, line.net, line.vat, line.vat_rate) for line in invoice.lines]
-    rows = []
-    for row in invoice.invoice_lines:
-        rate = row.get("vat_rate")
-        rows.append(
-            (
-                str(row.get("code", "")),
-                Decimal(str(row.get("net", "0"))),
-                Decimal(str(row.get("vat", "0"))),
-                None if rate in (None, "") else Decimal(str(rate)),
-            )
-        )
-    return rows
-
-
 def rate_of(rate: Decimal | None, net: Decimal, vat: Decimal) -> Decimal | None:
     """The line's VAT rate; when the specification names none, the whole percentage its amounts make."""
     if rate is not None:
@@ -181,6 +163,8 @@ def rate_of(rate: Decimal | None, net: Decimal, vat: Decimal) -> Decimal | None:
 
 def describe(line_type: LineType, rate: Decimal | None) -> str:
     label = line_type.label_nl if line_type.known else f"{line_type.code} (onbekend regeltype)"
+    if line_type.is_turnover:
+        return f"{label} (omzet geïnd door bol.com, verrekend)"
     return label if rate is not None else f"{label} (vrijgesteld van btw)"
 
 

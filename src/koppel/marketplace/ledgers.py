@@ -1,5 +1,6 @@
 """Which ledger account each line type of a marketplace invoice is booked on: the merchant's choice in the
-Configuration tab, else a default picked from the target's chart of accounts by the account's name."""
+Configuration tab, else a default picked from the target's chart of accounts by the account's name (costs
+on cost accounts; turnover, which the sales invoices booked, on a clearing account)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from .models import LedgerChoice
 
 #: Words in an account's name that make it the default for a group, best first (Dutch charts first).
 GROUP_WORDS: dict[str, tuple[str, ...]] = {
+    # Turnover is settled, not earned again: a clearing account (a balance-sheet account).
+    "turnover": (
+        "tussenrekening bol",
+        "tussenrekening",
+        "kruisposten",
+        "te rubriceren",
+        "clearing",
+        "suspense",
+    ),
     "commission": ("provisie", "commissie", "verkoopkosten", "commission", "fees"),
     "logistics": ("verzendkosten", "verzend", "porto", "logistiek", "transport", "shipping"),
     "fbb": ("fulfilment", "fulfillment", "logistiek", "opslag", "verzend", "shipping"),
@@ -31,8 +41,8 @@ def default_account(accounts: Iterable[LedgerAccount], line_type: LineType) -> L
     accounts = list(accounts)
     costs = [a for a in accounts if a.account_type.lower() in COST_TYPES] or accounts
     group = line_type.group if line_type.known else "other"
-    # The suspense account is no cost account (Moneybird: ``temporary``): looked for among all.
-    searched = accounts if group == "other" else costs
+    # Suspense and clearing accounts are no cost accounts (Moneybird: ``temporary``): sought among all.
+    searched = accounts if group in ("other", "turnover") else costs
     return (
         named(searched, GROUP_WORDS.get(group, GROUP_WORDS["other"]))
         or named(accounts, GROUP_WORDS["other"])

@@ -63,6 +63,21 @@ class MarketplaceInvoice(models.Model):
     def lines(self) -> list[SpecificationLine]:
         return [line_from_json(row) for row in self.specification]
 
+    def amounts(self) -> list[tuple[str, Decimal, Decimal, Decimal | None]]:
+        """``(line type, net, VAT, rate)`` of the invoice's own lines (the UBL: the legal document, whose
+        VAT is computed per line), or, when it has none, of the specification's transactions."""
+        if not self.invoice_lines:
+            return [(line.code, line.net, line.vat, line.vat_rate) for line in self.lines]
+        return [
+            (
+                str(row.get("code", "")),
+                Decimal(str(row.get("net", "0"))),
+                Decimal(str(row.get("vat", "0"))),
+                None if row.get("vat_rate") in (None, "") else Decimal(str(row["vat_rate"])),
+            )
+            for row in self.invoice_lines
+        ]
+
 
 class LedgerChoice(models.Model):
     """Which of the target's ledger accounts a line type of the marketplace's invoices is booked on."""

@@ -73,12 +73,12 @@ def reconcile(invoice: MarketplaceInvoice) -> Reconciliation:
     lines = invoice.lines
     paid = paid_per_order([line for line in lines if line.code in TURNOVER_CODES])
     result.turnover = cents(sum(paid.values(), ZERO))
-    for line in lines:
-        line_type = source.line_type(line.code)
-        if line_type.is_turnover or line.code in TURNOVER_CODES:
+    for code, net, vat, _rate in invoice.amounts():
+        line_type = source.line_type(code)
+        if line_type.is_turnover or code in TURNOVER_CODES:
             continue
         group = line_type.group if line_type.known else "other"
-        result.costs[group] = cents(result.costs.get(group, ZERO) + line.net + line.vat)
+        result.costs[group] = cents(result.costs.get(group, ZERO) + net + vat)
     result.costs = {g: result.costs[g] for g in GROUPS if g in result.costs}
     if not paid:
         return result

@@ -196,9 +196,9 @@ def ledger_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def line_type_codes(connection: Connection) -> list[str]:
-    """Every cost line type the connector knows, and any unknown one seen on this connection's invoices."""
+    """Every line type the connector knows, and any unknown one seen on this connection's invoices."""
     source = connection.source_class
-    codes = [code for code in source.line_type_codes() if not source.line_type(code).is_turnover]
+    codes = list(source.line_type_codes())
     for invoice in connection.marketplace_invoices.only("unknown_types"):
         codes += [code for code in invoice.unknown_types if code not in codes]
     return codes

@@ -100,12 +100,15 @@ class RetailerInvoice:
     currency: str = "EUR"
 
     def lines(self) -> list[InvoiceLine]:
+        """One line per line type and rate; its VAT computed on the line's amount (as EN 16931 computes
+        VAT on the taxable amount), so it may differ a cent from the sum of the transactions' VAT."""
         grouped: dict[tuple[str, Decimal], InvoiceLine] = {}
         for t in self.transactions:
             line = grouped.setdefault((t.code, t.vat_rate), InvoiceLine(t.code, t.vat_rate))
             line.quantity += t.quantity
             line.amount += t.amount
-            line.vat += t.vat
+        for line in grouped.values():
+            line.vat = cents(line.amount * line.vat_rate / 100) if line.vat_rate else cents(ZERO)
         return list(grouped.values())
 
     @property
@@ -115,7 +118,7 @@ class RetailerInvoice:
 
     @property
     def vat(self) -> Decimal:
-        return sum((t.vat for t in self.transactions), ZERO)
+        return sum((line.vat for line in self.lines()), ZERO)
 
     @property
     def payable(self) -> Decimal:
