@@ -51,6 +51,8 @@ def api_rates(target: TargetAccount) -> set[Decimal]:
     if target.kind == "factuursturen":
         response = httpx.get(f"{target.url}/taxes", auth=(target.username, target.api_key))
         return {Decimal(tax["percentage"]) for tax in response.json()}
+    if target.kind == "moneybird":
+        return {Decimal(rate["percentage"]) for rate in target.api("GET", "tax_rates.json").json()}
     taxes = target.api("GET", "settings", params={"fields": "taxes"}).json()["taxes"]
     return {Decimal(tax["rate"]) for tax in taxes.values()}
 

@@ -4,6 +4,7 @@ merchant or bookkeeper sees: the record's state and reason, and the invoices and
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -175,7 +176,7 @@ def test_target_rejection_carries_the_targets_own_message(shop, target, target_c
     target_connection.save()
     record = book(shop, target_connection, deliver, make_order(customer=customer))
     assert (record.state, record.error_code) == (State.ERROR, "TARGET_REJECTED")
-    assert "answered 400" in record.message
+    assert re.search(r"answered 4\d\d", record.message)  # 400 or, Moneybird's, 422
     assert words in record.message.lower()
     assert target.invoices == []
 
