@@ -94,8 +94,8 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     ),
     Code.PURCHASES_NOT_SUPPORTED: (
         _(
-            "A marketplace invoice (bol.com's commission, labels, advertising) is a purchase invoice, and the "
-            "connection's target makes sales invoices only. The invoice is kept with its PDF, UBL and "
+            "A marketplace invoice (bol.com's commission, labels, advertising) is a purchase invoice, and "
+            "the connection's target makes sales invoices only. The invoice is kept with its PDF, UBL and "
             "specification."
         ),
         _(
@@ -104,11 +104,8 @@ REMEDIES: dict[Code, tuple[str, str]] = {
         ),
     ),
     Code.NO_PURCHASE_LINES: (
-        _(
-            "The marketplace invoice holds only turnover, which the sales invoices already booked: nothing "
-            "to book as a purchase."
-        ),
-        _("Nothing to do; its reconciliation is on the connection's bol.com invoices page."),
+        _("The marketplace invoice has no lines (nor a specification): there is nothing to book."),
+        _("Nothing to do; its PDF and UBL are on the connection's bol.com invoices page."),
     ),
     Code.CONNECTION_OFF: (
         _(
