@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from koppel.documents.marketplace import InvoiceFiles, InvoiceSummary, LineType
 from koppel.documents.model import Invoice, Order, Party
 from koppel.documents.purchases import PurchaseInvoice
+from koppel.documents.refunds import Refund
 
 from .errors import NotFound, OrderInvalid
 from .http import CallLog
@@ -383,6 +384,26 @@ class SourceConnector(ABC, Credentialed):
         """Every line type the connector knows (the ledger settings offer each)."""
         return []
 
+    # -- refunds and returns: credit notes (``supports_refunds``) --------------------------------------------
+
+    #: Whether the platform has refunds (or returns, or cancellations after invoicing) to credit.
+    supports_refunds: ClassVar[bool] = False
+
+    def refunds_of(self, payload: Mapping[str, Any]) -> list[Refund]:
+        """The refunds an order's payload shows (Shopify's ``refunds``; bol.com's items cancelled after the
+        order was invoiced). The default is none."""
+        return []
+
+    def fetch_refunds(self, order_id: str) -> list[Refund]:
+        """Every refund of the order, fetched (WooCommerce reads ``/orders/{id}/refunds``). The default
+        reads them from the order's payload."""
+        return self.refunds_of(self.fetch_order(order_id))
+
+    def iter_refunds(self, since: datetime) -> Iterator[Refund]:
+        """Refunds made since ``since`` that no order notice names (bol.com's handled returns), polled with
+        the orders. The default is none: refunds show in their orders."""
+        return iter(())
+
 
 class TargetConnector(ABC, Credentialed):
     """An invoicing or accounting system that receives debtors and invoices."""
@@ -452,6 +473,25 @@ class TargetConnector(ABC, Credentialed):
     @abstractmethod
     def planned_requests(cls, invoice: Invoice, settings: Any) -> list[PlannedRequest]:
         """Exactly what booking ``invoice`` for a new debtor sends, without calling anything."""
+
+    # -- credit notes: the refunds of booked invoices -------------------------------------------------------
+
+    def find_credit_note(self, credit: Invoice) -> BookedInvoice | None:
+        """The credit note the target has with ``credit.order_number`` as its reference (see
+        :func:`koppel.documents.refunds.credit_reference`), booked by Koppel or by hand."""
+        raise NotImplementedError(f"{self.label} has no credit notes in Koppel yet")
+
+    def create_credit_note(self, credit: Invoice, debtor: Debtor) -> BookedInvoice:
+        """Book ``credit`` (``credit.is_credit_note``: positive amounts, ``credit_for``/``credit_for_id`` the
+        invoice it credits) for ``debtor`` in the target's own way (a negative invoice referring to the
+        original, the target's credit-note type, a credit invoice), such that :meth:`find_credit_note` finds
+        it; then send it as the connection's settings say. Failures after it exists go in ``note``."""
+        raise NotImplementedError(f"{self.label} has no credit notes in Koppel yet")
+
+    @classmethod
+    def planned_credit_requests(cls, credit: Invoice, settings: Any) -> list[PlannedRequest]:
+        """Exactly what booking the credit note ``credit`` for a known debtor sends (``koppel preview``)."""
+        return []
 
     # -- purchase invoices: only bookkeeping targets (``books_purchases``) -----------------------------------
 

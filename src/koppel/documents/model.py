@@ -90,6 +90,9 @@ class OrderLine:
     total: Decimal | None = None
     #: Why this VAT rate, when the platform gave none and Koppel chose it (bol.com: "9%: the rate for EAN …").
     vat_reason: str = ""
+    #: The VAT category (UNCL5305: S, Z, E, K, G, O, AE) when the VAT rules decided one; empty: derived
+    #: from the rate (:func:`vat_category_of`).
+    vat_category: str = ""
 
     @property
     def amount(self) -> Decimal:
@@ -149,6 +152,8 @@ class InvoiceLine:
     #: The line's amount was stated by the shop rather than quantity × unit price.
     exact_total: bool = False
     vat_reason: str = ""
+    #: See :attr:`OrderLine.vat_category`.
+    vat_category: str = ""
 
     def unit_price_for(self, *, include_vat: bool) -> Decimal:
         """The unit price incl. or excl. VAT, converted when the target keeps prices the other way.
@@ -182,6 +187,7 @@ class InvoiceLine:
             "vat": fmt(self.vat),
             "gross": fmt(self.gross),
             **({"vat_reason": self.vat_reason} if self.vat_reason else {}),
+            **({"vat_category": self.vat_category} if self.vat_category else {}),
         }
 
 
@@ -212,6 +218,19 @@ class Invoice:
     vat_totals: tuple[VatTotal, ...] = field(default=())
     #: What the rounding line absorbs: the shop's total minus the per-line sum (zero when they agree).
     rounding_difference: Decimal = ZERO
+    #: The legal mention the VAT rules require on the invoice (an intra-community supply's "btw verlegd",
+    #: an export's), empty when none.
+    vat_note: str = ""
+    #: A credit note: the target's number (and id) of the invoice it credits. A credit note's amounts are
+    #: positive (what is credited); each target books it its own way (a negative invoice, a credit note).
+    credit_for: str = ""
+    credit_for_id: str = ""
+    #: Why it is credited (a refund, a return, a cancellation), in the platform's words.
+    credit_reason: str = ""
+
+    @property
+    def is_credit_note(self) -> bool:
+        return bool(self.credit_for or self.credit_for_id)
 
     @property
     def net(self) -> Decimal:
@@ -253,6 +272,16 @@ class Invoice:
                 for t in self.vat_totals
             ],
             "totals": {"net": fmt(self.net), "vat": fmt(self.vat), "gross": fmt(self.gross)},
+            **({"vat_note": self.vat_note} if self.vat_note else {}),
+            **(
+                {
+                    "credit_for": self.credit_for,
+                    "credit_for_id": self.credit_for_id,
+                    "credit_reason": self.credit_reason,
+                }
+                if self.is_credit_note
+                else {}
+            ),
         }
 
 
@@ -280,7 +309,18 @@ def invoice_line(line: OrderLine, *, prices_include_vat: bool) -> InvoiceLine:
         sku=line.sku,
         exact_total=line.total is not None,
         vat_reason=line.vat_reason,
+        vat_category=line.vat_category,
     )
+
+
+def vat_category_of(line: InvoiceLine, invoice: Invoice) -> str:
+    """The line's VAT category: the one the VAT rules set, else S for a rate above 0, K for 0% on an
+    intra-community supply, Z for another 0%."""
+    if line.vat_category:
+        return line.vat_category
+    if line.vat_rate > ZERO:
+        return "S"
+    return "K" if invoice.intra_community else "Z"
 
 
 def rounding_line(difference: Decimal, *, prices_include_vat: bool) -> InvoiceLine:
@@ -341,4 +381,5 @@ __all__ = [
     "build_invoice",
     "country_by_code",
     "invoice_line",
+    "vat_category_of",
 ]

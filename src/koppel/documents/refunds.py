@@ -1,0 +1,133 @@
+"""The canonical refund and the credit note Koppel books for it.
+
+A source connector maps its platform's refund (Shopify's ``refunds``, WooCommerce's order refunds, a bol.com
+return handled with an accepted result, a bol.com cancellation of an item already invoiced) into a
+:class:`Refund`: what was refunded, line by line, at the VAT rate of the order line it refunds (the source
+knows which line that is). :func:`build_credit_note` turns it into an :class:`~.model.Invoice` that credits
+the order's invoice: positive amounts (what is credited) and ``credit_for`` naming the invoice. Pure Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from .model import Invoice, LineKind, OrderLine, Party, VatTotal, invoice_line
+from .money import ZERO, cents
+
+#: A credit note's reference: the order number, then the refund's own id (bounded, as references are).
+REFERENCE_LENGTH = 60
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    """One refunded line, with positive quantity and amount.
+
+    ``amount`` is incl. VAT when the refund's ``prices_include_vat``, else excl.; ``vat_rate`` is the rate
+    of the order line refunded. A refund of an amount without items (Shopify's order adjustment, a
+    WooCommerce refund of an amount) is a line of kind ``fee`` (or ``shipping``) with quantity 1."""
+
+    description: str
+    quantity: Decimal
+    amount: Decimal
+    vat_rate: Decimal
+    kind: LineKind = LineKind.PRODUCT
+    sku: str = ""
+    vat_reason: str = ""
+    vat_category: str = ""
+
+    @property
+    def unit_price(self) -> Decimal:
+        return cents(self.amount / self.quantity) if self.quantity else self.amount
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """A refund of part or all of an order, as the platform reported it.
+
+    ``refund_id`` is unique per connection (the platform's refund id, bol.com's RMA id, or
+    ``cancel-<order item id>`` for a cancellation); ``order_id`` is the id of the order record it refunds
+    (the id the source's ``order_id`` gives that order's payload). ``total`` is what the customer got back
+    (incl. VAT), positive."""
+
+    source: str
+    refund_id: str
+    order_id: str
+    created_at: datetime
+    currency: str
+    prices_include_vat: bool
+    lines: tuple[RefundLine, ...]
+    total: Decimal
+    reason: str = ""
+    #: The raw refund (or return, or cancelled items) as the platform sent it.
+    raw: dict | None = None
+
+
+def credit_reference(order_number: str, refund_id: str) -> str:
+    """``<order number>-CR<refund id>``: how a target finds the credit note again before creating it."""
+    return f"{order_number}-CR{refund_id}"[:REFERENCE_LENGTH]
+
+
+def build_credit_note(
+    refund: Refund,
+    invoice: Invoice,
+    *,
+    invoice_number: str,
+    invoice_id: str = "",
+    customer: Party | None = None,
+) -> Invoice:
+    """The credit note for ``refund`` of the order whose booked invoice is ``invoice`` (the target's number
+    ``invoice_number``, id ``invoice_id``): the refunded lines at their VAT rates, positive amounts, the same
+    customer and VAT treatment as the invoice."""
+    lines = tuple(
+        invoice_line(
+            OrderLine(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                kind=line.kind,
+                sku=line.sku,
+                total=line.amount,
+                vat_reason=line.vat_reason,
+                vat_category=line.vat_category,
+            ),
+            prices_include_vat=refund.prices_include_vat,
+        )
+        for line in refund.lines
+    )
+    rates: dict[Decimal, list] = {}
+    for line in lines:
+        rates.setdefault(line.vat_rate, []).append(line)
+    vat_totals = tuple(
+        VatTotal(rate, sum((x.net for x in group), ZERO), sum((x.vat for x in group), ZERO))
+        for rate, group in sorted(rates.items())
+    )
+    return replace(
+        invoice,
+        order_number=credit_reference(invoice.order_number, refund.refund_id),
+        date=refund.created_at.date(),
+        customer=customer or invoice.customer,
+        lines=lines,
+        prices_include_vat=refund.prices_include_vat,
+        vat_totals=vat_totals,
+        rounding_difference=ZERO,
+        credit_for=invoice_number,
+        credit_for_id=invoice_id,
+        credit_reason=refund.reason,
+    )
+
+
+def refunded_total(refund: Refund) -> Decimal:
+    """What the credit note's lines add up to, incl. VAT (equal to ``refund.total`` for a consistent
+    refund)."""
+    return cents(
+        sum(
+            (
+                line.amount if refund.prices_include_vat else cents(line.amount * (1 + line.vat_rate / 100))
+                for line in refund.lines
+            ),
+            ZERO,
+        )
+    )
