@@ -22,6 +22,12 @@ class Code(StrEnum):
     BEFORE_START_DATE = "BEFORE_START_DATE"
     CONNECTION_OFF = "CONNECTION_OFF"
     ORDER_CANCELLED = "ORDER_CANCELLED"
+    VAT_RATE_MISMATCH = "VAT_RATE_MISMATCH"
+    # Refunds and returns (credit notes)
+    REFUND_WAITS_FOR_INVOICE = "REFUND_WAITS_FOR_INVOICE"
+    REFUND_ORDER_NOT_BOOKED = "REFUND_ORDER_NOT_BOOKED"
+    REFUND_NOT_INVOICED = "REFUND_NOT_INVOICED"
+    CREDIT_NOTES_OFF = "CREDIT_NOTES_OFF"
     # Marketplace invoices (bol.com's own invoices to the merchant)
     PURCHASES_NOT_SUPPORTED = "PURCHASES_NOT_SUPPORTED"
     NO_PURCHASE_LINES = "NO_PURCHASE_LINES"
@@ -91,6 +97,39 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     Code.ORDER_CANCELLED: (
         _("The whole order was cancelled before it was booked (by the customer or the marketplace)."),
         _("Nothing to do: a cancelled order is not invoiced."),
+    ),
+    Code.VAT_RATE_MISMATCH: (
+        _(
+            "The VAT rate the shop charged differs from the rate the VAT rules give for this sale (the "
+            "customer's country, OSS, an intra-community supply or an export): Koppel does not book a wrong "
+            "amount."
+        ),
+        _(
+            "Check the shop's tax settings for that country (and the connection's OSS setting), correct the "
+            "order in the shop, then press Process."
+        ),
+    ),
+    Code.REFUND_WAITS_FOR_INVOICE: (
+        _("A refund whose order is not booked yet: the credit note needs the invoice it credits."),
+        _("Nothing to do: it is booked as soon as its order's invoice is."),
+    ),
+    Code.REFUND_ORDER_NOT_BOOKED: (
+        _(
+            "A refund of an order Koppel has not booked (it is in error, skipped, or never reached Koppel), "
+            "so there is no invoice to credit."
+        ),
+        _(
+            "Book the order first (see its record, or fetch it with Where is order X?); the refund follows. "
+            "An order booked by hand needs its credit note made by hand too."
+        ),
+    ),
+    Code.REFUND_NOT_INVOICED: (
+        _("The cancelled or refunded items were never on the booked invoice: there is nothing to credit."),
+        _("Nothing to do."),
+    ),
+    Code.CREDIT_NOTES_OFF: (
+        _("Credit notes are switched off for this connection: the refund is kept, not booked."),
+        _("Switch credit notes on in the Configuration tab and press Process to book it."),
     ),
     Code.PURCHASES_NOT_SUPPORTED: (
         _(
