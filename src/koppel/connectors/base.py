@@ -394,6 +394,11 @@ class SourceConnector(ABC, Credentialed):
         order was invoiced). The default is none."""
         return []
 
+    def refund_hint(self, payload: Mapping[str, Any]) -> bool:
+        """Whether the order's payload shows refunds to fetch (``fetch_refunds`` is then called). The
+        default: :meth:`refunds_of` finds some."""
+        return bool(self.refunds_of(payload))
+
     def fetch_refunds(self, order_id: str) -> list[Refund]:
         """Every refund of the order, fetched (WooCommerce reads ``/orders/{id}/refunds``). The default
         reads them from the order's payload."""

@@ -62,6 +62,9 @@ class Refund:
     reason: str = ""
     #: The raw refund (or return, or cancelled items) as the platform sent it.
     raw: dict | None = None
+    #: An invoice booked after this refund already leaves its lines out (bol.com's cancelled items are not
+    #: invoiced): only what was cancelled after the invoice is credited.
+    reduces_invoice: bool = False
 
 
 def credit_reference(order_number: str, refund_id: str) -> str:
@@ -131,3 +134,80 @@ def refunded_total(refund: Refund) -> Decimal:
             ZERO,
         )
     )
+
+
+def refund_to_json(refund: Refund) -> dict:
+    """The refund as a record keeps it (its payload)."""
+    return {
+        "source": refund.source,
+        "refund_id": refund.refund_id,
+        "order_id": refund.order_id,
+        "created_at": refund.created_at.isoformat(),
+        "currency": refund.currency,
+        "prices_include_vat": refund.prices_include_vat,
+        "total": str(refund.total),
+        "reason": refund.reason,
+        "reduces_invoice": refund.reduces_invoice,
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": str(line.quantity),
+                "amount": str(line.amount),
+                "vat_rate": str(line.vat_rate),
+                "kind": str(line.kind),
+                "sku": line.sku,
+                "vat_reason": line.vat_reason,
+                "vat_category": line.vat_category,
+            }
+            for line in refund.lines
+        ],
+        "raw": refund.raw,
+    }
+
+
+def refund_from_json(data: dict) -> Refund:
+    return Refund(
+        source=str(data["source"]),
+        refund_id=str(data["refund_id"]),
+        order_id=str(data["order_id"]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        currency=str(data.get("currency") or "EUR"),
+        prices_include_vat=bool(data.get("prices_include_vat", True)),
+        total=Decimal(str(data["total"])),
+        reason=str(data.get("reason") or ""),
+        reduces_invoice=bool(data.get("reduces_invoice")),
+        lines=tuple(
+            RefundLine(
+                description=str(row["description"]),
+                quantity=Decimal(str(row["quantity"])),
+                amount=Decimal(str(row["amount"])),
+                vat_rate=Decimal(str(row["vat_rate"])),
+                kind=LineKind(row.get("kind") or LineKind.PRODUCT),
+                sku=str(row.get("sku") or ""),
+                vat_reason=str(row.get("vat_reason") or ""),
+                vat_category=str(row.get("vat_category") or ""),
+            )
+            for row in data.get("lines") or []
+        ),
+        raw=data.get("raw"),
+    )
+
+
+def less_what_was_left_out(refund: Refund, earlier: Refund | None) -> Refund:
+    """A ``reduces_invoice`` refund less the quantities the invoice already left out (``earlier``: the same
+    refund as the booked order showed it)."""
+    if earlier is None or not refund.reduces_invoice:
+        return refund
+    left_out: dict[str, Decimal] = {}
+    for line in earlier.lines:
+        left_out[line.sku] = left_out.get(line.sku, ZERO) + line.quantity
+    lines = []
+    for line in refund.lines:
+        already = min(left_out.get(line.sku, ZERO), line.quantity)
+        left_out[line.sku] = left_out.get(line.sku, ZERO) - already
+        quantity = line.quantity - already
+        if quantity > 0:
+            amount = cents(line.amount * quantity / line.quantity)
+            lines.append(replace(line, quantity=quantity, amount=amount))
+    reduced = replace(refund, lines=tuple(lines))
+    return replace(reduced, total=refunded_total(reduced))

@@ -27,3 +27,17 @@ def handler(kind: str) -> Handler:
         return _HANDLERS[kind]
     except KeyError:
         raise LookupError(f"no handler for records of kind {kind!r}") from None
+
+
+#: Called with a record that has just been booked (e.g. the refunds that waited for an order's invoice).
+_BOOKED: list[Callable[[Record], Any]] = []
+
+
+def on_booked(callback: Callable[[Record], Any]) -> None:
+    if callback not in _BOOKED:
+        _BOOKED.append(callback)
+
+
+def booked(record: Record) -> None:
+    for callback in _BOOKED:
+        callback(record)

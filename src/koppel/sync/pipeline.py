@@ -144,6 +144,7 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
         pauses.release(record.connection_id, probing)
     if outcome.state == State.HANDLED:
         health.working_again(record.connection)
+        kinds.booked(record)
     return outcome
 
 

@@ -13,7 +13,7 @@ from koppel.documents.i18n import Text as _
 from koppel.documents.i18n import stored
 
 from .models import Kind, Record, State
-from .tasks import enqueue_process, recheck_record
+from .tasks import discover_refunds, enqueue_process, recheck_record
 
 #: When the shop reports a change, these records get another try.
 REQUEUE_ON_CHANGE = frozenset({State.OPEN, State.ERROR})
@@ -54,6 +54,13 @@ def note_order(
                 return record, False
             if payload != record.payload:
                 return record, requeue(record, trigger=via, payload=payload)
+        if (
+            record.state == State.HANDLED
+            and payload != record.payload
+            and connection.source_class.supports_refunds
+        ):
+            # A booked order reported again: a refund may be why (its credit note is a record of its own).
+            discover_refunds.enqueue(record.pk, payload, via)
     return record, False
 
 

@@ -83,10 +83,28 @@ def poll_connection(connection_id: int, attempt: int = 1) -> int:
         return seen
     finally:
         source.close()
+    try:
+        from .refunds import poll_refunds
+
+        poll_refunds(connection, since)
+    except ConnectorError as exc:  # the orders were read: the next poll reads the refunds again
+        logger.warning("Refunds of connection %s not read: %s", connection_id, exc.message)
     Connection.objects.filter(pk=connection_id).update(
         poll_cursor=started, last_polled_at=timezone.now(), last_poll_error=""
     )
     return seen
+
+
+@task()
+def discover_refunds(record_id: int, payload: dict | None = None, trigger: str = "") -> int:
+    """A booked order was reported again: its refunds get records (see ``koppel.sync.refunds``)."""
+    from . import refunds
+
+    try:
+        return refunds.discover(record_id, payload, trigger)
+    except ConnectorError as exc:  # the next notice, the poll or the night looks again
+        logger.warning("Refunds of record %s not read: %s", record_id, exc.message)
+        return 0
 
 
 @task()
