@@ -163,3 +163,50 @@ def test_a_sales_only_target_keeps_the_invoice_for_download(account, bol_shop, a
     record = Record.objects.get(connection=connection, kind=Kind.MARKETPLACE_INVOICE)
     assert record.state == State.SKIPPED and record.error_code == Code.PURCHASES_NOT_SUPPORTED
     assert MarketplaceInvoice.objects.get(connection=connection).pdf[:4] == b"%PDF"
+
+
+def test_the_specification_per_line_type_sums_to_the_invoice_lines(month, moneybird) -> None:
+    month.issue(corrections=True)
+    fetch_and_book(month)
+    invoice = MarketplaceInvoice.objects.get(connection=month.connection)
+    per_type: dict[str, Decimal] = {}
+    for line in invoice.lines:
+        per_type[line.code] = per_type.get(line.code, Decimal(0)) + line.net
+    on_invoice: dict[str, Decimal] = {}
+    for row in invoice.invoice_lines:
+        on_invoice[row["code"]] = on_invoice.get(row["code"], Decimal(0)) + Decimal(row["net"])
+    assert per_type == on_invoice
+    assert invoice.unknown_types == []
+    (booked,) = purchase_invoices(moneybird)  # every line type known: the total is bol's, to the cent
+    assert Decimal(booked["total_price_incl_tax"]) == invoice.payable == invoice.total_incl
+
+
+def test_a_429_storm_while_fetching_is_waited_out(month, moneybird, bol_shop) -> None:
+    month.issue()
+    bol_shop.knobs(force_429=6, retry_after=1)
+    summary = fetch_and_book(month)
+    assert (summary.new, summary.files) == (1, 1)
+    record = Record.objects.get(connection=month.connection, kind=Kind.MARKETPLACE_INVOICE)
+    assert record.state == State.HANDLED, record.message
+    assert len(purchase_invoices(moneybird)) == 1
+
+
+def test_the_ledger_account_per_line_type_is_chosen_and_used(merchant, month, moneybird) -> None:
+    accounts = {a["name"]: a["id"] for a in moneybird.state()["ledger_accounts"]}
+    page = merchant.get(f"/marketplace-invoices/{month.connection.pk}/ledgers/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "ledger-COMMISSION" in text and "Default: Kosten verkoopprovisie" in text
+    saved = merchant.post(
+        f"/marketplace-invoices/{month.connection.pk}/ledgers/",
+        {"ledger-COMMISSION": accounts["Bankkosten"], "ledger-SHIPMENT_LABEL": "not-an-account"},
+    )
+    assert saved.status_code == 302
+    month.issue()
+    fetch_and_book(month)
+    (booked,) = purchase_invoices(moneybird)
+    by_ledger = {line["description"]: line["ledger_account_id"] for line in booked["details"]}
+    commission = next(v for k, v in by_ledger.items() if k.startswith("Commissie"))
+    label = next(v for k, v in by_ledger.items() if k.startswith("Verzendlabel"))
+    assert commission == accounts["Bankkosten"]
+    assert label == accounts["Verzendkosten"]  # an unknown account id is not kept: the default holds
