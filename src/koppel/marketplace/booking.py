@@ -57,8 +57,9 @@ def attempt_marketplace_invoice(record: Record, log: CallLog, owner: str, probin
         )
     target = connection.target(log)
     try:
-        purchase = purchase_invoice(connection, invoice, target.ledger_accounts())
-        record.document = purchase_as_dict(purchase)
+        accounts = target.ledger_accounts()
+        purchase = purchase_invoice(connection, invoice, accounts)
+        record.document = purchase_as_dict(purchase, {a.id: a.name for a in accounts})
         if not purchase.lines:
             return Outcome(State.SKIPPED, Code.NO_PURCHASE_LINES, _("The invoice has no lines to book"))
         existing = target.find_purchase_invoice(purchase)
@@ -168,7 +169,9 @@ def describe(line_type: LineType, rate: Decimal | None) -> str:
     return label if rate is not None else f"{label} (vrijgesteld van btw)"
 
 
-def purchase_as_dict(purchase: PurchaseInvoice) -> dict[str, Any]:
+def purchase_as_dict(
+    purchase: PurchaseInvoice, account_names: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "kind": "purchase_invoice",
         "reference": purchase.reference,
@@ -183,6 +186,7 @@ def purchase_as_dict(purchase: PurchaseInvoice) -> dict[str, Any]:
                 "vat_rate": None if line.vat_rate is None else str(line.vat_rate),
                 "vat": str(line.vat),
                 "ledger_account_id": line.ledger_account_id,
+                "ledger_account": (account_names or {}).get(line.ledger_account_id, ""),
             }
             for line in purchase.lines
         ],

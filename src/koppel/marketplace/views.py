@@ -89,6 +89,7 @@ def invoice_detail(request: HttpRequest, pk: int, invoice_id: str) -> HttpRespon
         "source": source,
         "invoice": invoice,
         "result": result,
+        "costs": [(charts.group_label(group, language), amount) for group, amount in result.costs.items()],
         "record": invoice.record,
         "document": invoice.record.document if invoice.record else None,
         "lines": [(line, source.line_type(line.code).label(language)) for line in invoice.lines[:500]],
