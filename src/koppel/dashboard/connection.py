@@ -79,15 +79,24 @@ def start_of(day: date) -> datetime:
 
 
 def fetched_choices(connection: Connection) -> dict[str, list[tuple[str, str]] | None]:
-    """Choices that live in the target (invoice layouts); ``None`` when they cannot be fetched now."""
+    """Choices that live in the target (invoice layouts; a bookkeeping target's ledger accounts); ``None``
+    when they cannot be fetched now."""
+    books = connection.target_class.books_purchases
+    unknown: dict[str, list[tuple[str, str]] | None] = {"layouts": None, "ledger_accounts": None}
     try:
         target = connection.target()
     except ConnectorError:
-        return {"layouts": None}
+        return unknown
     try:
-        return {"layouts": [(layout.id, layout.name or layout.id) for layout in target.layouts()]}
+        choices = {"layouts": [(layout.id, layout.name or layout.id) for layout in target.layouts()]}
+        if books:
+            accounts = target.ledger_accounts()
+            choices["ledger_accounts"] = [
+                (a.id, f"{a.name} ({a.code})" if a.code else a.name) for a in accounts
+            ]
+        return choices
     except ConnectorError:
-        return {"layouts": None}
+        return unknown
     finally:
         target.close()
 
