@@ -83,6 +83,19 @@ class BolShop:
         assert response.status_code == 200, response.text
         return response.json()["order"]
 
+    def return_items(self, order_id: str, **body: Any) -> dict[str, Any]:
+        """The customer returns shipped items (``items``, ``reason``, ``handle``: see ``return_control``)."""
+        response = httpx.post(f"{self.control}/orders/{order_id}/return", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["return"]
+
+    def handle_return(self, rma_id: str, handling_result: str = "RETURN_RECEIVED", **body: Any) -> dict:
+        """The retailer (or bol's warehouse) handles a return item at once."""
+        body = {"handling_result": handling_result, **body}
+        response = httpx.post(f"{self.control}/returns/{rma_id}/handle", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["return"]
+
     def request_invoice(self, shipment_id: str, **body: Any) -> dict[str, Any]:
         response = httpx.post(f"{self.control}/shipments/{shipment_id}/invoice-request", json=body)
         assert response.status_code == 201, response.text

@@ -34,6 +34,21 @@ api.bol.com, so there is no shop in the path:
   ``quantityShipped`` = what this shipment holds, ``unitPrice``, their share of ``commission``; billing
   details); ``POST /retailer/shipments`` (``ShipmentRequest``; the v10 successor of ``PUT
   /orders/shipment``) → 202 CREATE_SHIPMENT; FBB items cannot be shipped by the retailer (FAILURE).
+- Returns (:mod:`.returns`, :mod:`.return_state`): ``GET /retailer/returns`` (``page`` 50 a page,
+  ``handled`` true/false (Spring's booleans: also 1/0, yes/no, on/off; none: both), ``fulfilment-method``
+  FBR (default) / FBB) → ``ReturnsResponse``, handled returns newest registration first, unhandled ones
+  oldest first, each with the return items that match ``handled`` (an empty page is ``{ }``); ``GET
+  /retailer/returns/{return-id}`` → ``Return`` (items with ``title``, ``trackAndTrace``,
+  ``transporterName``, ``customerDetails``; unknown: 404); ``PUT /retailer/returns/{rma-id}``
+  (``{"handlingResult", "quantityReturned"}``) → 202 HANDLE_RETURN_ITEM, then the item is handled with
+  bol's processing result: ACCEPTED for RETURN_RECEIVED, STILL_APPROVED, EXCHANGE_PRODUCT and
+  REPAIR_PRODUCT, REJECTED for RETURN_DOES_NOT_MEET_CONDITIONS and CUSTOMER_KEEPS_PRODUCT_PAID (handled
+  again: the new result replaces the old); an unknown RMA id or a quantity above the expected one ends
+  FAILURE; ``POST /retailer/returns`` (``{"orderItemId", "quantityReturned", "handlingResult"}``, no
+  STILL_APPROVED) → 202 CREATE_RETURN_ITEM: a return of a shipped item, handled at once, its return id the
+  process status's entity id (more than was shipped and not yet returned: FAILURE). v10 has no RETURN
+  push notification resource (its subscriptions take PROCESS_STATUS, SHIPMENT, the offer events and
+  ORDER), so returns are found by polling.
 - Process status: writes answer 202 ``ProcessStatus`` PENDING; after ``process_delay_ms`` the change is made
   and the status is SUCCESS (or FAILURE with ``errorMessage``, e.g. more shipped than is open, an unknown
   order item). ``GET /shared/process-status/{id}``, ``GET /shared/process-status?entity-id&event-type``,
@@ -80,11 +95,12 @@ api.bol.com, so there is no shop in the path:
   every try disables its subscription, as bol does. GCP_PUBSUB and AWS_SQS subscriptions are kept but
   nothing is delivered to them.
 - Rate limits, per account and bucket (bol's published table): GET orders 25/min, GET orders/* 25/s, GET
-  shipments 25/min, POST shipments 25/s, GET shipments/* 50/min (also invoice requests), GET invoices
-  24/min, GET invoices/* 24/min (invoice and specification), bulk process status 2/s, everything else
-  25/s; the demo one generic 20/s bucket. Every answer past authentication has
-  ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (seconds until the window
-  ends); an empty bucket answers the recorded 429 with ``Retry-After`` (see :mod:`.ratelimit`).
+  shipments 25/min, POST shipments 25/s, GET shipments/* 50/min (also invoice requests), GET and POST
+  returns 20/min, GET and PUT returns/* 20/min, GET invoices 24/min, GET invoices/* 24/min (invoice and
+  specification), bulk process status 2/s, everything else 25/s; the demo one generic 20/s bucket. Every
+  answer past authentication has ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
+  ``X-RateLimit-Reset`` (seconds until the window ends); an empty bucket answers the recorded 429 with
+  ``Retry-After`` (see :mod:`.ratelimit`).
 - The demo environment serves one fixed data set to every account (bol's demo ids: orders 1042823870 (FBB),
   7616222700 and 7616222250 (FBR, shipped as shipment 914587795, which has an open invoice request));
   writes are validated and answered with a mocked process status (``"This is a mocked process status."``,
@@ -97,7 +113,12 @@ Control API (``/_sandbox/bol``): ``POST /shops`` (``{"shop", "client_id"?, "clie
 ``POST orders/{id}/ship`` (``{"items": [{"order_item_id", "quantity"}]?, "shipped_at"?,
 "shipment_reference"?, "transporter_code"?, "track_and_trace"?}``; FBB or FBR, all that is open by default)
 → 201 ``{"shipment": <v10 Shipment>}``, ``POST orders/{id}/cancel`` (``{"items": [...]?,
-"request_only"?, "at"?}``: the customer cancels, or only asks to) → ``{"order"}``, ``GET shipments/{id}``,
+"request_only"?, "at"?}``: the customer cancels, or only asks to) → ``{"order"}``, ``POST
+orders/{id}/return`` (``{"items": [{"order_item_id", "quantity"}]?, "reason"?, "detailed_reason"?,
+"comments"?, "registered_at"?, "handle"?: {"handling_result", "quantity"?, "at"?}}``: the customer returns
+shipped items, everything shipped by default; ``handle`` handles them at once) → 201 ``{"return"}``, ``POST
+returns/{rma_id}/handle`` (``{"handling_result", "quantity"?, "at"?}``: the retailer or, for FBB, bol's
+warehouse handles a return item) → ``{"return"}``, ``GET returns/{return_id}``, ``GET shipments/{id}``,
 ``POST shipments/{id}/invoice-request`` (``{"requested_at"?, "customer_account_number"?}``) → 201
 ``{"invoice_request"}``, ``GET invoices`` (uploads: shipment id, file name, size, sha256, status), ``GET
 invoices/{shipment_id}`` (the PDF), ``POST invoices`` (bol issues its own invoice for a period, from the
@@ -114,12 +135,12 @@ Knobs (per shop, :class:`.state.BolKnobs`): ``latency_ms``, ``error_rate`` (500/
 ``fail_invoice_uploads``, ``specification_page_size`` (25,000), ``rate_limit_window_scale`` (1.0: a
 bucket's window times this).
 
-Not simulated: returns, offers, shipping labels, the code flow of intermediaries, commission calculation
+Not simulated: offers, shipping labels, the code flow of intermediaries, commission calculation
 (15% of the item's total by default), VAT (bol sends none).
 Ids come from a seeded generator (deterministic for a given sequence of calls): order ids 10 digits
 starting 1, order item ids starting 6, shipment ids 9 digits starting 5, bol's invoice ids 13 digits
-starting 45. The demo serves bol's demo invoice 4500022543921 (the demo shipments, a compensation) for
-any period.
+starting 45, return ids 8 digits starting 1, RMA ids 8 digits starting 8. The demo serves bol's demo
+invoice 4500022543921 (the demo shipments, a compensation) for any period; it has no returns.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from .invoice_state import demo_invoice
 from .invoices import Invoices
 from .orders import Orders
 from .retailer_invoices import INVOICE_TYPES, SPECIFICATION_TYPES, RetailerInvoices
+from .returns import Returns
 from .state import Shop
 from .subscriptions import Subscriptions
 from .token import token
@@ -33,6 +34,7 @@ class BolSandbox:
         self._subscriptions = Subscriptions(self.core)
         self._invoices = Invoices(self.core)
         self._retailer_invoices = RetailerInvoices()
+        self._returns = Returns(self.core)
         self._control = Control(self.core)
 
     @property
@@ -73,6 +75,11 @@ class BolSandbox:
         router.get(f"{base}/shipments/invoices/requests", wrap(invoices.requests, demo))
         router.post(f"{base}/shipments/invoices/{{shipment_id}}", wrap(invoices.upload, demo))
         router.get(f"{base}/shipments/{{shipment_id}}", wrap(orders.get_shipment, demo))
+        returns = self._returns
+        router.get(f"{base}/returns", wrap(returns.list_returns, demo))
+        router.post(f"{base}/returns", wrap(returns.create, demo))
+        router.get(f"{base}/returns/{{return_id}}", wrap(returns.get_return, demo))
+        router.put(f"{base}/returns/{{rma_id}}", wrap(returns.handle, demo))
         bills = self._retailer_invoices
         router.get(f"{base}/invoices", wrap(bills.list, demo))
         router.get(f"{base}/invoices/{{invoice_id}}", wrap(bills.get, demo, INVOICE_TYPES))

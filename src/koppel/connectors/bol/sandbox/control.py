@@ -1,5 +1,6 @@
-"""The control API under ``/_sandbox/bol``: retailer accounts, orders placed, shipped and cancelled as a
-customer and bol would, invoice requests, knobs, the request log, push deliveries, uploaded invoices."""
+"""The control API under ``/_sandbox/bol``: retailer accounts, orders placed, shipped, cancelled and
+returned as a customer and bol would (returns: :mod:`.return_control`), invoice requests, knobs, the
+request log, push deliveries, uploaded invoices."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from koppel.sandbox.http import HTTPException, Request, Response, Router
 from . import build, invoice_state, render
 from .core import Core
 from .pages import Pages
+from .return_control import ReturnControl
 from .state import InvoiceRequest, Item, Shop, stamp
 
 Handler = Callable[..., Awaitable[Response]]
@@ -40,6 +42,7 @@ class Control:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.pages = Pages(core)
+        self.returns = ReturnControl(core)
 
     def router(self) -> Router:
         r = Router()
@@ -51,6 +54,9 @@ class Control:
             ("GET", "/orders/{order_id}", self._get_order),
             ("POST", "/orders/{order_id}/ship", self._ship),
             ("POST", "/orders/{order_id}/cancel", self._cancel),
+            ("POST", "/orders/{order_id}/return", self.returns.returned),
+            ("GET", "/returns/{return_id}", self.returns.get),
+            ("POST", "/returns/{rma_id}/handle", self.returns.handle),
             ("GET", "/shipments/{shipment_id}", self._get_shipment),
             ("POST", "/shipments/{shipment_id}/invoice-request", self._invoice_request),
             ("GET", "/invoices", self._invoices),

@@ -43,6 +43,8 @@ RULES = (
     _rule("shipments", "GET HEAD", "/retailer/shipments", 25, 60),
     _rule("create-shipment", "POST", "/retailer/shipments", 25, 1),
     _rule("shipment", "GET HEAD", "/retailer/shipments/*", 50, 60),
+    _rule("returns", "GET HEAD POST", "/retailer/returns", 20, 60),
+    _rule("return", "GET HEAD PUT", "/retailer/returns/*", 20, 60),
     _rule("invoices", "GET HEAD", "/retailer/invoices", 24, 60),
     _rule("invoice", "GET HEAD", "/retailer/invoices/*", 24, 60),
     _rule("bulk-process-status", "POST", "/shared/process-status", 2, 1),

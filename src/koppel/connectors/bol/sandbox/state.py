@@ -248,6 +248,8 @@ class Shop:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     retailer_invoices: dict[str, Any] = field(default_factory=dict)
     """bol's own invoices to the retailer, by invoice id (:class:`.invoice_state.RetailerInvoice`)."""
+    returns: dict[str, Any] = field(default_factory=dict)
+    """Customer returns, by return id (:class:`.return_state.Return`)."""
     tokens: dict[str, float] = field(default_factory=dict)
     """Issued access tokens and the epoch second at which each expires."""
     token_requests: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
