@@ -218,6 +218,24 @@ class TargetAccount:
             if r["method"] == "POST" and r["path"].rstrip("/").endswith("/invoices")
         ]
 
+    # Credit notes -------------------------------------------------------------------------------------------
+    @property
+    def credit_notes(self) -> list[dict[str, Any]]:
+        """The target's credit notes (negative invoices, credit notes, credit invoices), however made."""
+        return [note for note in self.invoices if self.invoice_total(note) < 0]
+
+    def credit_reference(self, note: dict[str, Any]) -> str:
+        """The reference a credit note is found by."""
+        raise NotImplementedError
+
+    def credit_refers_to(self, note: dict[str, Any], number: str, invoice_id: str) -> bool:
+        """Whether the credit note names (or links to) the invoice it credits."""
+        raise NotImplementedError
+
+    def book_credit_by_hand(self, reference: str) -> None:
+        """A credit note a bookkeeper typed in (minus 10.00 at 21%) with ``reference``, through the API."""
+        raise NotImplementedError
+
 
 class Administration(TargetAccount):
     """A Factuursturen administration in the sandbox."""
@@ -267,6 +285,24 @@ class Administration(TargetAccount):
                 "sendmethod": "mail",
                 "reference": {"line1": reference},
                 "lines": [{"amount": "1", "description": "Handmatig", "tax_rate": "21", "price": "10.00"}],
+            }
+        )
+
+    def credit_reference(self, note: dict[str, Any]) -> str:
+        return note["reference"]["line1"]
+
+    def credit_refers_to(self, note: dict[str, Any], number: str, invoice_id: str) -> bool:
+        return bool(number) and number in note["reference"]["line2"]
+
+    def book_credit_by_hand(self, reference: str) -> None:
+        client = self.add_client({"contact": "Handmatig", "email": f"hand.{uuid.uuid4().hex[:6]}@example.nl"})
+        self.create_invoice(
+            {
+                "clientnr": client.get("clientnr", "1"),
+                "action": "send",
+                "sendmethod": "mail",
+                "reference": {"line1": reference, "line2": "Creditfactuur"},
+                "lines": [{"amount": "1", "description": "Retour", "tax_rate": "21", "price": "-10.00"}],
             }
         )
 
@@ -325,6 +361,25 @@ class EenvoudigFacturerenAccount(TargetAccount):
                 "items": [{"description": "Handmatig", "quantity": 1, "amount": "10.00", "tax_rate": 21}],
             },
         )
+        assert response.status_code == 201, response.text
+
+    @property
+    def credit_notes(self) -> list[dict[str, Any]]:
+        return [invoice for invoice in self.invoices if invoice["type"] == "creditnote"]
+
+    def credit_reference(self, note: dict[str, Any]) -> str:
+        return note["reference"]
+
+    def credit_refers_to(self, note: dict[str, Any], number: str, invoice_id: str) -> bool:
+        return bool(number) and number in note["remarks"]
+
+    def book_credit_by_hand(self, reference: str) -> None:
+        client = self.add_client(
+            {"name": "Handmatig", "email_address": f"hand.{uuid.uuid4().hex[:6]}@example.be"}
+        )
+        item = {"description": "Retour", "quantity": 1, "amount": "-10.00", "tax_rate": 21}
+        body = {"client_id": client["client_id"], "reference": reference, "items": [item]}
+        response = self.api("POST", "invoices", json=body)
         assert response.status_code == 201, response.text
 
 
@@ -411,6 +466,25 @@ class MoneybirdAccount(TargetAccount):
         return [
             r for r in self.requests() if r["method"] == "POST" and r["path"].endswith("/sales_invoices.json")
         ]
+
+    def credit_reference(self, note: dict[str, Any]) -> str:
+        return note["reference"]
+
+    def credit_refers_to(self, note: dict[str, Any], number: str, invoice_id: str) -> bool:
+        """Linked by ``original_sales_invoice_id`` (Moneybird's duplicate), or named in the first detail."""
+        if invoice_id and note.get("original_sales_invoice_id") == invoice_id:
+            return True
+        return bool(number) and any(number in detail["description"] for detail in note["details"][:1])
+
+    def book_credit_by_hand(self, reference: str) -> None:
+        contact = {"contact": {"company_name": "Handmatig", "send_invoices_to_email": "hand@example.nl"}}
+        response = self.api("POST", "contacts.json", json=contact)
+        assert response.status_code == 201, response.text
+        rate = self.tax_rate_id("21% btw")
+        line = {"description": "Retour", "price": "10.00", "amount": "-1", "tax_rate_id": rate}
+        invoice = {"contact_id": response.json()["id"], "reference": reference, "details_attributes": [line]}
+        response = self.api("POST", "sales_invoices.json", json={"sales_invoice": invoice})
+        assert response.status_code == 201, response.text
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from .client import PRODUCTION_URL, EenvoudigFacturerenClient
 #: What ``koppel preview`` puts where the client id from ``POST clients`` will go.
 NEW_DEBTOR = "<client_id from POST clients>"
 NEW_INVOICE = "<invoice_id from POST invoices>"
+#: ... and where the client id of the credited invoice's client goes.
+DEBTOR = "<client_id of the credited invoice's client>"
 #: 0% always exists in EenvoudigFactureren (exempt, intra-community, export); the settings list the others.
 ZERO_RATE = Decimal(0)
 
@@ -119,7 +121,31 @@ class EenvoudigFacturerenTarget(TargetConnector):
         return None
 
     def create_invoice(self, invoice: Invoice, debtor: Debtor) -> BookedInvoice:
-        body = mapping.invoice_body(invoice, _client_id(debtor.id), self.settings)
+        return self._book(mapping.invoice_body(invoice, _client_id(debtor.id), self.settings))
+
+    def find_credit_note(self, credit: Invoice) -> BookedInvoice | None:
+        """The credit note whose ``external_invoice_id`` (booked by Koppel) or ``reference`` (booked by hand
+        too) is the credit note's reference."""
+        reference = credit.order_number
+        found = self.client.get_list("invoices", _lookup("external_invoice_id", reference))
+        for item in found:
+            if (
+                str(item.get("external_invoice_id", "")).strip()
+                == reference[: mapping.EXTERNAL_ID_MAX_LENGTH]
+            ):
+                return self._booked(item)
+        for item in self.client.get_list("invoices", {"search": reference}):
+            if str(item.get("reference", "")).strip() == reference[: mapping.REFERENCE_MAX_LENGTH]:
+                return self._booked(item)
+        return None
+
+    def create_credit_note(self, credit: Invoice, debtor: Debtor) -> BookedInvoice:
+        """A document of type ``creditnote`` (negative items) for the original invoice's client, naming the
+        invoice it credits; e-mailed as the document status says, like an invoice."""
+        return self._book(mapping.credit_body(credit, _client_id(debtor.id), self.settings))
+
+    def _book(self, body: dict[str, Any]) -> BookedInvoice:
+        """``POST invoices``, then ``sendemail`` when the connection e-mails its documents."""
         booked = self._booked(self.client.post("invoices", body))
         if not booked.id:
             raise Rejected("EenvoudigFactureren created an invoice without an invoice_id", side="target")
@@ -164,6 +190,22 @@ class EenvoudigFacturerenTarget(TargetConnector):
         plan += [
             PlannedRequest("POST", "clients", mapping.client_body(invoice)),
             PlannedRequest("POST", "invoices", mapping.invoice_body(invoice, NEW_DEBTOR, settings)),
+        ]
+        if mapping.emails_invoice(settings):
+            plan.append(
+                PlannedRequest("POST", f"invoices/{NEW_INVOICE}/sendemail", {"recipient": "main_contact"})
+            )
+        return plan
+
+    @classmethod
+    def planned_credit_requests(cls, credit: Invoice, settings: Any) -> list[PlannedRequest]:
+        """The two look-ups by reference, ``POST invoices`` of the credit note, and its e-mail."""
+        settings = cls.load_settings(settings)
+        reference = credit.order_number
+        plan = [
+            PlannedRequest("GET", f"invoices?filter={quote(f'external_invoice_id={reference}', safe='')}"),
+            PlannedRequest("GET", f"invoices?search={quote(reference, safe='')}"),
+            PlannedRequest("POST", "invoices", mapping.credit_body(credit, DEBTOR, settings)),
         ]
         if mapping.emails_invoice(settings):
             plan.append(

@@ -265,3 +265,46 @@ def invoice_body(
             }
         ]
     return body
+
+
+# -- credit notes --------------------------------------------------------------------------------------------
+
+#: ``type`` of a document whose total is negative: EenvoudigFactureren's credit note (research A2: ``type``
+#: ``invoice``|``creditnote``, derived from the sign of the total).
+CREDIT_NOTE_TYPE = "creditnote"
+#: The text on the credit note naming the invoice it credits (EenvoudigFactureren is Belgian: "creditnota").
+CREDIT_REMARK = "Creditnota voor factuur {number}"
+
+
+def credit_item(line: InvoiceLine, *, include_vat: bool, intra_community: bool) -> dict[str, str]:
+    """A credited line: the invoice item with its unit price negated, so the document's total is negative."""
+    body = item(line, include_vat=include_vat, intra_community=intra_community)
+    price_field = "amount_with_tax" if include_vat else "amount"
+    return {**body, price_field: _number(-line.unit_price_for(include_vat=include_vat))}
+
+
+def credit_remarks(credit: Invoice) -> str:
+    """The invoice credited, by its number, and why."""
+    text = CREDIT_REMARK.format(number=credit.credit_for or credit.credit_for_id)
+    reason = " ".join(credit.credit_reason.split())
+    return f"{text}: {reason}" if reason else text
+
+
+def credit_body(
+    credit: Invoice, client_id: int | str, settings: EenvoudigFacturerenSettings
+) -> dict[str, Any]:
+    """``POST invoices`` for a credit note (``credit.is_credit_note``, positive amounts): a document of type
+    ``creditnote`` (negative items) for the original's client, its ``external_invoice_id`` and
+    ``reference`` the credit note's reference, its ``remarks`` naming the invoice it credits.
+    EenvoudigFactureren numbers it; a refund of a paid order is paid back, so the credit note is registered
+    as settled."""
+    body = invoice_body(credit, client_id, settings)
+    body.pop("number", None)  # the order number is the invoice's; a credit note gets its own number
+    body["type"] = CREDIT_NOTE_TYPE
+    body["reference"] = credit.order_number[:REFERENCE_MAX_LENGTH]
+    body["remarks"] = credit_remarks(credit)
+    body["items"] = [
+        credit_item(line, include_vat=settings.amounts_include_vat, intra_community=credit.intra_community)
+        for line in credit.lines
+    ]
+    return body

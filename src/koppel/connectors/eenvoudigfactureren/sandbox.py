@@ -823,6 +823,8 @@ def invoice_pdf(invoice: dict[str, Any]) -> bytes:
         (11, f"Factuurdatum: {invoice['date']}    Vervaldatum: {invoice['expiry_date']}"),
         (11, invoice["client_name"]),
         (11, invoice["client_attention"]),
+        (11, f"Referentie: {invoice['reference']}"),
+        *((11, line) for line in invoice["remarks"].splitlines() if line.strip()),
         (11, ""),
     ]
     for item in invoice["items"]:

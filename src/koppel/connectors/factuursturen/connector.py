@@ -26,6 +26,8 @@ from .client import PRODUCTION_URL, FactuursturenClient
 NEW_DEBTOR = "<clientnr from POST clients>"
 #: ... and where the id ``POST invoices`` answers will go (the invoice is read back for its number).
 NEW_INVOICE = "<id from POST invoices>"
+#: ... and where the number of the debtor of the invoice a credit note credits goes.
+DEBTOR = "<clientnr of the credited invoice's debtor>"
 #: The prefix of a saved (draft) invoice's id in a booking: saved invoices have ids of their own.
 SAVED = "saved:"
 DRAFT_NOTE = "saved as a draft, not final: finalise it in Factuursturen (saved invoice {name!r})"
@@ -157,17 +159,35 @@ class FactuursturenTarget(TargetConnector):
         return None
 
     def create_invoice(self, invoice: Invoice, debtor: Debtor) -> BookedInvoice:
-        include_vat = (
-            invoice.prices_include_vat if debtor.prices_include_vat is None else debtor.prices_include_vat
-        )
         body = mapping.invoice_body(
-            invoice, debtor.id, debtor_prices_include_vat=include_vat, settings=self.settings
+            invoice,
+            debtor.id,
+            debtor_prices_include_vat=_include_vat(invoice, debtor),
+            settings=self.settings,
         )
+        return self._book(invoice.order_number, body)
+
+    def find_credit_note(self, credit: Invoice) -> BookedInvoice | None:
+        """The negative invoice whose reference line 1 is the credit note's reference, found as an invoice is
+        (sent; saved too on a connection that makes drafts), booked by Koppel or by hand."""
+        return self.find_invoice(credit)
+
+    def create_credit_note(self, credit: Invoice, debtor: Debtor) -> BookedInvoice:
+        """A negative invoice (negated unit prices) for the original invoice's debtor, reference line 1 the
+        credit note's reference, line 2 the number of the invoice it credits; sent, saved or e-mailed as the
+        document status says, like an invoice."""
+        body = mapping.credit_body(
+            credit, debtor.id, debtor_prices_include_vat=_include_vat(credit, debtor), settings=self.settings
+        )
+        return self._book(credit.order_number, body)
+
+    def _book(self, reference: str, body: dict[str, Any]) -> BookedInvoice:
+        """``POST invoices``, then the number read back (a saved draft has none) and the e-mail noted."""
         new_id = self.client.create("invoices", body)
         if body["action"] == "save":  # a draft has no number to read back yet
             note = DRAFT_NOTE.format(name=body["savename"])
-            return BookedInvoice(id=SAVED + new_id, reference=invoice.order_number, note=note, draft=True)
-        booked = self._read_back(BookedInvoice(id=new_id, reference=invoice.order_number))
+            return BookedInvoice(id=SAVED + new_id, reference=reference, note=note, draft=True)
+        booked = self._read_back(BookedInvoice(id=new_id, reference=reference))
         if body["sendmethod"] == "email":
             note = "; ".join(filter(None, [EMAILED_NOTE, booked.note]))
             return BookedInvoice(booked.id, booked.number, booked.reference, note=note)
@@ -238,6 +258,29 @@ class FactuursturenTarget(TargetConnector):
         if not draft:
             plan.append(PlannedRequest("GET", f"invoices/{NEW_INVOICE}"))
         return plan
+
+    @classmethod
+    def planned_credit_requests(cls, credit: Invoice, settings: Any) -> list[PlannedRequest]:
+        """The look-up by reference (saved invoices too for drafts), ``POST invoices`` of the negative
+        invoice for the debtor, and the read-back of its number (not for a draft)."""
+        settings = cls.load_settings(settings)
+        reference = quote(credit.order_number, safe="")
+        draft = mapping.document_status(settings) == "draft"
+        plan = [PlannedRequest("GET", f"search/invoices/all/{reference}")]
+        if draft:
+            plan.append(PlannedRequest("GET", f"search/invoices_saved/all/{reference}"))
+        body = mapping.credit_body(
+            credit, DEBTOR, debtor_prices_include_vat=credit.prices_include_vat, settings=settings
+        )
+        plan.append(PlannedRequest("POST", "invoices", body))
+        if not draft:
+            plan.append(PlannedRequest("GET", f"invoices/{NEW_INVOICE}"))
+        return plan
+
+
+def _include_vat(invoice: Invoice, debtor: Debtor) -> bool:
+    """Prices incl. or excl. VAT as the debtor's ``tax_type`` says, else as the invoice has them."""
+    return invoice.prices_include_vat if debtor.prices_include_vat is None else debtor.prices_include_vat
 
 
 TARGET = FactuursturenTarget

@@ -37,12 +37,14 @@ TEXTS = {
         "mailintro_anonymous": "Geachte heer/mevrouw,",
         "thanks": "Bedankt voor uw bestelling",
         "payment": "Betaalmethode",
+        "credit_for": "Creditfactuur voor factuur {number}",
     },
     "en": {
         "mailintro": "Dear {first_name} {last_name},",
         "mailintro_anonymous": "Dear Sir or Madam,",
         "thanks": "Thank you for your order",
         "payment": "Payment method",
+        "credit_for": "Credit note for invoice {number}",
     },
 }
 
@@ -232,4 +234,42 @@ def invoice_body(
         body["alreadypaid"] = "full"
         if payment:
             body["alreadypaidmethod"] = payment[:32]
+    return body
+
+
+# -- credit notes --------------------------------------------------------------------------------------------
+
+#: Reference lines hold at most this many characters (an assumption: Factuursturen documents no length).
+REFERENCE_LINE_LENGTH = 100
+
+
+def credit_line(line: InvoiceLine, *, prices_include_vat: bool) -> dict[str, str]:
+    """A credited line: the invoice line with its unit price negated, so quantity × price is minus what
+    is credited (Factuursturen takes negative prices, as a discount line "Korting" shows)."""
+    body = invoice_line(line, prices_include_vat=prices_include_vat)
+    return {**body, "price": unit_price(-line.unit_price_for(include_vat=prices_include_vat))}
+
+
+def credit_reference_lines(credit: Invoice, settings: FactuursturenSettings) -> dict[str, str]:
+    """line1: the credit note's reference (how it is found again); line2: the invoice it credits, by its
+    number; line3: why it is credited."""
+    number = credit.credit_for or credit.credit_for_id
+    return {
+        "line1": credit.order_number,
+        "line2": TEXTS[settings.language]["credit_for"].format(number=number)[:REFERENCE_LINE_LENGTH],
+        "line3": " ".join(credit.credit_reason.split())[:REFERENCE_LINE_LENGTH],
+    }
+
+
+def credit_body(
+    credit: Invoice, clientnr: str, *, debtor_prices_include_vat: bool, settings: FactuursturenSettings
+) -> dict[str, Any]:
+    """``POST invoices`` for a credit note (``credit.is_credit_note``, positive amounts): a negative invoice
+    for the original's debtor, sent or saved as the document status says like any invoice, its reference
+    naming the invoice it credits. A refund of a paid order is paid back: the credit note is settled."""
+    body = invoice_body(
+        credit, clientnr, debtor_prices_include_vat=debtor_prices_include_vat, settings=settings
+    )
+    body["reference"] = credit_reference_lines(credit, settings)
+    body["lines"] = [credit_line(line, prices_include_vat=debtor_prices_include_vat) for line in credit.lines]
     return body

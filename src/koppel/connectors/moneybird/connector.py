@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from koppel.connectors.base import BookedInvoice, Debtor, Layout, PlannedRequest, TargetConnector
-from koppel.connectors.errors import AuthFailed, ConnectorError, Rejected
+from koppel.connectors.errors import AuthFailed, ConnectorError, NotFound, Rejected
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Invoice, Party
 
@@ -23,6 +23,8 @@ from .purchases import PurchaseBooking
 #: What ``koppel preview`` puts where the ids Moneybird answers will go.
 NEW_CONTACT = "<id from POST contacts.json>"
 NEW_INVOICE = "<id from POST sales_invoices.json>"
+#: ... and where the id of the credited invoice's contact goes.
+DEBTOR = "<contact_id of the credited invoice's contact>"
 DRAFT_NOTE = "saved as a draft, not final: send it from Moneybird to number it"
 EMAILED_NOTE = "e-mailed to the customer by Moneybird"
 
@@ -135,6 +137,9 @@ class MoneybirdTarget(PurchaseBooking, TargetConnector):
     def find_invoice(self, invoice: Invoice) -> BookedInvoice | None:
         """The sales invoice, in any state, whose reference is the order number: booked by Koppel, or by hand
         with the order number as its reference."""
+        return self._find_by_reference(invoice)
+
+    def _find_by_reference(self, invoice: Invoice) -> BookedInvoice | None:
         reference = invoice.order_number.strip()
         if "," in reference:
             debtor = self.find_debtor(invoice.customer)
@@ -169,7 +174,50 @@ class MoneybirdTarget(PurchaseBooking, TargetConnector):
             return booked(created)
         return self._send(invoice, booked(created))
 
-    def _send(self, invoice: Invoice, draft: BookedInvoice) -> BookedInvoice:
+    def find_credit_note(self, credit: Invoice) -> BookedInvoice | None:
+        """The sales invoice, in any state, whose reference is the credit note's reference: a credit invoice
+        Koppel booked (duplicated or posted) or one made by hand with that reference."""
+        return self._find_by_reference(credit)
+
+    def create_credit_note(self, credit: Invoice, debtor: Debtor) -> BookedInvoice:
+        """Moneybird's credit invoice. When ``credit`` credits the whole of the (final) invoice
+        ``credit_for_id`` (read first), Moneybird's ``duplicate_creditinvoice`` makes it (linked to the
+        invoice by ``original_sales_invoice_id``) and its reference and date are set; otherwise it is a sales
+        invoice with negative amounts for ``debtor`` naming the invoice in its first detail. Then it is sent
+        as the document status says (its refund is not registered as a payment)."""
+        original = self._original(credit)
+        if original is not None and mapping.credits_all_of(credit, original):
+            created = self._duplicate(credit, _id(original.get("id")))
+        else:
+            body = mapping.credit_invoice_body(credit, debtor.id, self.tax_rate_ids(credit), self.settings)
+            created = self.client.post("sales_invoices.json", body)
+        if not _id(created.get("id")):
+            raise Rejected("Moneybird created a credit invoice without an id", side="target")
+        if mapping.delivery_method(self.settings) is None:
+            return booked(created)
+        return self._send(credit, booked(created), pay=False)
+
+    def _original(self, credit: Invoice) -> dict[str, Any] | None:
+        """The sales invoice ``credit`` credits, by its id (``None`` without one, or when it is gone: the
+        credit note is then booked with negative amounts all the same)."""
+        if not credit.credit_for_id:
+            return None
+        try:
+            found = self.client.get(f"sales_invoices/{quote(credit.credit_for_id, safe='')}.json")
+        except NotFound:
+            return None
+        return found if isinstance(found, dict) else None
+
+    def _duplicate(self, credit: Invoice, original_id: str) -> dict[str, Any]:
+        """``duplicate_creditinvoice``, then the credit note's reference and date on the new draft. When that
+        fails the draft keeps the invoice's reference and is not found as this credit note: the error is
+        raised (a retry makes a new one; the draft, never sent, can be deleted in Moneybird)."""
+        path = f"sales_invoices/{quote(original_id, safe='')}"
+        duplicate = self.client.patch(f"{path}/duplicate_creditinvoice.json", {})
+        new_path = f"sales_invoices/{quote(_id(duplicate.get('id')), safe='')}.json"
+        return self.client.patch(new_path, mapping.credit_update_body(credit))
+
+    def _send(self, invoice: Invoice, draft: BookedInvoice, *, pay: bool = True) -> BookedInvoice:
         """Send (and so number) the invoice, then register its payment. The invoice exists: a failure is a
         note, never a raise."""
         path = f"sales_invoices/{quote(draft.id, safe='')}"
@@ -179,7 +227,7 @@ class MoneybirdTarget(PurchaseBooking, TargetConnector):
             note = f"saved as a draft: sending it failed ({exc.message}); send it from Moneybird"
             return BookedInvoice(draft.id, reference=draft.reference, note=note, draft=True)
         notes = [EMAILED_NOTE] if self.settings.document_status == "final_email" else []
-        if mapping.registers_payment(invoice, self.settings):
+        if pay and mapping.registers_payment(invoice, self.settings):
             try:
                 self.client.post(f"{path}/payments.json", mapping.payment_body(invoice))
             except ConnectorError as exc:
@@ -220,6 +268,36 @@ class MoneybirdTarget(PurchaseBooking, TargetConnector):
         plan.append(PlannedRequest("PATCH", f"{path}/send_invoice.json", mapping.sending_body(settings)))
         if mapping.registers_payment(invoice, settings):
             plan.append(PlannedRequest("POST", f"{path}/payments.json", mapping.payment_body(invoice)))
+        return plan
+
+    @classmethod
+    def planned_credit_requests(cls, credit: Invoice, settings: Any) -> list[PlannedRequest]:
+        """What a partial credit sends: the look-up by reference, the credited invoice read, the tax rates,
+        ``POST sales_invoices`` with negative amounts, and the sending. A credit of the whole invoice (known
+        only once the invoice is read) sends ``PATCH duplicate_creditinvoice`` and ``PATCH
+        sales_invoices/{id}`` (:func:`mapping.credit_update_body`) instead of the ``POST``."""
+        settings = cls.load_settings(settings)
+        reference = credit.order_number.strip()
+        plan = []
+        if "," in reference:
+            email = credit.customer.email.strip().lower()
+            query = urlencode({"query": email, "per_page": PER_PAGE})
+            plan.append(PlannedRequest("GET", f"contacts.json?{query}"))
+            plan.append(PlannedRequest("GET", "sales_invoices.json?" + _listing("state:all,contact_id:<id>")))
+        else:
+            plan.append(PlannedRequest("GET", "sales_invoices.json?" + _listing(invoice_filter(reference))))
+        if credit.credit_for_id:
+            plan.append(PlannedRequest("GET", f"sales_invoices/{quote(credit.credit_for_id, safe='')}.json"))
+        rates = {line.vat_rate: mapping.placeholder_rate(line.vat_rate) for line in credit.lines}
+        plan += [
+            PlannedRequest("GET", "tax_rates.json"),
+            PlannedRequest(
+                "POST", "sales_invoices.json", mapping.credit_invoice_body(credit, DEBTOR, rates, settings)
+            ),
+        ]
+        if mapping.delivery_method(settings) is not None:
+            path = f"sales_invoices/{NEW_INVOICE}"
+            plan.append(PlannedRequest("PATCH", f"{path}/send_invoice.json", mapping.sending_body(settings)))
         return plan
 
 

@@ -246,3 +246,73 @@ def purchase_invoice_body(
     if invoice.due_date is not None:
         body["due_date"] = invoice.due_date.isoformat()
     return {"purchase_invoice": body}
+
+
+# -- credit notes (Moneybird's credit invoices) -------------------------------------------------------------
+
+#: The first detail of a partial credit invoice, naming the invoice it credits (no amount).
+CREDIT_HEADER = "Creditfactuur voor factuur {number}"
+
+
+def credit_header(credit: Invoice) -> str:
+    text = CREDIT_HEADER.format(number=credit.credit_for or credit.credit_for_id)
+    reason = " ".join(credit.credit_reason.split())
+    return f"{text}: {reason}" if reason else text
+
+
+def credit_detail(
+    line: InvoiceLine, tax_rate_id: str, *, include_vat: bool, ledger_account_id: str = ""
+) -> dict[str, str]:
+    """A credited line: the invoice's detail with its amount (quantity) negated, as Moneybird's own credit
+    invoice negates a duplicated invoice's amounts."""
+    body = detail(line, tax_rate_id, include_vat=include_vat, ledger_account_id=ledger_account_id)
+    return {**body, "amount": _quantity(-line.quantity)}
+
+
+def credit_invoice_body(
+    credit: Invoice, contact_id: str, tax_rate_ids: Mapping[Decimal, str], settings: MoneybirdSettings
+) -> dict[str, Any]:
+    """``POST sales_invoices`` for a partial credit (``credit.is_credit_note``, positive amounts): a sales
+    invoice with negative amounts for the original's contact, its reference the credit note's reference, a
+    first detail (no amount, at the first line's tax rate) naming the invoice it credits."""
+    body = sales_invoice_body(credit, contact_id, tax_rate_ids, settings)["sales_invoice"]
+    include_vat, ledger = credit.prices_include_vat, settings.revenue_ledger_account_id
+    header = {
+        "description": credit_header(credit),
+        "price": "0.00",
+        "amount": "1",
+        "tax_rate_id": tax_rate_ids[credit.lines[0].vat_rate],
+    }
+    body["details_attributes"] = [
+        header,
+        *(
+            credit_detail(
+                line, tax_rate_ids[line.vat_rate], include_vat=include_vat, ledger_account_id=ledger
+            )
+            for line in credit.lines
+        ),
+    ]
+    return {"sales_invoice": body}
+
+
+def credits_all_of(credit: Invoice, original: Mapping[str, Any]) -> bool:
+    """Whether ``credit`` credits the whole of the (final) sales invoice ``original``: same currency and
+    total incl. VAT, and ``original`` is no credit invoice itself. Moneybird's own
+    ``duplicate_creditinvoice`` then makes the credit invoice: exactly minus the invoice, linked to it by
+    ``original_sales_invoice_id``."""
+    try:
+        total = Decimal(str(original.get("total_price_incl_tax")))
+    except InvalidOperation:
+        return False
+    return (
+        original.get("state") not in (None, "draft")
+        and not original.get("original_sales_invoice_id")
+        and str(original.get("currency") or "") == credit.currency
+        and total == credit.gross
+    )
+
+
+def credit_update_body(credit: Invoice) -> dict[str, Any]:
+    """``PATCH sales_invoices/{id}`` of a duplicated credit invoice: its reference (how it is found again)
+    and date become the credit note's."""
+    return {"sales_invoice": {"reference": credit.order_number, "invoice_date": credit.date.isoformat()}}

@@ -9,7 +9,7 @@ from typing import Any
 
 from koppel.sandbox.http import Request, Response, Router
 
-from . import catalog, contacts, purchases, sales
+from . import catalog, contacts, credits, purchases, sales
 from .control import Control
 from .errors import error
 from .gate import Gate, _token
@@ -54,7 +54,8 @@ class MoneybirdSandbox:
             ("contacts.json", {"GET": contacts.listing, "POST": contacts.create}),
             ("contacts/{contact_id}.json", {"GET": contacts.get}),
             ("sales_invoices.json", {"GET": sales.listing, "POST": sales.create}),
-            ("sales_invoices/{invoice_id}.json", {"GET": sales.get}),
+            ("sales_invoices/{invoice_id}.json", {"GET": sales.get, "PATCH": credits.update}),
+            ("sales_invoices/{invoice_id}/duplicate_creditinvoice.json", {"PATCH": credits.duplicate_credit}),
             ("sales_invoices/{invoice_id}/send_invoice.json", {"PATCH": sales.send}),
             ("sales_invoices/{invoice_id}/payments.json", {"POST": sales.pay}),
             ("sales_invoices/{invoice_id}/download_pdf.json", {"GET": self._download}),

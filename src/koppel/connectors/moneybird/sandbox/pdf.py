@@ -1,8 +1,9 @@
-"""The PDF of a sales invoice (:func:`koppel.sandbox.pdf.text_pdf`): number or "Concept", contact,
-reference, one line per detail and the totals."""
+"""The PDF of a sales invoice (:func:`koppel.sandbox.pdf.text_pdf`): number or "Concept" ("Creditfactuur"
+for a negative total), contact, reference, one line per detail and the totals."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from koppel.sandbox.pdf import text_pdf
@@ -13,7 +14,8 @@ def invoice_pdf(invoice: dict[str, Any]) -> bytes:
     name = contact.get("company_name") or " ".join(
         filter(None, (contact.get("firstname"), contact.get("lastname")))
     )
-    title = f"Factuur {invoice['invoice_id']}" if invoice["invoice_id"] else f"Concept {invoice['draft_id']}"
+    kind = "Creditfactuur" if Decimal(invoice["total_price_incl_tax"]) < 0 else "Factuur"
+    title = f"{kind} {invoice['invoice_id']}" if invoice["invoice_id"] else f"Concept {invoice['draft_id']}"
     texts = [
         (18, title),
         (11, f"Datum: {invoice['invoice_date']}   Referentie: {invoice['reference']}"),

@@ -47,6 +47,11 @@ PAYMENT_ACTIONS += ("bank_transfer", "balance_settlement", "invoices_settlement"
 FILE_SECONDS = 60.0
 
 
+def find(call: Call, raw: str) -> dict[str, Any]:
+    """The administration's sales invoice ``raw`` (404 when it has none)."""
+    return _invoice(call, raw)
+
+
 def _invoice(call: Call, raw: str) -> dict[str, Any]:
     found = call.administration.sales_invoices.get(raw)
     if found is None:
@@ -91,6 +96,7 @@ def build(call: Call, data: dict[str, Any]) -> dict[str, Any]:
         "document_style_id": style,
         "details": details,
         "payments": [],
+        "original_sales_invoice_id": None,
         **sums,
         "total_paid": "0.0",
         "total_unpaid": sums["total_price_incl_tax"],
