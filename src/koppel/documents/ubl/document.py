@@ -64,9 +64,9 @@ def invoice_ubl(invoice: Invoice, seller: Seller, *, number: str | None = None) 
     )
     doc_number = number or invoice.order_number
     _header(document, invoice, doc_number)
-    parties.supplier(document, seller, with_vat=with_vat)
-    country = parties.customer_country(invoice.customer, seller)
-    parties.customer(document, invoice.customer, country, with_vat=with_vat)
+    parties.seller_party(document, seller, with_vat=with_vat)
+    country = parties.buyer_country(invoice.customer, seller)
+    parties.buyer_party(document, invoice.customer, country, with_vat=with_vat)
     parties.delivery(document, invoice, country)
     if not credit:
         _payment_means(document, seller, doc_number)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from stdnum.be import vat as be_vat
+from stdnum.ch import uid as ch_uid
 
 #: EAS scheme of each VAT-number prefix (the VAT number, prefix included, is the endpoint id).
 EAS_BY_VAT_PREFIX: dict[str, str] = {
@@ -41,8 +42,8 @@ EAS_BY_VAT_PREFIX: dict[str, str] = {
     "ES": "9920",
 }
 
-#: ICD scheme of a company (legal entity) number, per country: KvK, the Belgian enterprise number.
-KVK_SCHEME, BE_ENTERPRISE_SCHEME = "0106", "0208"
+#: ICD (and EAS) scheme of a company number: KvK, the Belgian enterprise number, the Swiss UID.
+KVK_SCHEME, BE_ENTERPRISE_SCHEME, CH_UID_SCHEME = "0106", "0208", "0183"
 _KVK = re.compile(r"^[0-9]{8}$")
 
 
@@ -75,4 +76,19 @@ def legal_entity_id(company_number: str, country: str) -> tuple[str, str | None]
     if country == "BE":
         digits = digits.removeprefix("BE")
         return (be_vat.compact(digits), BE_ENTERPRISE_SCHEME) if be_vat.is_valid(digits) else None
+    if country == "CH" and ch_uid.is_valid(digits):
+        return ch_uid.compact(digits), CH_UID_SCHEME
     return digits, None
+
+
+def buyer_endpoint(vat_number: str, company_number: str, country: str) -> tuple[str, str] | None:
+    """The buyer's electronic address ``(id, scheme)``: its VAT number, else its company number when that
+    is a Peppol address too (KvK 0106, enterprise number 0208, UID 0183); ``None`` for a consumer."""
+    compact = vat_id(vat_number)
+    scheme = eas_for_vat(compact) if compact else None
+    if scheme is not None:
+        return compact, scheme
+    legal = legal_entity_id(company_number, country)
+    if legal is not None and legal[1] is not None:
+        return legal[0], legal[1]
+    return None

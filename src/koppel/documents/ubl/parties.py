@@ -7,12 +7,12 @@ from lxml import etree
 
 from ..model import Invoice, Party
 from . import xml
-from .endpoints import eas_for_vat, legal_entity_id, vat_id
+from .endpoints import buyer_endpoint, eas_for_vat, legal_entity_id, vat_id
 from .seller import Seller
 from .tax import UblError
 
 
-def supplier(document: etree._Element, seller: Seller, *, with_vat: bool) -> None:
+def seller_party(document: etree._Element, seller: Seller, *, with_vat: bool) -> None:
     scheme = eas_for_vat(seller.vat_number)
     if scheme is None:
         raise UblError(f"the seller's VAT number {seller.vat_number!r} has no Peppol address scheme")
@@ -31,20 +31,20 @@ def supplier(document: etree._Element, seller: Seller, *, with_vat: bool) -> Non
         xml.cbc(xml.cac(party, "Contact"), "ElectronicMail", seller.email)
 
 
-def customer_country(customer: Party, seller: Seller) -> str:
+def buyer_country(customer: Party, seller: Seller) -> str:
     """The buyer's country code (BR-11 requires one): the order's, else the seller's own."""
     country = customer.country
     return country.alpha2 if country is not None else seller.country
 
 
-def customer(document: etree._Element, customer: Party, country: str, *, with_vat: bool) -> None:
+def buyer_party(document: etree._Element, customer: Party, country: str, *, with_vat: bool) -> None:
     """The buyer. A consumer has no electronic address (PEPPOL-EN16931-R010 fails: B2C invoices are not
     Peppol documents, but they are EN 16931 ones)."""
     party = xml.cac(xml.cac(document, "AccountingCustomerParty"), "Party")
     vat_number = vat_id(customer.vat_number)
-    scheme = eas_for_vat(vat_number) if vat_number else None
-    if scheme is not None:
-        xml.cbc(party, "EndpointID", vat_number, schemeID=scheme)
+    endpoint = buyer_endpoint(customer.vat_number, customer.company_number, country)
+    if endpoint is not None:
+        xml.cbc(party, "EndpointID", endpoint[0], schemeID=endpoint[1])
     name = customer.company.strip() or customer.full_name or customer.email.strip() or "Particulier"
     if customer.company.strip() and customer.full_name:
         xml.cbc(xml.cac(party, "PartyName"), "Name", customer.company.strip())
