@@ -277,14 +277,17 @@ def credit_invoice_body(
     first detail (no amount, at the first line's tax rate) naming the invoice it credits."""
     body = sales_invoice_body(credit, contact_id, tax_rate_ids, settings)["sales_invoice"]
     include_vat, ledger = credit.prices_include_vat, settings.revenue_ledger_account_id
-    header = {
-        "description": credit_header(credit),
-        "price": "0.00",
-        "amount": "1",
-        "tax_rate_id": tax_rate_ids[credit.lines[0].vat_rate],
-    }
+    header = [
+        {
+            "description": credit_header(credit),
+            "price": "0.00",
+            "amount": "1",
+            "tax_rate_id": tax_rate_ids[line.vat_rate],
+        }
+        for line in credit.lines[:1]
+    ]
     body["details_attributes"] = [
-        header,
+        *header,
         *(
             credit_detail(
                 line, tax_rate_ids[line.vat_rate], include_vat=include_vat, ledger_account_id=ledger
