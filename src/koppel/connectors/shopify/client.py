@@ -1,5 +1,5 @@
-"""HTTP client for Shopify's REST Admin API (legacy since 2024-10, still served): orders, their count, cursor
-pagination through the ``Link`` header, and the REST leaky bucket.
+"""HTTP client for Shopify's REST Admin API (legacy since 2024-10, still served): orders, their refunds,
+their count, cursor pagination through the ``Link`` header, and the REST leaky bucket.
 
 Shopify lets an app fill a bucket of 40 calls (80 on Advanced, 400 on Plus) that leaks 2 a second (4, 20):
 the bucket holds twenty seconds of calls on every plan. Each answer reports the level as
@@ -292,6 +292,13 @@ class ShopifyClient(ApiClient):
         if not isinstance(order, dict):
             raise Rejected("Shopify answered without an order", side=self.side)
         return order
+
+    def get_refunds(self, order_id: str) -> list[dict[str, Any]]:
+        """``GET orders/{id}/refunds.json``: every refund of the order (Shopify lists them all at once, up
+        to 250, more than an order has)."""
+        path = f"orders/{quote(str(order_id), safe='')}/refunds.json"
+        data = self._json(self.request("GET", path, params={"limit": PAGE_LIMIT}))
+        return [refund for refund in data.get("refunds", []) if isinstance(refund, dict)]
 
     def orders_page(self, params: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         """One page of ``orders.json`` and the ``page_info`` of the next page (``None`` after the last)."""

@@ -3,7 +3,10 @@ HMAC-SHA256 of the raw body, keyed with the app's client secret, or for webhooks
 Notifications the key shown there), de-duplicated on ``X-Shopify-Webhook-Id``; orders fetched and listed
 through the REST Admin API, with a legacy custom app's Admin API access token or with a Dev Dashboard app's
 client ID and secret (traded for 24-hour tokens, see :mod:`.auth`). The webhook body is only read for the
-order id: the worker always fetches the order, so a late or repeated webhook cannot book old data."""
+order id: the worker always fetches the order, so a late or repeated webhook cannot book old data.
+
+Refunds (credit notes): the order's ``refunds`` are mapped by :mod:`.refunds`; a ``refunds/create`` webhook
+(its body is the Refund, with ``order_id``) names the order, whose record is looked at again."""
 
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice,
 from koppel.connectors.http import CallLog
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Order
+from koppel.documents.refunds import Refund
 
-from . import mapping
+from . import mapping, refunds
 from .auth import AppCredentials
 from .client import PAGE_LIMIT, ShopifyClient
 
@@ -37,9 +41,11 @@ ORDER_TOPICS = (
     "orders/fulfilled",
     "orders/partially_fulfilled",
 )
+#: Topics whose body is a Refund of the order named by its ``order_id``.
+REFUND_TOPICS = ("refunds/create",)
 #: Topics about an order that give Koppel nothing to book: answered 200 (Shopify retries anything else and
-#: may drop the subscription). A refund also changes the order, which ``orders/updated`` reports.
-IGNORED_TOPICS = ("orders/delete", "orders/edited", "refunds/create")
+#: may drop the subscription).
+IGNORED_TOPICS = ("orders/delete", "orders/edited")
 CURSOR_PREFIX = "since_id="
 
 
@@ -93,6 +99,7 @@ class ShopifySource(SourceConnector):
     webhook_secret_credential: ClassVar[str] = "client_secret"
     #: The REST bucket leaks 2 calls a second; a backfill takes half, live fetches and polls the rest.
     backfill_requests_per_second = 1.0
+    supports_refunds = True
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
         super().__init__(url=url, credentials=credentials, **options)
@@ -106,6 +113,14 @@ class ShopifySource(SourceConnector):
 
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         return self.client.iter_updated(updated_since)
+
+    def refunds_of(self, payload: Mapping[str, Any]) -> list[Refund]:
+        """The order's ``refunds`` that gave money back (a restock alone credits nothing)."""
+        return refunds.parse_refunds(payload)
+
+    def fetch_refunds(self, order_id: str) -> list[Refund]:
+        """``GET orders/{id}/refunds.json``, read with the order (its lines' VAT rates)."""
+        return refunds.parse_refunds(self.fetch_order(order_id), self.client.get_refunds(order_id))
 
     def find_order_by_number(self, number: str, since: datetime | None = None) -> dict[str, Any] | None:
         """``GET orders.json?name=1001&status=any``: the order's name (``#1001``) as the merchant sees it.
@@ -160,15 +175,29 @@ class ShopifySource(SourceConnector):
         topic = headers.get(TOPIC_HEADER, "").strip()
         if topic in IGNORED_TOPICS:
             return None
-        if topic not in ORDER_TOPICS:
-            raise ValueError(f"unknown topic {topic!r}; Koppel takes {', '.join(ORDER_TOPICS)}")
+        if topic not in ORDER_TOPICS + REFUND_TOPICS:
+            known = ", ".join(ORDER_TOPICS + REFUND_TOPICS)
+            raise ValueError(f"unknown topic {topic!r}; Koppel takes {known}")
         data = json.loads(body)
+        if topic in REFUND_TOPICS:
+            return refund_notice(topic, data, headers)
         order_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(order_id, int) or isinstance(order_id, bool):
             raise ValueError("the webhook body is not an order with an id")
         return WebhookNotice(
             event=topic, order_id=str(order_id), delivery_id=headers.get(WEBHOOK_ID_HEADER, "").strip()
         )
+
+
+def refund_notice(topic: str, data: Any, headers: Mapping[str, str]) -> WebhookNotice | None:
+    """A ``refunds/create`` body is the Refund: the notice names its order (``order_id``), whose record is
+    looked at again. A body without an order id names nothing to book."""
+    order_id = data.get("order_id") if isinstance(data, dict) else None
+    if isinstance(order_id, bool) or not str(order_id or "").isdigit():
+        return None
+    return WebhookNotice(
+        event=topic, order_id=str(order_id), delivery_id=headers.get(WEBHOOK_ID_HEADER, "").strip()
+    )
 
 
 def client_for(url: str, credentials: Mapping[str, str], log: CallLog) -> ShopifyClient:

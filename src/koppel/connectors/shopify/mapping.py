@@ -21,8 +21,8 @@ What is read, and why:
   "VAT number", "vat_id", "BTW-nummer", "TVA", "USt-IdNr") or append it to ``billing_address.company``.
   Both are read; a number found in the company is taken out of the company name.
 - ``status`` is ``financial_status``; ``paid`` for paid, partially_refunded and refunded (a refunded order
-  was a sale first). ``total`` is ``total_price``, what the customer paid at checkout; refunds (credit
-  notes) are not booked.
+  was a sale first). ``total`` is ``total_price``, what the customer paid at checkout; refunds become
+  credit notes of their own (:mod:`.refunds`).
 """
 
 from __future__ import annotations
@@ -338,9 +338,7 @@ def lines(raw: ShopifyOrder) -> tuple[OrderLine, ...]:
     labels: dict[Decimal, list[str]] = defaultdict(list)
     result: list[OrderLine] = []
     for item in raw.line_items:
-        rate = line_rate(item.tax_lines, fallback if item.taxable else None)
-        if not item.taxable and all((tax.price or ZERO) == ZERO for tax in item.tax_lines):
-            rate = ZERO  # an untaxed line may still list a tax line with a rate and a price of 0
+        rate = item_rate(item, fallback)
         result.append(OrderLine(item.description, Decimal(item.quantity), item.price, rate, sku=item.sku))
         _add_discount(raw, discounts, labels, rate, item.discount, item.discount_allocations)
     for shipping in raw.shipping_lines:
@@ -356,6 +354,13 @@ def lines(raw: ShopifyOrder) -> tuple[OrderLine, ...]:
                 OrderLine(discount_description(labels[rate]), Decimal(1), -amount, rate, LineKind.DISCOUNT)
             )
     return tuple(result)
+
+
+def item_rate(item: LineItem, fallback: Decimal | None) -> Decimal:
+    """A product line's VAT percentage (``fallback``: the order's :func:`legacy_rate`)."""
+    if not item.taxable and all((tax.price or ZERO) == ZERO for tax in item.tax_lines):
+        return ZERO  # an untaxed line may still list a tax line with a rate and a price of 0
+    return line_rate(item.tax_lines, fallback if item.taxable else None)
 
 
 def _add_discount(

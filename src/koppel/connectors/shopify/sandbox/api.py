@@ -44,6 +44,10 @@ class AdminApi:
         router.get("/{shop}/admin/api/{version}/orders.json", self._api(self._list_orders))
         router.get("/{shop}/admin/api/{version}/orders/count.json", self._api(self._count_orders))
         router.get("/{shop}/admin/api/{version}/orders/{order_id}.json", self._api(self._get_order))
+        refunds = "/{shop}/admin/api/{version}/orders/{order_id}/refunds"
+        router.get(refunds + ".json", self._api(self._list_refunds))
+        router.post(refunds + ".json", self._api(self._create_refund))
+        router.get(refunds + "/{refund_id}.json", self._api(self._get_refund))
         router.post("/{shop}" + TOKEN_PATH, self._access_token)
         router.route("/{shop}/{path:path}", None, self._unknown)
         return router

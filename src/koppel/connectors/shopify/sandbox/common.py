@@ -24,7 +24,7 @@ VISIBLE_DAYS = 60
 LOG_LIMIT = 10_000
 PAGES = pages.Pages("Shopify", "shopify", "shops")
 DEFAULT_TOPICS = ("orders/create", "orders/updated", "orders/paid")
-TOPICS = (*DEFAULT_TOPICS, "orders/cancelled", "orders/delete")
+TOPICS = (*DEFAULT_TOPICS, "orders/cancelled", "orders/delete", "refunds/create")
 WEBHOOK_BACKOFF = (0.2, 0.5, 1.0)
 """Seconds before the second, third and later tries."""
 WEBHOOK_TIMEOUT = 5.0

@@ -29,6 +29,8 @@ class ControlApi:
         r.get("/shops/{shop}/orders/{order_id}", self._control(self._c_get_order))
         r.patch("/shops/{shop}/orders/{order_id}", self._control(self._c_patch_order))
         r.delete("/shops/{shop}/orders/{order_id}", self._control(self._c_delete_order))
+        r.get("/shops/{shop}/orders/{order_id}/refunds", self._control(self._c_refunds))
+        r.post("/shops/{shop}/orders/{order_id}/refunds", self._control(self._c_create_refund))
         r.delete("/shops/{shop}/products/{product_id}", self._control(self._c_delete_product))
         r.get("/shops/{shop}/knobs", self._control(self._c_get_knobs))
         r.post("/shops/{shop}/knobs", self._control(self._c_set_knobs))

@@ -24,11 +24,12 @@ from .common import (
 )
 from .control import ControlApi
 from .orders import Identity, build_order
+from .refunds import RefundApi
 from .state import Shop
 from .webhooks import Webhooks
 
 
-class ShopifySandbox(AdminApi, Webhooks, ControlApi):
+class ShopifySandbox(AdminApi, RefundApi, Webhooks, ControlApi):
     """The shops, their Admin API (:meth:`api_router`) and the control API (:meth:`control_router`)."""
 
     def __init__(self, public_url: str | None = None, *, seed: int | None = None) -> None:
@@ -115,6 +116,13 @@ class ShopifySandbox(AdminApi, Webhooks, ControlApi):
         order = build_order(cart, identity, shop.settings)
         shop.put(order, cart, identity)
         return order, topics
+
+    def _rebuild(self, shop: Shop, order_id: int, cart: dict[str, Any]) -> dict[str, Any]:
+        """Write the order again from its cart (its refunds shown on it)."""
+        identity = shop.meta[order_id].identity
+        order = build_order(cart, identity, shop.settings)
+        shop.put(order, cart, identity)
+        return order
 
     def delete_product(self, shop: Shop, product_id: int) -> int:
         """Lines that sold the product keep their name and price but lose the product; returns how many

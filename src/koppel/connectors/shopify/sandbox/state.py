@@ -18,6 +18,7 @@ from koppel.sandbox.webhooks import DeliveryLog
 
 from .common import DEFAULT_TOPICS, LOG_LIMIT, SUPPORTED_VERSIONS
 from .orders import Identity, ShopSettings
+from .refunds import apply_refunds
 
 # -- shops ---------------------------------------------------------------------------------------------------
 
@@ -98,6 +99,8 @@ class Shop:
     deliveries: DeliveryLog = field(default_factory=lambda: DeliveryLog(LOG_LIMIT))
     """Delivery attempts: the newest ones, and how many were logged so far."""
     held: list[Webhook] = field(default_factory=list)
+    refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each order's refunds, oldest first (shown on the order whenever it is written)."""
 
     @property
     def domain(self) -> str:
@@ -152,6 +155,7 @@ class Shop:
 
     def put(self, order: dict[str, Any], cart: dict[str, Any], identity: Identity) -> bytes:
         order_id = order["id"]
+        apply_refunds(order, self.refunds.get(order_id, []))
         if order_id not in self.raw:
             bisect.insort(self.ids, order_id)
         raw = json.dumps(order, separators=(",", ":")).encode()
@@ -173,6 +177,7 @@ class Shop:
         if self.raw.pop(order_id, None) is None:
             return False
         del self.meta[order_id], self.carts[order_id]
+        self.refunds.pop(order_id, None)
         self.ids.pop(bisect.bisect_left(self.ids, order_id))
         return True
 

@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from koppel.sandbox.webhooks import Attempt, log_attempt
 
@@ -22,16 +23,17 @@ class Webhooks:
     # ------------------------------------------------------------------ webhooks
 
     def _webhooks(
-        self, shop: Shop, events: list[tuple[str, int]], *, resend_id: str | None = None
+        self, shop: Shop, events: list[tuple[Any, ...]], *, resend_id: str | None = None
     ) -> Callable[[], None]:
-        """A callback that sends the webhooks for ``events`` (topic, order id) once the control call has
-        answered. The body is the order as it is now: a held webhook delivered late carries old data."""
-        wanted = [(topic, order_id) for topic, order_id in events if resend_id or topic in shop.topics]
+        """A callback that sends the webhooks for ``events`` (topic, order id and, for a body that is not
+        the order, such as ``refunds/create``'s refund, the body) once the control call has answered. An
+        order's body is the order as it is now: a held webhook delivered late carries old data."""
+        wanted = [event for event in events if resend_id or event[0] in shop.topics]
         if not shop.webhook_url or not wanted or not (resend_id or shop.knobs.webhooks_enabled):
             return lambda: None
         webhooks: list[Webhook] = []
-        for topic, order_id in wanted:
-            raw = shop.raw.get(order_id) or json.dumps({"id": order_id}).encode()
+        for topic, order_id, *body in wanted:
+            raw = body[0] if body else shop.raw.get(order_id) or json.dumps({"id": order_id}).encode()
             webhooks.append((self._headers(shop, topic, raw, resend_id), raw, order_id))
         if shop.knobs.out_of_order_webhooks and not resend_id:
             shop.held.extend(webhooks)
