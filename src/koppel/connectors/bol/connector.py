@@ -21,6 +21,10 @@ an hour ago) or the shipment list (newest first, 3 months back).
 upload it. :meth:`BolSource.invoice_requests` lists the open and refused requests (each naming the record
 the invoice is on), :meth:`BolSource.upload_invoice` sends the PDF and :meth:`BolSource.process_status`
 says how bol took it; ``koppel.sync.invoice_requests`` drives them.
+
+**Refunds.** Returns handled with a result that refunds the customer (:meth:`BolSource.iter_refunds`,
+:mod:`.returns`), and, for the order source, items cancelled after the order was invoiced
+(:meth:`BolSource.refunds_of`); see :mod:`.refunds` for how each becomes a canonical refund.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ from koppel.connectors.errors import NotFound, NothingToBook, OrderInvalid
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.marketplace import InvoiceFiles, InvoiceSummary, LineType
 from koppel.documents.model import Order
+from koppel.documents.refunds import Refund
 
-from . import mapping, own_invoices, signatures
+from . import mapping, own_invoices, refunds, signatures
 from .client import PRODUCTION_URL, BolClient
 from .config import BolSettings
+from .returns import ReturnReader
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 #: The order list reaches this far back with ``latest-change-date`` (bol: 3 months).
@@ -380,6 +386,31 @@ class BolSource(SourceConnector):
     def marketplace_order_number(cls, record_number: str) -> str:
         """A shipment record's number is ``<order>-<shipment>``; bol's invoices name the order."""
         return record_number.partition("-")[0]
+
+    # -- refunds: returns and cancellations ----------------------------------------------------------------
+
+    supports_refunds = True
+
+    def refunds_of(self, payload: Mapping[str, Any]) -> list[Refund]:
+        """Order source: a refund ``cancel-<orderItemId>`` per order item with ``quantityCancelled`` > 0
+        (the invoice made when the order was placed may hold it). Shipment source: none, a cancelled item
+        never shipped, so no shipment's invoice holds it."""
+        if self.by_shipment:
+            return []
+        return refunds.cancellations(payload, self.settings)
+
+    def fetch_refunds(self, order_id: str) -> list[Refund]:
+        """The order's cancellations, fetched (order source; the shipment source has none). bol's return
+        list cannot be asked for one order's returns: they come from :meth:`iter_refunds`."""
+        if self.by_shipment:
+            return []
+        return self.refunds_of(self.client.order(order_id))
+
+    def iter_refunds(self, since: datetime) -> Iterator[Refund]:
+        """The return items (FBR and FBB) whose refunding result bol processed since ``since``, oldest
+        first: one refund per RMA (shipment source: per RMA and shipment, see :mod:`.returns`)."""
+        reader = ReturnReader(self.client, self.settings, by_shipment=self.by_shipment)
+        yield from reader.refunds(since)
 
     # -- push notifications ------------------------------------------------------------------------------
 

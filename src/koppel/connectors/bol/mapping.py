@@ -280,19 +280,37 @@ def _shipment_lines(shipment: Mapping[str, Any], order: Mapping[str, Any] | None
         builder.total += cents(unit * shipped) - share
 
 
+def _party(payload: Mapping[str, Any]) -> Party:
+    """The customer of a payload: the billing details (the shipment's, then the order's), else the
+    shipment details."""
+    shipment, order = parts(payload)
+    sources = [source for source in (shipment, order) if source is not None]
+    return customer(*(source.get(key) for key in ("billingDetails", "shipmentDetails") for source in sources))
+
+
+def customer_country(payload: Mapping[str, Any]) -> str:
+    """The customer's country (alpha-2, or as bol wrote it) that chooses the VAT rates of a payload."""
+    party = _party(payload)
+    return party.country.alpha2 if party.country else party.country_raw
+
+
+def product_rate(payload: Mapping[str, Any], ean: str, settings: BolSettings | None = None) -> ChosenRate:
+    """The VAT rate (and why) :func:`parse_order` gives a product with ``ean`` in this payload."""
+    return vat_rate(settings if settings is not None else BolSettings(), ean, customer_country(payload))
+
+
+def item_discount(item: Mapping[str, Any], field: str = "order item") -> tuple[Decimal, str]:
+    """An order item's discount for all its quantity (incl. VAT) and its titles, as the invoice takes it."""
+    unit = _money(item.get("unitPrice"), f"{field}.unitPrice")
+    return _discount(item, field, unit, _quantity(item.get("quantity"), f"{field}.quantity"))
+
+
 def parse_order(payload: Mapping[str, Any], settings: BolSettings | None = None) -> Order:
     if not isinstance(payload, Mapping):
         raise OrderInvalid("the payload is not a JSON object")
     settings = settings if settings is not None else BolSettings()
     shipment, order = parts(payload)
-    party = customer(
-        *(
-            source.get(key)
-            for key in ("billingDetails", "shipmentDetails")
-            for source in (shipment, order)
-            if source is not None
-        )
-    )
+    party = _party(payload)
     country = party.country.alpha2 if party.country else party.country_raw
     builder = _Builder(settings, country)
     if shipment is not None:
@@ -327,9 +345,7 @@ def line_reasons(payload: Mapping[str, Any], settings: BolSettings | None = None
     (``"9%: the rate for EAN 9789012345678"``)."""
     settings = settings if settings is not None else BolSettings()
     shipment, order = parts(payload)
-    details = [s.get(k) for k in ("billingDetails", "shipmentDetails") for s in (shipment, order) if s]
-    party = customer(*details)
-    builder = _Builder(settings, party.country.alpha2 if party.country else party.country_raw)
+    builder = _Builder(settings, customer_country(payload))
     if shipment is not None:
         _shipment_lines(shipment, order, builder)
     else:
