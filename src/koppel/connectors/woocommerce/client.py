@@ -101,6 +101,21 @@ class WooCommerceClient(ApiClient):
             raise Rejected("WooCommerce answered an order request with unexpected JSON", side=self.side)
         return data
 
+    def get_refunds(self, order_id: str) -> list[dict[str, Any]]:
+        """``GET orders/{id}/refunds``: every refund of the order, 100 a page."""
+        result: list[dict[str, Any]] = []
+        page, pages = 1, 1
+        while page <= pages:
+            params = {"per_page": PER_PAGE, "page": page}
+            response = self.request("GET", f"orders/{quote(order_id, safe='')}/refunds", params=params)
+            data = self._json(response)
+            if not isinstance(data, list):
+                raise Rejected("WooCommerce answered the refund list with unexpected JSON", side=self.side)
+            result.extend(refund for refund in data if isinstance(refund, dict))
+            pages = _header_int(response, "x-wp-totalpages") or page
+            page += 1
+        return result
+
     def orders_page(self, params: Mapping[str, str | int]) -> OrdersPage:
         """One page of ``GET orders`` (100 orders, dates as UTC)."""
         query = {**params, "per_page": PER_PAGE, "dates_are_gmt": "true"}

@@ -1,6 +1,11 @@
 """WooCommerce as a source: ``order.created`` / ``order.updated`` webhooks (the body is the REST v3 order,
 signed with ``X-WC-Webhook-Signature`` = base64 of HMAC-SHA256 of the raw body), the order fetched with the
-REST API v3, and polling by ``modified_after`` as the safety net."""
+REST API v3, and polling by ``modified_after`` as the safety net.
+
+Refunds (credit notes): WooCommerce sends ``order.updated`` when an order is refunded; the order's
+``refunds`` only summarise its refunds (id, reason, total), so :meth:`WooCommerceSource.refunds_of` finds
+none in a payload and :meth:`~WooCommerceSource.refund_hint` says there are some to fetch:
+:meth:`~WooCommerceSource.fetch_refunds` reads ``GET orders/{id}/refunds`` (:mod:`.refunds`)."""
 
 from __future__ import annotations
 
@@ -16,8 +21,9 @@ from typing import Any
 from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice, same_order_number
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
 from koppel.documents.model import Order
+from koppel.documents.refunds import Refund
 
-from . import mapping
+from . import mapping, refunds
 from .client import WooCommerceClient
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
@@ -81,6 +87,7 @@ class WooCommerceSource(SourceConnector):
     url_help = _("The address of your WordPress site, e.g. https://myshop.nl")
     # WooCommerce itself sets no limit (hosts do); a page of 100 orders is heavy work for a WordPress site.
     backfill_requests_per_second = 5.0
+    supports_refunds = True
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
         super().__init__(url=url, credentials=credentials, **options)
@@ -103,6 +110,19 @@ class WooCommerceSource(SourceConnector):
             cursor = page.next_cursor
             if cursor is None:
                 return
+
+    def refunds_of(self, payload: Mapping[str, Any]) -> list[Refund]:
+        """None: an order's ``refunds`` hold only each refund's id, reason and total, not its lines (their
+        VAT rates), so the refunds are fetched (:meth:`fetch_refunds`) when :meth:`refund_hint` says so."""
+        return []
+
+    def refund_hint(self, payload: Mapping[str, Any]) -> bool:
+        """Whether the order's ``refunds`` summary lists any."""
+        return bool(payload.get("refunds"))
+
+    def fetch_refunds(self, order_id: str) -> list[Refund]:
+        """``GET orders/{id}/refunds``, read with the order (its lines' VAT rates)."""
+        return refunds.parse_refunds(self.fetch_order(order_id), self.client.get_refunds(order_id))
 
     def find_order_by_number(self, number: str, since: datetime | None = None) -> dict[str, Any] | None:
         """The order numbered by its id (WooCommerce's default: one call), else ``GET orders?search=``:

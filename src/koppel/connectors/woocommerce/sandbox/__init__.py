@@ -9,6 +9,7 @@ address) is ``{sandbox url}/woocommerce/{store}``; the API is under ``…/{store
   ``modified_after``/``modified_before`` (all exclusive, as WordPress's date queries are), ``dates_are_gmt``
   and ``status`` (comma-separated; ``any`` leaves out ``trash`` and ``checkout-draft``); ``X-WP-Total``,
   ``X-WP-TotalPages`` and ``Link`` headers. ``GET``/``PUT webhooks[/{id}]``.
+- ``GET``/``POST orders/{id}/refunds`` and ``GET orders/{id}/refunds/{refund_id}`` (:mod:`.refunds`).
 - HTTP Basic with the consumer key and secret (or ``consumer_key``/``consumer_secret`` query parameters),
   errors as ``{"code", "message", "data": {"status"}}`` with WordPress's codes, JSON as PHP writes it
   (``\\/`` and ``\\uXXXX`` escapes). Unknown routes are ``rest_no_route``; paths outside ``wp-json`` get the

@@ -25,6 +25,7 @@ class ControlApi:
         """Mounted at ``/_sandbox/woocommerce``: ``POST stores`` (create or change a store: keys, webhook
         URL and secret, settings, knobs), and under ``stores/{store}``: ``orders`` (place; ``?notify=false``
         sends no webhook), ``orders/bulk``, ``PATCH``/``DELETE orders/{id}``, ``DELETE products/{id}``,
+        ``GET``/``POST orders/{id}/refunds`` (a refund as the merchant makes it, :mod:`.refunds`),
         ``knobs``, ``webhooks`` (status, failure count, last ping), ``POST webhooks/{id}`` (status, URL,
         secret), ``webhooks/{id}/ping``, ``webhooks/resend``, ``webhooks/flush``, ``deliveries``
         (``?wait_for=N``) and ``requests``."""
@@ -35,6 +36,8 @@ class ControlApi:
         r.post("/stores/{store}/orders/bulk", self._control(self._c_bulk_orders))
         r.patch("/stores/{store}/orders/{order_id}", self._control(self._c_patch_order))
         r.delete("/stores/{store}/orders/{order_id}", self._control(self._c_delete_order))
+        r.get("/stores/{store}/orders/{order_id}/refunds", self._control(self._c_refunds))
+        r.post("/stores/{store}/orders/{order_id}/refunds", self._control(self._c_create_refund))
         r.delete("/stores/{store}/products/{product_id}", self._control(self._c_delete_product))
         r.get("/stores/{store}/knobs", self._control(self._c_get_knobs))
         r.post("/stores/{store}/knobs", self._control(self._c_set_knobs))

@@ -25,12 +25,13 @@ from .common import (
 )
 from .control import ControlApi
 from .orders import _SPEC_KEYS, build_header, build_spec, render_order
+from .refunds import RefundApi
 from .settings import TaxRate, default_rates
 from .state import OrderRecord, Store, Webhook
 from .webhooks import Webhooks
 
 
-class WooCommerceSandbox(RestApi, Webhooks, ControlApi):
+class WooCommerceSandbox(RestApi, RefundApi, Webhooks, ControlApi):
     """The stores, their API (:meth:`api_router`) and their control API (:meth:`control_router`)."""
 
     def __init__(self, public_url: str | None = None, *, seed: int | None = None) -> None:

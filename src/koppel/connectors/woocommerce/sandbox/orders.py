@@ -8,6 +8,7 @@ from typing import Any
 
 from .calc import Calculated, Coupon
 from .common import CURRENCY_SYMBOLS, STATUSES, WC_VERSION, _invalid, to_decimal, to_int
+from .refunds import summaries
 from .settings import StoreSettings
 from .state import OrderRecord, Store
 
@@ -233,7 +234,7 @@ def render_order(store: Store, record: OrderRecord, calc: Calculated) -> dict[st
         "shipping_lines": shipping,
         "fee_lines": fees,
         "coupon_lines": coupons,
-        "refunds": [],
+        "refunds": summaries(store, record.id),
         "payment_url": f"{store.home_url}/checkout/order-pay/{record.id}/"
         f"?pay_for_order=true&key={h['order_key']}",
         "is_editable": h["status"] in ("pending", "on-hold", "checkout-draft"),

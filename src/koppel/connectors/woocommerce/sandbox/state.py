@@ -102,6 +102,8 @@ class Store:
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
     deliveries: DeliveryLog = field(default_factory=lambda: DeliveryLog(LOG_LIMIT))
     """Deliveries and pings: the newest ones, and how many were logged so far."""
+    refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each order's refunds, newest first, as ``GET orders/{id}/refunds`` shows them."""
 
     @property
     def api_url(self) -> str:
