@@ -6,8 +6,8 @@ merchant reads them in; :func:`first_failure` decides what happens to the record
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
@@ -17,10 +17,12 @@ from .model import Invoice, Order, build_invoice
 from .money import CENT, ZERO, cents, fmt, fmt_rate, vat_factor
 from .vat import (
     is_cross_border_business,
-    is_intra_community_supply,
     normalized_rate,
+    vat_compact,
     vat_number_problem,
 )
+from .vat_notes import pct
+from .vat_rules import VatDecision, VatNumberCheck, VatPolicy, ViesOutcome, decide
 
 #: Codes that leave a record waiting or skipped rather than in error.
 WAITING_CODES = frozenset({Code.STATUS_NOT_ELIGIBLE})
@@ -53,6 +55,18 @@ class CheckContext:
     existing_booking: str | None = None
     #: Statuses that mean the whole order was cancelled: never booked (skipped, ``ORDER_CANCELLED``).
     cancelled_statuses: frozenset[str] = field(default_factory=frozenset)
+    #: The connection's VAT rules (OSS, VIES); ``None``: the shop country's, without OSS or VIES.
+    vat_policy: VatPolicy | None = None
+    #: Asks VIES about a compact VAT number (cached), when the policy checks VAT numbers in VIES.
+    vies: Callable[[str], VatNumberCheck] | None = None
+
+    @property
+    def policy(self) -> VatPolicy:
+        return self.vat_policy if self.vat_policy is not None else VatPolicy(home=self.shop_country.upper())
+
+    def vat_rule_checks(self, order: Order) -> list[CheckResult]:
+        """:func:`check_vat_rules` for a caller that holds the context (the worker's pre-checks)."""
+        return list(check_vat_rules(order, self))
 
 
 def expected_total(order: Order) -> tuple[Decimal, Decimal]:
@@ -160,8 +174,72 @@ def check_icp_vat_number(order: Order, ctx: CheckContext) -> Iterable[CheckResul
     problem = vat_number_problem(customer.vat_number, country)
     if problem:
         yield CheckResult(Code.ICP_VAT_NUMBER_INVALID, False, problem.message)
-    else:
-        yield CheckResult(Code.ICP_VAT_NUMBER_INVALID, True, f"VAT number {customer.vat_number} is valid")
+        return
+    yield vies_result(customer.vat_number, vies_answer(order, ctx))
+
+
+def vies_answer(order: Order, ctx: CheckContext) -> VatNumberCheck | None:
+    """VIES's answer on the customer's VAT number, when the connection checks VAT numbers in VIES and the
+    number passes the offline check (a cross-border business order); ``None`` when VIES is not asked."""
+    number = order.customer.vat_number
+    if not (ctx.policy.vies and ctx.vies is not None and is_cross_border_business(order, ctx.shop_country)):
+        return None
+    if not number.strip() or vat_number_problem(number, order.customer.country) is not None:
+        return None
+    return ctx.vies(vat_compact(number))
+
+
+def vies_result(vat_number: str, answer: VatNumberCheck | None) -> CheckResult:
+    """The VAT number check after the offline one passed: VIES refusing the number fails it; VIES not
+    answering leaves the offline check standing (the order is booked, and the invoice line says so)."""
+    if answer is None:
+        return CheckResult(Code.ICP_VAT_NUMBER_INVALID, True, f"VAT number {vat_number} is valid")
+    if answer.outcome == ViesOutcome.INVALID:
+        return CheckResult(
+            Code.ICP_VAT_NUMBER_INVALID,
+            False,
+            _(
+                "VIES says VAT number %(number)s is not valid (%(message)s)",
+                number=repr(vat_number),
+                message=answer.message,
+            ),
+        )
+    if answer.outcome == ViesOutcome.UNAVAILABLE:
+        return CheckResult(
+            Code.ICP_VAT_NUMBER_INVALID,
+            True,
+            _(
+                "VAT number %(number)s has a valid format and check digits; VIES could not be asked "
+                "(%(message)s), so that check counts",
+                number=vat_number,
+                message=answer.message,
+            ),
+        )
+    return CheckResult(
+        Code.ICP_VAT_NUMBER_INVALID, True, f"VAT number {vat_number} is valid (VIES, {answer.checked_at})"
+    )
+
+
+def vat_decision(order: Order, ctx: CheckContext) -> VatDecision:
+    """The VAT rules' decision on ``order`` under the context's policy (VIES asked when it is on)."""
+    return decide(order, ctx.policy, vies_answer(order, ctx))
+
+
+def check_vat_rules(order: Order, ctx: CheckContext) -> Iterator[CheckResult]:
+    """One failure (``VAT_RATE_MISMATCH``) per line whose rate the shop charged differs from the VAT rules';
+    nothing when they agree (the rules' reasons are on the invoice's lines)."""
+    for mismatch in vat_decision(order, ctx).mismatches:
+        yield CheckResult(
+            Code.VAT_RATE_MISMATCH,
+            False,
+            _(
+                "Line %(line)s: the shop charged %(shop)s VAT, the VAT rules give %(rules)s (%(why)s)",
+                line=repr(mismatch.line),
+                shop=pct(mismatch.shop_rate),
+                rules=pct(mismatch.rules_rate),
+                why=mismatch.why,
+            ),
+        )
 
 
 def check_vat_codes(order: Order, ctx: CheckContext) -> CheckResult:
@@ -186,13 +264,15 @@ def check_vat_codes(order: Order, ctx: CheckContext) -> CheckResult:
 
 
 def run_checks(order: Order, ctx: CheckContext) -> list[CheckResult]:
-    """All checks, in the order the manual lists them after the eligibility checks."""
+    """All checks, in the order the manual lists them after the eligibility checks. The VAT rules add a
+    result only for a line they disagree with (``VAT_RATE_MISMATCH``)."""
     return [
         check_status(order, ctx),
         check_start_date(order, ctx),
         check_not_processed(order, ctx),
         check_total(order, ctx),
         *check_icp_vat_number(order, ctx),
+        *check_vat_rules(order, ctx),
         check_vat_codes(order, ctx),
     ]
 
@@ -201,12 +281,20 @@ def first_failure(results: Iterable[CheckResult]) -> CheckResult | None:
     return next((result for result in results if not result.passed), None)
 
 
-def invoice_for(order: Order, shop_country: str) -> Invoice:
-    """The invoice Koppel books for ``order``: VAT-shifted when it is an intra-community supply, and with a
-    rounding line for a difference the total check accepts."""
-    _, tolerance = expected_total(order)
-    return build_invoice(
-        order,
-        intra_community=is_intra_community_supply(order, shop_country),
-        rounding_tolerance=tolerance,
-    )
+def invoice_for(order: Order, context: CheckContext | VatPolicy | str) -> Invoice:
+    """The invoice Koppel books for ``order``: the VAT rules applied (every line's rate, category and reason;
+    0% K with the legal mention for an intra-community supply, 0% G for an export), and a rounding line for
+    a difference the total check accepts. ``context`` is the connection's check context, its VAT policy, or
+    just the shop's country (its rules without OSS or VIES)."""
+    decision = _decision_for(order, context)
+    decided = decision.order
+    _, tolerance = expected_total(decided)
+    invoice = build_invoice(decided, intra_community=decision.intra_community, rounding_tolerance=tolerance)
+    return replace(invoice, vat_note=decision.vat_note) if decision.vat_note else invoice
+
+
+def _decision_for(order: Order, context: CheckContext | VatPolicy | str) -> VatDecision:
+    if isinstance(context, CheckContext):
+        return vat_decision(order, context)
+    policy = context if isinstance(context, VatPolicy) else VatPolicy(home=context.upper())
+    return decide(order, policy)
