@@ -127,6 +127,29 @@ class ConfigurationForm(forms.Form):
         help_text=gettext_lazy("Orders placed before this day are not booked (past orders: Backfill)."),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+    oss_declared = forms.BooleanField(
+        label=gettext_lazy("I declare OSS (EU One Stop Shop)"),
+        required=False,
+        help_text=gettext_lazy(
+            "On: consumers in another EU country pay their own country's VAT (Germany 19%, a reduced rate "
+            "becomes that country's reduced rate); an order the shop charged otherwise is stopped with "
+            "VAT_RATE_MISMATCH. Off: your own country's VAT for every EU consumer."
+        ),
+    )
+    vies_check = forms.BooleanField(
+        label=gettext_lazy("Check VAT numbers in VIES"),
+        required=False,
+        help_text=gettext_lazy(
+            "Ask the EU's VIES whether a business customer's VAT number is registered before booking it "
+            "VAT-free. When VIES cannot be asked, the order is booked on the check of the number's format, "
+            "and the invoice line says so."
+        ),
+    )
+    credit_notes = forms.BooleanField(
+        label=gettext_lazy("Turn refunds into credit notes"),
+        required=False,
+        help_text=gettext_lazy("A refund in the shop is booked as a credit note on the order's invoice."),
+    )
 
     def __init__(
         self,
@@ -143,6 +166,9 @@ class ConfigurationForm(forms.Form):
             "shop_country": connection.shop_country,
             "eligible_statuses": sorted(connection.statuses_to_book),
             "start_date": timezone.localtime(connection.start_at).date(),
+            "oss_declared": connection.oss_declared,
+            "vies_check": connection.vies_check,
+            "credit_notes": connection.credit_notes,
         }
         current = target.load_settings(connection.target_settings)
         initial |= {
@@ -217,6 +243,8 @@ class ConfigurationForm(forms.Form):
         connection.eligible_statuses = sorted(self.cleaned_data["eligible_statuses"])
         start = datetime.combine(self.cleaned_data["start_date"], time())
         connection.start_at = timezone.make_aware(start)
+        for name in ("oss_declared", "vies_check", "credit_notes"):
+            setattr(connection, name, self.cleaned_data[name])
         connection.target_settings = {**connection.target_settings, **self.target_settings()}
         connection.source_settings = {**connection.source_settings, **self.source_settings()}
         connection.full_clean(exclude=["source_url", "target_url"])

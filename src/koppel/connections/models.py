@@ -21,9 +21,11 @@ from koppel.connectors import registry
 from koppel.connectors.base import Credentialed, SourceConnector, StoredToken, TargetConnector
 from koppel.connectors.errors import AuthFailed, CredentialsUnreadable, Side
 from koppel.connectors.http import CallLog
+from koppel.connectors.vies.cache import cached_check
 from koppel.documents.checks import CheckContext
 from koppel.documents.countries import country_by_code
 from koppel.documents.model import Order
+from koppel.documents.vat_rules import policy_for
 
 from . import crypto
 
@@ -115,6 +117,15 @@ class Connection(models.Model):
     eligible_statuses = models.JSONField(default=list, blank=True, help_text="Empty: the source's default.")
     start_at = models.DateTimeField(default=timezone.now, help_text="Orders placed before this are skipped.")
     poll_minutes = models.PositiveIntegerField(default=60)
+    #: The VAT rules of the connection (koppel.documents.vat_rules): distance sales at the destination's
+    #: rates, and VAT numbers checked in VIES.
+    oss_declared = models.BooleanField(
+        default=False, help_text="The merchant declares distance sales to EU consumers through OSS."
+    )
+    vies_check = models.BooleanField(
+        default=False, help_text="Check business customers' VAT numbers in the EU's VIES."
+    )
+    credit_notes = models.BooleanField(default=True, help_text="Turn refunds into credit notes.")
 
     # Bookkeeping of the intake and the scheduler.
     poll_cursor = models.DateTimeField(null=True, blank=True)
@@ -302,6 +313,13 @@ class Connection(models.Model):
             target_vat_rates=vat_rates,
             existing_booking=existing,
             cancelled_statuses=frozenset(self.source_class.cancelled_statuses),
+            vat_policy=policy_for(
+                self.shop_country,
+                oss=self.oss_declared,
+                vies=self.vies_check,
+                source_settings=self.source_class.load_settings(self.source_settings),
+            ),
+            vies=cached_check if self.vies_check else None,
         )
 
     def cached_vat_rates(self, max_age: timedelta = timedelta(minutes=10)) -> frozenset[Decimal] | None:

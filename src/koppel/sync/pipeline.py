@@ -185,7 +185,9 @@ def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None
         if not result.passed:
             state = State.OPEN if result.code in WAITING_CODES else State.SKIPPED
             return Outcome(state, result.code, result.message)
-    failed = first_failure([check_total(order, ctx), *check_icp_vat_number(order, ctx)])
+    failed = first_failure(
+        [check_total(order, ctx), *check_icp_vat_number(order, ctx), *ctx.vat_rule_checks(order)]
+    )
     if failed:
         return Outcome(State.ERROR, failed.code, failed.message)
 
@@ -241,7 +243,7 @@ def book(
     if failed:
         return Outcome(State.ERROR, failed.code, failed.message)
 
-    invoice = invoice_for(order, connection.shop_country)
+    invoice = invoice_for(order, connection.check_context(vat_rates=None))
     record.document = invoice.as_dict()
     existing = target.find_invoice(invoice)
     if existing is not None:

@@ -172,6 +172,11 @@ class BolSettings(ConnectorSettings):
         parse_oss_rates(value)
         return value.strip()
 
+    def oss_rates(self) -> dict[tuple[str, str], Decimal]:
+        """The OSS rates per ``(country, EAN)``, for the connection's VAT rules (``vat_rules.policy_for``):
+        the explicit per-country rates the rules apply under OSS, as :func:`vat_rate` does."""
+        return parse_oss_rates(self.oss_vat_rates)
+
 
 @dataclass(frozen=True, slots=True)
 class ChosenRate:
