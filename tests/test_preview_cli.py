@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +215,88 @@ def test_console_script(example: Any) -> None:
 def test_statuses_option_ignores_case(capsys: pytest.CaptureFixture[str], example: Any) -> None:
     code, _, _ = run(capsys, EXAMPLE, "--statuses", "Paid,Shipped")
     assert code == EXIT_OK
+
+
+# --- --format ubl --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seller_file(tmp_path: Path) -> Path:
+    from tests.documents.einvoice import SELLER_JSON
+
+    path = tmp_path / "seller.json"
+    path.write_text(json.dumps(SELLER_JSON), encoding="utf-8")
+    return path
+
+
+def run_ubl(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = main([*BASE_ARGS, "--format", "ubl", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ubl_format_prints_the_e_invoice(
+    capsys: pytest.CaptureFixture[str], example: Any, seller_file: Path
+) -> None:
+    from tests.documents.einvoice import BUYER_ENDPOINT_RULE, essentials, validate
+
+    code, out, err = run_ubl(capsys, "--seller", seller_file, EXAMPLE)
+    assert (code, err) == (EXIT_OK, "")
+    assert out.startswith("<?xml")
+    found = essentials(out.encode("utf-8"))
+    assert (found["kind"], found["type"], found["seller_vat"]) == ("Invoice", "380", ["NL004495445B01"])
+    assert found["totals"]["TaxExclusiveAmount"] == Decimal("256.04")
+    assert found["tax"] == Decimal("52.39")
+    assert found["totals"]["TaxInclusiveAmount"] == Decimal("308.43")
+    assert [line[0] for line in found["lines"]] and found["charges"][0][1] == "FC"  # shipping
+    # The example's buyer is a company without VAT or KvK number: no Peppol endpoint.
+    assert validate(out.encode("utf-8")) == [BUYER_ENDPOINT_RULE]
+
+
+def test_ubl_of_a_blocked_order_names_the_check_on_stderr(
+    capsys: pytest.CaptureFixture[str], seven_percent_order: Path, seller_file: Path
+) -> None:
+    code, out, err = run_ubl(capsys, "--seller", seller_file, seven_percent_order)
+    assert code == EXIT_BLOCKED
+    assert out.startswith("<?xml") and "<cbc:Percent>7</cbc:Percent>" in out
+    blocked = json.loads(err)
+    assert blocked["error"] == "BLOCKED" and [c["code"] for c in blocked["checks"]] == ["VAT_CODE_MISSING"]
+
+
+def _seller_invalid(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
+    code, out, err = run_ubl(capsys, *args)
+    assert (code, out) == (EXIT_UNREADABLE, "")
+    error = json.loads(err)
+    assert error["error"] == "SELLER_INVALID"
+    return error["message"]
+
+
+def test_ubl_needs_the_seller(capsys: pytest.CaptureFixture[str], example: Any) -> None:
+    assert "--seller SELLER.json" in _seller_invalid(capsys, EXAMPLE)
+
+
+def test_a_seller_file_that_is_missing_or_not_json(
+    capsys: pytest.CaptureFixture[str], example: Any, tmp_path: Path
+) -> None:
+    assert "cannot read the seller file" in _seller_invalid(capsys, "--seller", tmp_path / "no.json", EXAMPLE)
+    path = tmp_path / "seller.json"
+    path.write_text("name = Shop", encoding="utf-8")
+    assert "is not JSON" in _seller_invalid(capsys, "--seller", path, EXAMPLE)
+
+
+def test_an_invalid_seller_names_its_fields(
+    capsys: pytest.CaptureFixture[str], example: Any, tmp_path: Path
+) -> None:
+    from tests.documents.einvoice import SELLER_JSON
+
+    path = tmp_path / "seller.json"
+    path.write_text(json.dumps({**SELLER_JSON, "iban": "NL00BANK0123456789", "city": ""}), encoding="utf-8")
+    message = _seller_invalid(capsys, "--seller", path, EXAMPLE)
+    assert "city: missing" in message and "iban: 'NL00BANK0123456789' is not a valid IBAN" in message
+
+
+def test_the_json_format_stays_the_default_with_a_seller(
+    capsys: pytest.CaptureFixture[str], example: Any, seller_file: Path
+) -> None:
+    code, result, _ = run(capsys, "--seller", seller_file, EXAMPLE)
+    assert code == EXIT_OK and set(result) == {"checks", "document", "requests"}

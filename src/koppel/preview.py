@@ -1,8 +1,11 @@
 """``koppel preview --source S --target T ORDER.json``: the checks, the canonical invoice and exactly the
 requests the target would receive (a new debtor assumed), without calling anything.
 
+``--format ubl --seller SELLER.json`` prints the invoice as a UBL 2.1 e-invoice (EN 16931, Peppol BIS
+Billing 3.0) instead, the checks that block it on standard error.
+
 Exit status: 0 when every check passes, 3 when a check blocks booking, 2 when the input (or a
-``--source-setting``) cannot be read.
+``--source-setting``, or the seller) cannot be read.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pydantic import ValidationError
 from koppel.connectors import registry
 from koppel.connectors.errors import OrderInvalid
 from koppel.documents.checks import CheckContext, invoice_for, run_checks
+from koppel.documents.model import Invoice
+from koppel.documents.ubl import Seller, SellerInvalid, UblError, invoice_ubl
 from koppel.documents.vat import DOMESTIC_RATES
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 2, 3
@@ -38,6 +43,45 @@ def preview(
     source_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The preview as a dict; raises ``OrderInvalid`` when the payload cannot be mapped."""
+    checks, invoice = _checked_invoice(
+        payload,
+        source=source,
+        target=target,
+        shop_country=shop_country,
+        eligible_statuses=eligible_statuses,
+        start_at=start_at,
+        vat_rates=vat_rates,
+        source_settings=source_settings,
+    )
+    target_cls = registry.target(target)
+    settings = target_cls.load_settings(target_settings or {})
+    return {
+        "checks": checks,
+        "document": invoice.as_dict(),
+        "requests": [request.as_dict() for request in target_cls.planned_requests(invoice, settings)],
+    }
+
+
+def preview_ubl(
+    payload: dict[str, Any], seller: Seller, *, source: str, target: str, **options: Any
+) -> tuple[list[dict[str, Any]], bytes]:
+    """The checks and the order's invoice as UBL 2.1 (options as for :func:`preview`, without target
+    settings); raises ``OrderInvalid`` or ``UblError``."""
+    checks, invoice = _checked_invoice(payload, source=source, target=target, **options)
+    return checks, invoice_ubl(invoice, seller)
+
+
+def _checked_invoice(
+    payload: dict[str, Any],
+    *,
+    source: str,
+    target: str,
+    shop_country: str = "NL",
+    eligible_statuses: frozenset[str] | None = None,
+    start_at: datetime | None = None,
+    vat_rates: frozenset[Decimal] | None = None,
+    source_settings: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], Invoice]:
     source_cls, target_cls = registry.source(source), registry.target(target)
     order = source_cls.parse_order(payload, source_cls.load_settings(source_settings or {}))
     ctx = CheckContext(
@@ -49,14 +93,19 @@ def preview(
         if vat_rates is not None
         else DOMESTIC_RATES.get(shop_country.upper(), target_cls.default_vat_rates),
     )
-    checks = run_checks(order, ctx)
-    invoice = invoice_for(order, shop_country)
-    settings = target_cls.load_settings(target_settings or {})
-    return {
-        "checks": [check.as_dict() for check in checks],
-        "document": invoice.as_dict(),
-        "requests": [request.as_dict() for request in target_cls.planned_requests(invoice, settings)],
-    }
+    checks = [check.as_dict() for check in run_checks(order, ctx)]
+    return checks, invoice_for(order, shop_country)
+
+
+def load_seller(path: str) -> Seller:
+    """The seller of a ``SELLER.json``; ``SellerInvalid`` says what is wrong with it."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SellerInvalid(f"cannot read the seller file {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SellerInvalid(f"the seller file {path} is not JSON: {exc}") from None
+    return Seller.from_json(data)
 
 
 def _rates(text: str) -> frozenset[Decimal]:
@@ -115,7 +164,25 @@ def _parser() -> argparse.ArgumentParser:
         help="a setting of the source, repeatable, e.g. bol.com's ean_vat_rates=8712345678906,9 or "
         "default_vat_rate=9 (default: the source's defaults; bol.com books at 21%%)",
     )
+    parser.add_argument(
+        "--format",
+        choices=("json", "ubl"),
+        default="json",
+        help="json: the checks, the invoice and the requests (default); ubl: the invoice as a UBL 2.1 "
+        "e-invoice (needs --seller)",
+    )
+    parser.add_argument(
+        "--seller",
+        metavar="SELLER.json",
+        help="the merchant as JSON: name, vat_number, coc_number, street, postal_code, city, country, "
+        "email, iban",
+    )
     return parser
+
+
+def _error(code: str, message: str) -> int:
+    print(json.dumps({"error": code, "message": message}, ensure_ascii=False), file=sys.stderr)
+    return EXIT_UNREADABLE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,29 +190,46 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source_settings = _source_settings(args.source, args.source_settings)
     except ValueError as exc:
-        print(json.dumps({"error": "SETTINGS_INVALID", "message": str(exc)}), file=sys.stderr)
-        return EXIT_UNREADABLE
+        return _error("SETTINGS_INVALID", str(exc))
+    seller = None
+    if args.format == "ubl" or args.seller:
+        try:
+            if not args.seller:
+                raise SellerInvalid("--format ubl needs the seller: --seller SELLER.json")
+            seller = load_seller(args.seller)
+        except SellerInvalid as exc:
+            return _error("SELLER_INVALID", str(exc))
     try:
         raw = sys.stdin.read() if args.order == "-" else Path(args.order).read_text(encoding="utf-8")
         payload = json.loads(raw)
         if not isinstance(payload, dict):
             raise ValueError("the order must be a JSON object")
-        settings = json.loads(args.settings)
-        result = preview(
-            payload,
-            source=args.source,
-            target=args.target,
-            shop_country=args.shop_country.upper(),
-            eligible_statuses=frozenset(s.strip().lower() for s in args.statuses.split(","))
+        options: dict[str, Any] = {
+            "source": args.source,
+            "target": args.target,
+            "shop_country": args.shop_country.upper(),
+            "eligible_statuses": frozenset(s.strip().lower() for s in args.statuses.split(","))
             if args.statuses
             else None,
-            vat_rates=args.vat_rates,
-            target_settings=settings,
-            source_settings=source_settings,
-        )
+            "vat_rates": args.vat_rates,
+            "source_settings": source_settings,
+        }
+        if seller is not None and args.format == "ubl":
+            return _print_ubl(*preview_ubl(payload, seller, **options))
+        result = preview(payload, target_settings=json.loads(args.settings), **options)
+    except UblError as exc:
+        return _error("UBL_IMPOSSIBLE", str(exc))
     except (OSError, ValueError, OrderInvalid) as exc:
-        message = exc.message if isinstance(exc, OrderInvalid) else str(exc)
-        print(json.dumps({"error": "ORDER_UNREADABLE", "message": message}), file=sys.stderr)
-        return EXIT_UNREADABLE
+        return _error("ORDER_UNREADABLE", exc.message if isinstance(exc, OrderInvalid) else str(exc))
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return EXIT_OK if all(check["passed"] for check in result["checks"]) else EXIT_BLOCKED
+
+
+def _print_ubl(checks: list[dict[str, Any]], document: bytes) -> int:
+    """The document on standard output; the checks that block booking, if any, on standard error."""
+    sys.stdout.write(document.decode("utf-8"))
+    failing = [check for check in checks if not check["passed"]]
+    if failing:
+        print(json.dumps({"error": "BLOCKED", "checks": failing}, ensure_ascii=False), file=sys.stderr)
+        return EXIT_BLOCKED
+    return EXIT_OK

@@ -57,35 +57,36 @@ class Seller:
                 problems.append(f"{name}: missing")
             else:
                 values[name] = value.strip()
-        if not problems:
-            problems, values = _checked(values)
+        problems += _checked(values)
         if problems:
             raise SellerInvalid("seller: " + "; ".join(problems))
         return cls(**values)
 
 
-def _checked(values: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """The problems of complete ``values`` and the values normalized (compact VAT number, IBAN)."""
+def _checked(values: dict[str, str]) -> list[str]:
+    """The problems of the fields present in ``values``, which it normalizes (country code, compact VAT
+    number and IBAN, the chamber-of-commerce number as the document states it)."""
     problems: list[str] = []
-    country = resolve_country(values["country"])
-    if country is None:
-        problems.append(f"country: {values['country']!r} is not a country")
-    else:
+    country = resolve_country(values["country"]) if values.get("country") else None
+    if country is not None:
         values["country"] = country.alpha2
-    vat_problem = _vat_problem(values["vat_number"], country)
-    if vat_problem:
-        problems.append(vat_problem)
-    else:
+    elif values.get("country"):
+        problems.append(f"country: {values['country']!r} is not a country")
+    vat_problem = _vat_problem(values["vat_number"], country) if values.get("vat_number") else "missing"
+    if not vat_problem:
         values["vat_number"] = vat_id(values["vat_number"])
-    try:
-        values["iban"] = stdnum_iban.validate(values["iban"])
-    except ValidationError as exc:
-        problems.append(f"iban: {values['iban']!r} is not a valid IBAN ({exc})")
+    elif values.get("vat_number"):
+        problems.append(vat_problem)
+    if values.get("iban"):
+        try:
+            values["iban"] = stdnum_iban.validate(values["iban"])
+        except ValidationError as exc:
+            problems.append(f"iban: {values['iban']!r} is not a valid IBAN ({exc})")
     if country is not None and not vat_problem:
         coc_problem, values["coc_number"] = _coc(values.get("coc_number", ""), country, values["vat_number"])
         if coc_problem:
             problems.append(coc_problem)
-    return problems, values
+    return problems
 
 
 def _vat_problem(vat_number: str, country: Country | None) -> str:
