@@ -1,7 +1,7 @@
 """bol.com returns and cancellations as canonical refunds, through real HTTP against the sandbox: a returned
 item at the rate and price its invoice had (an EAN at 9%, OSS), a partial return, a rejected or exchanged
 return (no refund), the shipment a returned item shipped in, a cancellation after the order's invoice,
-and bol's real return samples read by the connector."""
+bol's real return samples read by the connector, and a polled return credited on its booked invoice."""
 
 from __future__ import annotations
 
@@ -249,3 +249,34 @@ def test_the_sample_items_on_their_own() -> None:
     assert refunds.allocate([("A", 1), ("B", 2)], 2) == [("A", 1), ("B", 1)]
     assert refunds.allocate([("A", 1), ("B", 1)], 3) == [("A", 1), ("B", 2)]
     assert refunds.allocate([("A", 0), ("B", 0)], 1) == [("B", 1)]
+
+
+# -- through the pipeline ------------------------------------------------------------------------------------
+
+
+def test_a_polled_return_is_credited_on_the_booked_order(
+    client, sandbox, account, bol_shop, administration, retry_fast
+) -> None:
+    from koppel.sync.models import Kind, Record, State
+    from koppel.sync.refunds import poll_refunds
+    from tests.bol.test_pipeline import bol_connection, push
+    from tests.conftest import drain
+
+    connection = bol_connection(account, bol_shop, administration, source="order", ean_vat_rates=f"{POT},9")
+    order = shipped(bol_shop)
+    assert push(client, sandbox, connection, "ORDER", order["orderId"]).status_code == 202
+    drain()
+    rma = returned(bol_shop, order, (POT, 1))["returnItems"][0]["rmaId"]
+    assert poll_refunds(connection, recent()) == 1
+    assert poll_refunds(connection, recent()) == 0  # seen again: nothing new
+    drain()
+    (record,) = Record.objects.filter(connection=connection, kind=Kind.REFUND)
+    assert record.source_order_id == rma and record.total == Decimal("24.95")
+    assert record.payload["order_id"] == order["orderId"]
+    assert record.state == State.HANDLED, record.message
+    invoice, credit = administration.invoices
+    assert credit["reference"]["line1"] == f"{order['orderId']}-CR{rma}"
+    assert [(ln["description"], ln["tax_rate"], ln["linetotal"]) for ln in credit["lines"].values()] == [
+        ("Theepot", 9, -24.95)
+    ]
+    assert {ln["tax_rate"] for ln in invoice["lines"].values() if ln["description"] == "Theepot"} == {9}
