@@ -337,6 +337,7 @@ def test_openapi_lists_the_operations(client):
         ("GET", "/api/records"),
         ("GET", "/api/records/{record_id}"),
         ("POST", "/api/records/{record_id}/process"),
+        ("GET", "/api/records/{record_id}/ubl"),
         ("GET", "/api/orders/explain"),
         ("POST", "/api/connections/{connection_id}/fetch"),
         ("POST", "/api/connections/{connection_id}/backfills"),

@@ -227,6 +227,8 @@ def list_records(request: HttpRequest, filters: Query[RecordQuery]) -> dict[str,
         records = records.filter(connection_id=filters.connection)
     if filters.code:
         records = records.filter(error_code=filters.code)
+    if filters.kind:
+        records = records.filter(kind=filters.kind)
     if filters.q and filters.q.strip():
         term = filters.q.strip()
         records = records.filter(
@@ -549,6 +551,28 @@ def _not_allowed(path: str, *methods: str) -> None:
     api.api_operation(others, path, auth=None, include_in_schema=False, operation_id=f"refuse {path}")(refuse)
 
 
+@api.get(
+    "/records/{record_id}/ubl",
+    response={200: None, 404: ErrorOut, 409: ErrorOut, **COMMON_ERRORS},
+    operation_id="get_record_ubl",
+    tags=["records"],
+)
+def record_ubl(request: HttpRequest, record_id: int) -> HttpResponse:
+    """The booked invoice or credit note as a UBL 2.1 / Peppol BIS Billing 3.0 e-invoice (409 when the record
+    has none: not booked, a marketplace invoice, or the account's company details are incomplete)."""
+    from koppel.documents.ubl import UblError
+    from koppel.sync import einvoice
+
+    record = get_record(request.auth, record_id)
+    try:
+        body = einvoice.einvoice(record)
+    except (einvoice.NoEInvoice, UblError) as exc:
+        raise ApiError(409, "NO_EINVOICE", str(exc)) from None
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{einvoice.filename(record)}"'
+    return response
+
+
 _not_allowed("/connections", "GET", "POST")
 _not_allowed("/connections/{connection_id}", "GET", "PATCH", "DELETE")
 _not_allowed("/connections/{connection_id}/test", "POST")
@@ -558,6 +582,7 @@ _not_allowed("/tokens/{token_id}", "DELETE")
 _not_allowed("/records", "GET")
 _not_allowed("/records/{record_id}", "GET")
 _not_allowed("/records/{record_id}/process", "POST")
+_not_allowed("/records/{record_id}/ubl", "GET")
 _not_allowed("/connections/{connection_id}/backfills", "POST")
 _not_allowed("/backfills/{backfill_id}", "GET")
 _not_allowed("/backfills/{backfill_id}/resume", "POST")

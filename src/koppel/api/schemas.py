@@ -219,6 +219,9 @@ class RecordQuery(Schema):
     connection: int | None = Field(None, description="Only records of this connection (id).")
     q: str | None = Field(None, description="Search in order number, customer name and e-mail.")
     code: Code | None = Field(None, description="Only records with this error code.")
+    kind: Literal["order", "refund", "marketplace_invoice"] | None = Field(
+        None, description="Only records of this kind: order, refund (a credit note), marketplace_invoice."
+    )
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 
@@ -239,6 +242,7 @@ def remedy_for(code: str) -> str | None:
 class RecordOut(Schema):
     id: int
     connection_id: int
+    kind: str = Field(..., description="order, refund (booked as a credit note) or marketplace_invoice.")
     source_order_id: str
     order_number: str
     state: StateName

@@ -165,6 +165,22 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@login_required
+def invoice_ubl(request: HttpRequest, pk: int) -> HttpResponse:
+    """The booked invoice or credit note as a UBL / Peppol BIS 3.0 e-invoice."""
+    from koppel.documents.ubl import UblError
+    from koppel.sync import einvoice
+
+    record = get_object_or_404(visible_records(request.user).select_related("connection__account"), pk=pk)
+    try:
+        body = einvoice.einvoice(record)
+    except (einvoice.NoEInvoice, UblError) as exc:
+        return HttpResponse(str(exc), status=409, content_type="text/plain")
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{einvoice.filename(record)}"'
+    return response
+
+
 class QuestionForm(forms.Form):
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=200)
     question = forms.CharField(label=gettext_lazy("Your question"), widget=forms.Textarea, max_length=5000)

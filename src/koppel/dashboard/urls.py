@@ -10,6 +10,7 @@ urlpatterns = [
     path("records/<int:pk>/status/", support.record_status, name="record_status"),
     path("records/<int:pk>/problem/", support.report_problem, name="report_problem"),
     path("records/<int:pk>/invoice.pdf", support.invoice_pdf, name="invoice_pdf"),
+    path("records/<int:pk>/invoice.xml", support.invoice_ubl, name="invoice_ubl"),
     path("ask/", support.ask_us, name="ask_us"),
     path("where/", where.where_is_order, name="where"),
     path("connections/<int:pk>/fetch/", where.fetch_and_book, name="fetch_and_book"),

@@ -171,12 +171,7 @@ def attempt_refund(record: Record, log: CallLog, owner: str, probing: Any = None
                 total=fmt(refund.total),
             ),
         )
-    credit = build_credit_note(
-        refund,
-        invoice_for(order, connection.shop_country),
-        invoice_number=order_record.target_invoice_number,
-        invoice_id=order_record.target_invoice_id,
-    )
+    credit = credit_note_of(connection, refund, order, order_record)
     record.document = credit.as_dict()
     target = connection.target(log)
     try:
@@ -206,6 +201,26 @@ def attempt_refund(record: Record, log: CallLog, owner: str, probing: Any = None
         message=message,
         fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
     )
+
+
+def credit_note_of(connection: Connection, refund: Refund, order: Any, order_record: Record) -> Any:
+    """The credit note of ``refund`` for the order's invoice, with the VAT treatment the invoice had."""
+    return build_credit_note(
+        refund,
+        invoice_for(order, connection.check_context(vat_rates=None)),
+        invoice_number=order_record.target_invoice_number,
+        invoice_id=order_record.target_invoice_id,
+    )
+
+
+def booked_credit_note(record: Record) -> Any:
+    """The credit note a handled refund record booked, made again from what the record keeps."""
+    connection = record.connection
+    refund = refund_from_json(record.payload or {})
+    order_record = Record.objects.get(connection=connection, kind=Kind.ORDER, source_order_id=refund.order_id)
+    order = connection.parse_order(order_record.payload)
+    refund = less_what_was_left_out(refund, earlier_version(connection, order_record, refund))
+    return credit_note_of(connection, refund, order, order_record)
 
 
 def waits_for_order(order_record: Record | None, refund: Refund) -> Outcome | None:
