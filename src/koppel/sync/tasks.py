@@ -83,14 +83,18 @@ def poll_connection(connection_id: int, attempt: int = 1) -> int:
         return seen
     finally:
         source.close()
+    cursor = started
     try:
         from .refunds import poll_refunds
 
         poll_refunds(connection, since)
-    except ConnectorError as exc:  # the orders were read: the next poll reads the refunds again
+    except ConnectorError as exc:
+        # The orders were read, the refunds (bol.com's returns) not: the cursor stays where it was, so the
+        # next poll reads them from the same moment (the orders read again change nothing).
         logger.warning("Refunds of connection %s not read: %s", connection_id, exc.message)
+        cursor = connection.poll_cursor or connection.start_at
     Connection.objects.filter(pk=connection_id).update(
-        poll_cursor=started, last_polled_at=timezone.now(), last_poll_error=""
+        poll_cursor=cursor, last_polled_at=timezone.now(), last_poll_error=""
     )
     return seen
 
