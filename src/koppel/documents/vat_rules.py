@@ -17,14 +17,18 @@ The cases (``shared/research/einvoice-and-vat.md`` §7.3):
   OSS declared, the destination's rate (:func:`~.vat_rates.corresponding_rate`, or an explicit
   ``oss_rates`` entry); without it, the home rate. A destination rate the shop charged itself is kept
   either way (the shop applied OSS).
-- **Export** outside the EU (Switzerland, the UK, Norway ...): 0%, category G, the mention.
+- **Export** outside the EU (Switzerland, the UK, Norway ...): 0%, category G, the mention. Like an
+  intra-community supply, a shop that charged VAT (or a sales tax) is booked as charged: category S.
 - A 0% line stays 0% with its category Z (zero-rated) or the source's E/O/AE, except in an
   intra-community supply (K) or an export (G).
 
 A line whose ``vat_reason`` is set had no rate from the platform (bol.com): Koppel chose it from the
 connection's settings, so the rules decide it (a home rate becomes the destination's under OSS, 0% for an
 export) instead of comparing it. A line the platform gave a rate is never changed: a disagreement is a
-mismatch, and the order is not booked (``VAT_RATE_MISMATCH``).
+mismatch, and the order is not booked (``VAT_RATE_MISMATCH``). Mismatches are about the place of supply,
+which follows from the customer's country and the OSS declaration alone: a distance sale at another
+country's rate, a business charged a rate its country does not have. The 0% of an intra-community supply
+and of an export hangs on evidence only the shop has, so VAT charged there is booked as charged.
 """
 
 from __future__ import annotations
@@ -214,7 +218,7 @@ class _Rules:
         if line.vat_rate == ZERO:
             return self.zero(line), None
         if self.case == SaleCase.EXPORT:
-            return self.export(line)
+            return self.export(line), None
         if self.case == SaleCase.EU_BUSINESS_CHARGED:
             return self.eu_business(line)
         if self.case == SaleCase.DISTANCE_SALE:
@@ -250,11 +254,19 @@ class _Rules:
             "administration must have it)",
         )
 
-    def export(self, line: OrderLine) -> Decided:
+    def export(self, line: OrderLine) -> OrderLine:
+        """0% for a rate Koppel chose; a rate the shop charged is booked as charged (0% needs the shop's
+        proof that the goods left the EU, as an intra-community supply needs its transport)."""
         where = f"export to {self.country_name}, outside the EU"
         if line.vat_reason:
-            return _set(line, ZERO, "G", f"0%: {where} (instead of {line.vat_reason})"), None
-        return self._mismatch(line, ZERO, f"an {where} is 0%")
+            return _set(line, ZERO, "G", f"0%: {where} (instead of {line.vat_reason})")
+        return _set(
+            line,
+            line.vat_rate,
+            "S",
+            f"{pct(line.vat_rate)}: the shop's rate, booked as charged ({where}: 0% only when the shop "
+            "charges no VAT)",
+        )
 
     def eu_business(self, line: OrderLine) -> Decided:
         who = f"a business in {self.country_name} with a valid VAT number"
