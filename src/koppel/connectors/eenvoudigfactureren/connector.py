@@ -121,7 +121,8 @@ class EenvoudigFacturerenTarget(TargetConnector):
         return None
 
     def create_invoice(self, invoice: Invoice, debtor: Debtor) -> BookedInvoice:
-        return self._book(mapping.invoice_body(invoice, _client_id(debtor.id), self.settings))
+        body = mapping.invoice_body(invoice, _client_id(debtor.id), self.settings)
+        return self._book(body, mapping.sending(invoice, self.settings))
 
     def find_credit_note(self, credit: Invoice) -> BookedInvoice | None:
         """The credit note whose ``external_invoice_id`` (booked by Koppel) or ``reference`` (booked by hand
@@ -142,24 +143,26 @@ class EenvoudigFacturerenTarget(TargetConnector):
     def create_credit_note(self, credit: Invoice, debtor: Debtor) -> BookedInvoice:
         """A document of type ``creditnote`` (negative items) for the original invoice's client, naming the
         invoice it credits; e-mailed as the document status says, like an invoice."""
-        return self._book(mapping.credit_body(credit, _client_id(debtor.id), self.settings))
+        body = mapping.credit_body(credit, _client_id(debtor.id), self.settings)
+        return self._book(body, mapping.sending(credit, self.settings))
 
-    def _book(self, body: dict[str, Any]) -> BookedInvoice:
-        """``POST invoices``, then ``sendemail`` when the connection e-mails its documents."""
+    def _book(self, body: dict[str, Any], sending: tuple[str, dict] | None) -> BookedInvoice:
+        """``POST invoices``, then send it as the connection says (``sendemail``, or ``send`` with Peppol)."""
         booked = self._booked(self.client.post("invoices", body))
         if not booked.id:
             raise Rejected("EenvoudigFactureren created an invoice without an invoice_id", side="target")
-        if mapping.emails_invoice(self.settings):
-            return self._send(booked)
+        if sending is not None:
+            return self._send(booked, *sending)
         return booked
 
-    def _send(self, booked: BookedInvoice) -> BookedInvoice:
+    def _send(self, booked: BookedInvoice, action: str, body: dict) -> BookedInvoice:
+        how = "sent through Peppol" if "methods" in body and "peppol" in body["methods"] else "e-mailed"
         try:
-            self.client.post(f"invoices/{quote(booked.id, safe='')}/sendemail", {"recipient": "main_contact"})
+            self.client.post(f"invoices/{quote(booked.id, safe='')}/{action}", body)
         except ConnectorError as exc:
-            note = f"e-mailing it to the customer failed ({exc.message}); send it from EenvoudigFactureren"
+            note = f"it could not be {how} ({exc.message}); send it from EenvoudigFactureren"
             return BookedInvoice(booked.id, booked.number, booked.reference, note=note)
-        return BookedInvoice(booked.id, booked.number, booked.reference, note="e-mailed to the customer")
+        return BookedInvoice(booked.id, booked.number, booked.reference, note=f"{how} to the customer")
 
     def invoice_pdf(self, booked: BookedInvoice) -> bytes:
         response = self.client.request(
@@ -191,10 +194,8 @@ class EenvoudigFacturerenTarget(TargetConnector):
             PlannedRequest("POST", "clients", mapping.client_body(invoice)),
             PlannedRequest("POST", "invoices", mapping.invoice_body(invoice, NEW_DEBTOR, settings)),
         ]
-        if mapping.emails_invoice(settings):
-            plan.append(
-                PlannedRequest("POST", f"invoices/{NEW_INVOICE}/sendemail", {"recipient": "main_contact"})
-            )
+        if (sending := mapping.sending(invoice, settings)) is not None:
+            plan.append(PlannedRequest("POST", f"invoices/{NEW_INVOICE}/{sending[0]}", sending[1]))
         return plan
 
     @classmethod
@@ -207,10 +208,8 @@ class EenvoudigFacturerenTarget(TargetConnector):
             PlannedRequest("GET", f"invoices?search={quote(reference, safe='')}"),
             PlannedRequest("POST", "invoices", mapping.credit_body(credit, DEBTOR, settings)),
         ]
-        if mapping.emails_invoice(settings):
-            plan.append(
-                PlannedRequest("POST", f"invoices/{NEW_INVOICE}/sendemail", {"recipient": "main_contact"})
-            )
+        if (sending := mapping.sending(credit, settings)) is not None:
+            plan.append(PlannedRequest("POST", f"invoices/{NEW_INVOICE}/{sending[0]}", sending[1]))
         return plan
 
 

@@ -112,6 +112,17 @@ class EenvoudigFacturerenSettings(ConnectorSettings):
     layout_id: str = setting(
         "", _("Invoice layout"), _("Empty: the account's default layout."), choices_from="layouts"
     )
+    #: Business customers (with a VAT number) get their invoices and credit notes through Peppol.
+    peppol_for_businesses: bool = setting(
+        False,
+        _("Send business invoices through Peppol"),
+        _(
+            "A business customer with a VAT number gets its invoices and credit notes through the Peppol "
+            "network (EenvoudigFactureren sends them as Peppol BIS 3.0 e-invoices; B2B e-invoicing is "
+            "mandatory in Belgium since 2026), and by e-mail too when the documents are e-mailed. Consumers "
+            "keep e-mail."
+        ),
+    )
     #: Register the payment of a paid order, so the invoice is not left open.
     mark_paid: bool = setting(
         True, _("Register payments"), _("Mark the invoice of a paid order as paid, so it is not left open.")
@@ -155,6 +166,24 @@ def emails_invoice(settings: EenvoudigFacturerenSettings) -> bool:
     """Whether a new invoice is e-mailed: document status "final_email", or "final" (the default) with the
     older ``send_invoice`` on, so connections made before the setting keep e-mailing."""
     return settings.document_status == "final_email" or settings.send_invoice
+
+
+def sends_by_peppol(invoice: Invoice, settings: EenvoudigFacturerenSettings) -> bool:
+    """A business customer with a VAT number, and the connection sends such documents through Peppol."""
+    return settings.peppol_for_businesses and bool(invoice.customer.vat_number.strip())
+
+
+def sending(invoice: Invoice, settings: EenvoudigFacturerenSettings) -> tuple[str, dict] | None:
+    """The call that sends a new document, if any: ``send`` with Peppol (and e-mail when the connection
+    e-mails), or ``sendemail``."""
+    if sends_by_peppol(invoice, settings):
+        methods: dict = {"peppol": {}}
+        if emails_invoice(settings):
+            methods["email"] = {"recipient": "main_contact"}
+        return "send", {"methods": methods}
+    if emails_invoice(settings):
+        return "sendemail", {"recipient": "main_contact"}
+    return None
 
 
 def reference(invoice: Invoice, settings: EenvoudigFacturerenSettings) -> str:

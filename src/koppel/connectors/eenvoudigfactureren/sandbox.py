@@ -1029,6 +1029,8 @@ class Account:
     clients: dict[int, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
     emails: list[dict[str, Any]] = field(default_factory=list)
+    #: Documents sent through Peppol (``POST invoices/{id}/send`` with ``methods.peppol``).
+    peppol_deliveries: list[dict[str, Any]] = field(default_factory=list)
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
     counters: dict[str, int] = field(default_factory=dict)
     sequences: dict[int, int] = field(default_factory=dict)
@@ -1043,6 +1045,7 @@ class Account:
         self.clients.clear()
         self.invoices.clear()
         self.emails.clear()
+        self.peppol_deliveries.clear()
         self.requests.clear()
         self.counters.clear()
         self.sequences.clear()
@@ -1719,16 +1722,19 @@ class EenvoudigFacturerenSandbox:
         methods = data.get("methods")
         if not isinstance(methods, dict) or not methods:
             raise _bad("Field methods is required")
-        if "peppol" in methods:
-            raise _bad("Peppol is not available in the sandbox")
-        unknown = [name for name in methods if name != "email"]
+        unknown = [name for name in methods if name not in ("email", "peppol")]
         if unknown:
             raise _bad(f"Unknown send method: {unknown[0]}")
-        options = methods["email"] or {}
-        if not isinstance(options, dict):
-            raise _bad("Invalid value for field methods.email: expected an object")
-        _reject_unknown(options, ("recipient",), "methods.email.")
-        return Reply(_mail(account, invoice, options.get("recipient")), "invoice")
+        answer: dict[str, Any] = {"invoice_id": invoice["invoice_id"], "sent": "yes"}
+        if "peppol" in methods:
+            answer["peppol"] = _peppol(account, invoice, methods["peppol"])
+        if "email" in methods:
+            options = methods["email"] or {}
+            if not isinstance(options, dict):
+                raise _bad("Invalid value for field methods.email: expected an object")
+            _reject_unknown(options, ("recipient",), "methods.email.")
+            answer.update(_mail(account, invoice, options.get("recipient")))
+        return Reply(answer, "invoice")
 
     # ------------------------------------------------------------------ control API
 
@@ -1807,6 +1813,7 @@ class EenvoudigFacturerenSandbox:
                 "clients": list(account.clients.values()),
                 "invoices": list(account.invoices.values()),
                 "emails": account.emails,
+                "peppol_deliveries": account.peppol_deliveries,
                 "knobs": asdict(account.knobs),
                 "taxes": [money(rate) for rate in account.taxes],
                 "layouts": account.layouts,
@@ -1891,6 +1898,28 @@ def _fault_headers(status: int) -> dict[str, str]:
     if status == 401:
         return {"WWW-Authenticate": REALM}
     return {}
+
+
+def _peppol(account: Account, invoice: dict[str, Any], options: Any) -> dict[str, Any]:
+    """Record a delivery of ``invoice`` through Peppol (as Peppol BIS 3.0): the client needs a VAT number,
+    its Peppol identifier (0208/9925 for Belgium, 9944 for the Netherlands, ...)."""
+    if options not in (None, {}):
+        raise _bad("Invalid value for field methods.peppol: expected an empty object")
+    client = account.clients.get(invoice["client_id"]) or {}
+    vat_number = str(client.get("tax_code") or "").replace(" ", "").replace(".", "").upper()
+    if not vat_number:
+        raise _bad("The client has no VAT number: it cannot be reached through Peppol")
+    delivery = {
+        "invoice_id": invoice["invoice_id"],
+        "number": invoice["number"],
+        "to": vat_number,
+        "format": "peppolbis3",
+        "time": _stamp(),
+    }
+    account.peppol_deliveries.append(delivery)
+    invoice["sent"] = "yes"
+    invoice["modified"] = delivery["time"]
+    return {"recipient": vat_number, "format": "peppolbis3"}
 
 
 def _mail(account: Account, invoice: dict[str, Any], recipient: Any) -> dict[str, Any]:
