@@ -2,7 +2,9 @@
 requests the target would receive (a new debtor assumed), without calling anything.
 
 ``--format ubl --seller SELLER.json`` prints the invoice as a UBL 2.1 e-invoice (EN 16931, Peppol BIS
-Billing 3.0) instead, the checks that block it on standard error.
+Billing 3.0) instead, the checks that block it on standard error. ``--oss`` applies the VAT rules of a
+merchant who declares OSS. The refunds the order's payload shows (Shopify's ``refunds``; bol.com's items
+cancelled after invoicing) are previewed as credit notes with the requests that would book them.
 
 Exit status: 0 when every check passes, 3 when a check blocks booking, 2 when the input (or a
 ``--source-setting``, or the seller) cannot be read.
@@ -24,8 +26,10 @@ from koppel.connectors import registry
 from koppel.connectors.errors import OrderInvalid
 from koppel.documents.checks import CheckContext, invoice_for, run_checks
 from koppel.documents.model import Invoice
+from koppel.documents.refunds import build_credit_note
 from koppel.documents.ubl import Seller, SellerInvalid, UblError, invoice_ubl
 from koppel.documents.vat import DOMESTIC_RATES
+from koppel.documents.vat_rules import policy_for
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 2, 3
 
@@ -41,6 +45,7 @@ def preview(
     vat_rates: frozenset[Decimal] | None = None,
     target_settings: dict[str, Any] | None = None,
     source_settings: dict[str, Any] | None = None,
+    oss: bool = False,
 ) -> dict[str, Any]:
     """The preview as a dict; raises ``OrderInvalid`` when the payload cannot be mapped."""
     checks, invoice = _checked_invoice(
@@ -52,14 +57,64 @@ def preview(
         start_at=start_at,
         vat_rates=vat_rates,
         source_settings=source_settings,
+        oss=oss,
     )
     target_cls = registry.target(target)
     settings = target_cls.load_settings(target_settings or {})
-    return {
+    result = {
         "checks": checks,
         "document": invoice.as_dict(),
         "requests": [request.as_dict() for request in target_cls.planned_requests(invoice, settings)],
     }
+    credits = credit_notes(
+        payload,
+        invoice,
+        source=source,
+        target=target,
+        settings=settings,
+        **({"source_settings": source_settings} if source_settings else {}),
+    )
+    if credits:
+        result["credit_notes"] = credits
+    return result
+
+
+def credit_notes(
+    payload: dict[str, Any],
+    invoice: Invoice,
+    *,
+    source: str,
+    target: str,
+    settings: Any,
+    source_settings: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The credit notes of the refunds the payload shows, and the requests that would book each (the
+    invoice it credits numbered ``<invoice number>``)."""
+    source_cls, target_cls = registry.source(source), registry.target(target)
+    if not source_cls.supports_refunds:
+        return []
+    # No call is made: a connector with placeholder credentials only maps the payload's refunds.
+    placeholders = {name: "preview" for name in source_cls.credential_sets()[0]}
+    reader = source_cls(
+        url="https://preview.invalid", credentials=placeholders, settings=source_settings or {}
+    )
+    try:
+        refunds = reader.refunds_of(payload)
+    finally:
+        reader.close()
+    previews = []
+    for refund in refunds:
+        credit = build_credit_note(
+            refund, invoice, invoice_number="<invoice number>", invoice_id="<invoice id>"
+        )
+        previews.append(
+            {
+                "refund_id": refund.refund_id,
+                "document": credit.as_dict(),
+                "requests": [r.as_dict() for r in target_cls.planned_credit_requests(credit, settings)],
+            }
+        )
+    return previews
 
 
 def preview_ubl(
@@ -81,10 +136,13 @@ def _checked_invoice(
     start_at: datetime | None = None,
     vat_rates: frozenset[Decimal] | None = None,
     source_settings: dict[str, Any] | None = None,
+    oss: bool = False,
 ) -> tuple[list[dict[str, Any]], Invoice]:
     source_cls, target_cls = registry.source(source), registry.target(target)
-    order = source_cls.parse_order(payload, source_cls.load_settings(source_settings or {}))
+    loaded = source_cls.load_settings(source_settings or {})
+    order = source_cls.parse_order(payload, loaded)
     ctx = CheckContext(
+        vat_policy=policy_for(shop_country, oss=oss, vies=False, source_settings=loaded),
         shop_country=shop_country,
         eligible_statuses=eligible_statuses or frozenset(source_cls.default_eligible_statuses),
         start_at=start_at,
@@ -94,7 +152,7 @@ def _checked_invoice(
         else DOMESTIC_RATES.get(shop_country.upper(), target_cls.default_vat_rates),
     )
     checks = [check.as_dict() for check in run_checks(order, ctx)]
-    return checks, invoice_for(order, shop_country)
+    return checks, invoice_for(order, ctx)
 
 
 def load_seller(path: str) -> Seller:
@@ -165,6 +223,11 @@ def _parser() -> argparse.ArgumentParser:
         "default_vat_rate=9 (default: the source's defaults; bol.com books at 21%%)",
     )
     parser.add_argument(
+        "--oss",
+        action="store_true",
+        help="the merchant declares OSS: EU consumers abroad pay their own country's VAT",
+    )
+    parser.add_argument(
         "--format",
         choices=("json", "ubl"),
         default="json",
@@ -213,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             else None,
             "vat_rates": args.vat_rates,
             "source_settings": source_settings,
+            "oss": args.oss,
         }
         if seller is not None and args.format == "ubl":
             return _print_ubl(*preview_ubl(payload, seller, **options))
