@@ -136,6 +136,7 @@ def test_vies_down_books_on_the_offline_check_and_says_so(account, shop, adminis
     reason = record.document["lines"][0]["vat_reason"]
     assert "VIES could not be asked: VIES answered MS_UNAVAILABLE; format and check digits checked" in reason
     assert record.document["intra_community"] is True
+    assert "VIES could not be asked about the VAT number" in record.message  # the record says so too
 
 
 def test_vies_is_not_asked_when_the_check_is_off(account, shop, administration, deliver, vies):

@@ -291,6 +291,12 @@ def book(
             message=message,
             difference=fmt(invoice.rounding_difference),
         )
+    if any("VIES could not be asked" in line.vat_reason for line in invoice.lines):
+        message = _(
+            "%(message)s; VIES could not be asked about the VAT number, so it was booked on the check of "
+            "its format and check digits",
+            message=message,
+        )
     if booked.note:
         message = _("%(message)s; %(note)s", message=message, note=booked.note)
     return Outcome(
