@@ -9,12 +9,13 @@ the order's invoice: positive amounts (what is credited) and ``credit_for`` nami
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from .model import Invoice, LineKind, OrderLine, Party, VatTotal, invoice_line
-from .money import ZERO, cents
+from .money import CENT, ZERO, cents
 
 #: A credit note's reference: the order number, then the refund's own id (bounded, as references are).
 REFERENCE_LENGTH = 60
@@ -125,15 +126,35 @@ def build_credit_note(
 def refunded_total(refund: Refund) -> Decimal:
     """What the credit note's lines add up to, incl. VAT (equal to ``refund.total`` for a consistent
     refund)."""
+    return lines_total(refund.lines, prices_include_vat=refund.prices_include_vat)
+
+
+def lines_total(lines: Iterable[RefundLine], *, prices_include_vat: bool) -> Decimal:
+    """What refund lines credit, incl. VAT (excl.-VAT amounts get their VAT per line, as invoices do)."""
     return cents(
         sum(
             (
-                line.amount if refund.prices_include_vat else cents(line.amount * (1 + line.vat_rate / 100))
-                for line in refund.lines
+                line.amount if prices_include_vat else cents(line.amount * (1 + line.vat_rate / 100))
+                for line in lines
             ),
             ZERO,
         )
     )
+
+
+def split(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """``total`` in cents over ``weights`` in proportion, the cents left over to the largest remainders (a
+    refund of an amount spread over the order's VAT rates)."""
+    whole = sum(weights, ZERO)
+    if not whole:
+        return [total, *([ZERO] * (len(weights) - 1))]
+    sign = -1 if total < 0 else 1
+    exact = [abs(total) * weight / whole for weight in weights]
+    shares = [share.quantize(CENT, rounding=ROUND_DOWN) for share in exact]
+    left = int((abs(total) - sum(shares, ZERO)) / CENT)
+    for i in sorted(range(len(exact)), key=lambda i: exact[i] - shares[i], reverse=True)[:left]:
+        shares[i] += CENT
+    return [sign * share for share in shares]
 
 
 def refund_to_json(refund: Refund) -> dict:

@@ -25,7 +25,7 @@ from koppel.documents.marketplace import LineType
 from koppel.documents.money import ZERO, cents, fmt
 from koppel.documents.purchases import Attachment, PurchaseInvoice, PurchaseLine
 from koppel.sync.models import Record, State
-from koppel.sync.pipeline import Outcome, create_once, still_in_doubt
+from koppel.sync.pipeline import Outcome, create_once, found_booked, still_in_doubt
 
 from . import ledgers
 from .fetching import fetch_files, supplier_from_json
@@ -87,23 +87,18 @@ def attempt_marketplace_invoice(record: Record, log: CallLog, owner: str, probin
 
 
 def found(record: Record, existing: Any, target_label: str) -> Outcome:
-    record.in_doubt_since = None
-    ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
-    if record.booking_started_at is not None:
-        text = _(
+    return found_booked(
+        record,
+        existing,
+        recovered=_(
             "Booked (found purchase invoice %(invoice)s after an interrupted attempt)", invoice=existing.id
-        )
-        return Outcome(State.HANDLED, message=text, fields=ids)
-    return Outcome(
-        State.SKIPPED,
-        Code.ALREADY_PROCESSED,
-        _(
+        ),
+        again=_(
             "%(target)s already has purchase invoice %(invoice)s for %(reference)s; not booked again",
             target=target_label,
             invoice=existing.number or existing.id,
             reference=record.source_order_id,
         ),
-        fields=ids,
     )
 
 

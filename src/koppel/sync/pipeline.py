@@ -247,27 +247,19 @@ def book(
     record.document = invoice.as_dict()
     existing = target.find_invoice(invoice)
     if existing is not None:
-        record.in_doubt_since = None
-        ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
-        if record.booking_started_at is not None:
-            return Outcome(
-                State.HANDLED,
-                message=_(
-                    "Booked (found invoice %(invoice)s after an interrupted attempt)",
-                    invoice=existing.number or existing.id,
-                ),
-                fields=ids,
-            )
-        return Outcome(
-            State.SKIPPED,
-            Code.ALREADY_PROCESSED,
-            _(
+        return found_booked(
+            record,
+            existing,
+            recovered=_(
+                "Booked (found invoice %(invoice)s after an interrupted attempt)",
+                invoice=existing.number or existing.id,
+            ),
+            again=_(
                 "%(target)s already has invoice %(invoice)s for order %(order)s; not booked again",
                 target=target.label,
                 invoice=existing.number or existing.id,
                 order=order.number,
             ),
-            fields=ids,
         )
 
     if waiting := still_in_doubt(record, target.label, timezone.now()):
@@ -304,6 +296,16 @@ def book(
         message=message,
         fields={"target_invoice_id": booked.id, "target_invoice_number": booked.number},
     )
+
+
+def found_booked(record: Record, existing: BookedInvoice, *, recovered: Any, again: Any) -> Outcome:
+    """The target already has the document: ours when this record began booking it (an interrupted
+    attempt, ``recovered``), else someone else's (``again``: skipped, ``ALREADY_PROCESSED``)."""
+    record.in_doubt_since = None
+    ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
+    if record.booking_started_at is not None:
+        return Outcome(State.HANDLED, message=recovered, fields=ids)
+    return Outcome(State.SKIPPED, Code.ALREADY_PROCESSED, again, fields=ids)
 
 
 def create_once(record: Record, owner: str, create: Callable[[], BookedInvoice]) -> BookedInvoice:

@@ -38,7 +38,7 @@ from koppel.documents.refunds import (
 
 from . import kinds
 from .models import Kind, Record, State
-from .pipeline import Outcome, create_once, still_in_doubt
+from .pipeline import Outcome, create_once, found_booked, still_in_doubt
 
 logger = logging.getLogger("koppel.sync")
 
@@ -271,21 +271,16 @@ def earlier_version(connection: Connection, order_record: Record, refund: Refund
 
 
 def found_credit(record: Record, existing: Any, target_label: str, reference: str) -> Outcome:
-    record.in_doubt_since = None
-    ids = {"target_invoice_id": existing.id, "target_invoice_number": existing.number}
-    if record.booking_started_at is not None:
-        text = _("Booked (found credit note %(credit)s after an interrupted attempt)", credit=existing.id)
-        return Outcome(State.HANDLED, message=text, fields=ids)
-    return Outcome(
-        State.SKIPPED,
-        Code.ALREADY_PROCESSED,
-        _(
+    return found_booked(
+        record,
+        existing,
+        recovered=_("Booked (found credit note %(credit)s after an interrupted attempt)", credit=existing.id),
+        again=_(
             "%(target)s already has credit note %(credit)s (%(reference)s); not booked again",
             target=target_label,
             credit=existing.number or existing.id,
             reference=reference,
         ),
-        fields=ids,
     )
 
 

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,13 +38,12 @@ from pydantic import ValidationError
 from koppel.connectors.errors import OrderInvalid
 from koppel.documents.model import LineKind
 from koppel.documents.money import ZERO, cents
-from koppel.documents.refunds import Refund, RefundLine, refunded_total
+from koppel.documents.refunds import Refund, RefundLine, lines_total, split
 
 from . import mapping
 
 SHIPPING_REFUND = "shipping_refund"
 DISCREPANCY_DESCRIPTION = "Correctie terugbetaling"
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,20 +247,6 @@ def _main_rate(context: OrderContext) -> Decimal:
     return max(context.weights, key=lambda rate: context.weights[rate])
 
 
-def split(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """``total`` in cents over ``weights`` in proportion, the cents left over to the largest remainders."""
-    whole = sum(weights, ZERO)
-    if not whole:
-        return [total, *([ZERO] * (len(weights) - 1))]
-    sign = -1 if total < 0 else 1
-    exact = [abs(total) * weight / whole for weight in weights]
-    shares = [share.quantize(_CENT, rounding=ROUND_DOWN) for share in exact]
-    left = int((abs(total) - sum(shares, ZERO)) / _CENT)
-    for i in sorted(range(len(exact)), key=lambda i: exact[i] - shares[i], reverse=True)[:left]:
-        shares[i] += _CENT
-    return [sign * share for share in shares]
-
-
 # -- the refund -------------------------------------------------------------------------------------------
 
 
@@ -296,17 +281,7 @@ def parse_refund(refund: Mapping[str, Any], order: Mapping[str, Any]) -> Refund 
 
 def credited(lines: list[RefundLine], context: OrderContext) -> Decimal:
     """What a credit note with ``lines`` credits, incl. VAT (as :func:`refunded_total` computes it)."""
-    probe = Refund(
-        mapping.SOURCE,
-        "",
-        "",
-        datetime.now().astimezone(),
-        context.currency,
-        context.taxes_included,
-        tuple(lines),
-        ZERO,
-    )
-    return refunded_total(probe)
+    return lines_total(lines, prices_include_vat=context.taxes_included)
 
 
 def _created(refund: Mapping[str, Any]) -> datetime:

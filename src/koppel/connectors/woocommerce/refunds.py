@@ -26,20 +26,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from koppel.connectors.errors import OrderInvalid
 from koppel.documents.model import LineKind
 from koppel.documents.money import ZERO, cents
-from koppel.documents.refunds import Refund, RefundLine, refunded_total
+from koppel.documents.refunds import Refund, RefundLine, lines_total, split
 
 from . import mapping
 
 AMOUNT_DESCRIPTION = "Terugbetaling"
 REFUNDED_ITEM_KEY = "_refunded_item_id"
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,36 +160,12 @@ def amount_lines(gross: Decimal, context: OrderContext) -> list[RefundLine]:
     return result
 
 
-def split(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """``total`` in cents over ``weights`` in proportion, the cents left over to the largest remainders."""
-    whole = sum(weights, ZERO)
-    if not whole:
-        return [total, *([ZERO] * (len(weights) - 1))]
-    sign = -1 if total < 0 else 1
-    exact = [abs(total) * weight / whole for weight in weights]
-    shares = [share.quantize(_CENT, rounding=ROUND_DOWN) for share in exact]
-    left = int((abs(total) - sum(shares, ZERO)) / _CENT)
-    for i in sorted(range(len(exact)), key=lambda i: exact[i] - shares[i], reverse=True)[:left]:
-        shares[i] += _CENT
-    return [sign * share for share in shares]
-
-
 # -- the refund -------------------------------------------------------------------------------------------
 
 
 def credited(lines: list[RefundLine], context: OrderContext) -> Decimal:
     """What a credit note with ``lines`` credits, incl. VAT (as :func:`refunded_total` computes it)."""
-    probe = Refund(
-        mapping.SOURCE,
-        "",
-        "",
-        datetime.now().astimezone(),
-        context.currency,
-        context.incl,
-        tuple(lines),
-        ZERO,
-    )
-    return refunded_total(probe)
+    return lines_total(lines, prices_include_vat=context.incl)
 
 
 @dataclass(frozen=True, slots=True)
