@@ -504,7 +504,8 @@ def test_sendemail_and_send(api: Api) -> None:
     refused = api.post(f"invoices/{other['invoice_id']}/sendemail", json={"recipient": "main_contact"})
     assert (refused.status_code, refused.json()) == (400, {"error": "The client has no e-mail address"})
     peppol = api.post(f"invoices/{other['invoice_id']}/send", json={"methods": {"peppol": {}, "email": {}}})
-    assert peppol.json() == {"error": "Peppol is not available in the sandbox"}
+    assert peppol.status_code == 400  # Peppol needs the client's VAT number (its Peppol identifier)
+    assert peppol.json() == {"error": "The client has no VAT number: it cannot be reached through Peppol"}
     assert api.get(f"invoices/{other['invoice_id']}").json()["sent"] == "no"
     assert len(httpx.get(api.control).json()["emails"]) == 2
 

@@ -156,12 +156,14 @@ class EenvoudigFacturerenTarget(TargetConnector):
         return booked
 
     def _send(self, booked: BookedInvoice, action: str, body: dict) -> BookedInvoice:
-        how = "sent through Peppol" if "methods" in body and "peppol" in body["methods"] else "e-mailed"
+        peppol = "peppol" in body.get("methods", {})
         try:
             self.client.post(f"invoices/{quote(booked.id, safe='')}/{action}", body)
         except ConnectorError as exc:
-            note = f"it could not be {how} ({exc.message}); send it from EenvoudigFactureren"
+            what = "sending it through Peppol" if peppol else "e-mailing it to the customer"
+            note = f"{what} failed ({exc.message}); send it from EenvoudigFactureren"
             return BookedInvoice(booked.id, booked.number, booked.reference, note=note)
+        how = "sent through Peppol" if peppol else "e-mailed"
         return BookedInvoice(booked.id, booked.number, booked.reference, note=f"{how} to the customer")
 
     def invoice_pdf(self, booked: BookedInvoice) -> bytes:
