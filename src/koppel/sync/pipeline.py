@@ -49,7 +49,7 @@ from koppel.documents.i18n import stored
 from koppel.documents.model import Invoice, Order
 from koppel.documents.money import fmt
 
-from . import kinds, pauses, retry
+from . import kinds, pauses, profiling, retry
 from .models import Attempt, DebtorClaim, Kind, Record, State
 
 logger = logging.getLogger("koppel.sync")
@@ -99,13 +99,16 @@ def claim(record_id: int, owner: str) -> bool:
     )
 
 
+@profiling.profiled
 def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
     """Run one attempt on a record. Returns ``None`` when the record was not ours to process."""
-    if not claim(record_id, owner):
-        return None
-    record = Record.objects.select_related("connection", "connection__account").get(pk=record_id)
+    with profiling.phase("claim"):
+        if not claim(record_id, owner):
+            return None
+        record = Record.objects.select_related("connection", "connection__account").get(pk=record_id)
     started = timezone.now()
     log = CallLog()
+    profiling.watch(log)
     waited = 0.0
     probing: Side | None = None  # the side whose rate limit this worker waits out itself
     while True:
@@ -137,14 +140,18 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
             message=outcome.message,
             seconds=f"{waited:.1f}",
         )
-    finish(
-        record, outcome, owner, Attempt(started_at=started, trigger=trigger, worker=owner, calls=log.calls)
-    )
-    if probing and outcome.parked != probing:  # the system answered again: the orders behind it go on
-        pauses.release(record.connection_id, probing)
-    if outcome.state == State.HANDLED:
-        health.working_again(record.connection)
-        kinds.booked(record)
+    with profiling.phase("outcome"):
+        finish(
+            record,
+            outcome,
+            owner,
+            Attempt(started_at=started, trigger=trigger, worker=owner, calls=log.calls),
+        )
+        if probing and outcome.parked != probing:  # the system answered again: the orders behind it go on
+            pauses.release(record.connection_id, probing)
+        if outcome.state == State.HANDLED:
+            health.working_again(record.connection)
+            kinds.booked(record)
     return outcome
 
 
@@ -167,35 +174,38 @@ def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None
     if not has_fresh_payload(record, now):
         if probing != "source" and (waiting := paused("source", connection, now)):
             return waiting
-        source = connection.source(log)
-        try:
-            record.payload = source.fetch_order(record.source_order_id)
-        finally:
-            source.close()
+        with profiling.phase("fetch"):
+            source = connection.source(log)
+            try:
+                record.payload = source.fetch_order(record.source_order_id)
+            finally:
+                source.close()
         record.payload_fetched_at = now
-    payload = record.payload
-    order = connection.parse_order(payload)
-    summarize(record, order)
+    with profiling.phase("checks"):
+        payload = record.payload
+        order = connection.parse_order(payload)
+        summarize(record, order)
 
-    ctx = connection.check_context(vat_rates=None)
-    # A backfill books past orders on purpose: the start date holds for every other way in.
-    checks = (check_status,) if record.received_via == "backfill" else (check_status, check_start_date)
-    for check in checks:
-        result = check(order, ctx)
-        if not result.passed:
-            state = State.OPEN if result.code in WAITING_CODES else State.SKIPPED
-            return Outcome(state, result.code, result.message)
-    failed = first_failure(
-        [check_total(order, ctx), *check_icp_vat_number(order, ctx), *ctx.vat_rule_checks(order)]
-    )
-    if failed:
-        return Outcome(State.ERROR, failed.code, failed.message)
+        ctx = connection.check_context(vat_rates=None)
+        # A backfill books past orders on purpose: the start date holds for every other way in.
+        checks = (check_status,) if record.received_via == "backfill" else (check_status, check_start_date)
+        for check in checks:
+            result = check(order, ctx)
+            if not result.passed:
+                state = State.OPEN if result.code in WAITING_CODES else State.SKIPPED
+                return Outcome(state, result.code, result.message)
+        failed = first_failure(
+            [check_total(order, ctx), *check_icp_vat_number(order, ctx), *ctx.vat_rule_checks(order)]
+        )
+        if failed:
+            return Outcome(State.ERROR, failed.code, failed.message)
 
-    target = connection.target(log)
-    try:
-        return book(record, order, connection, target, owner)
-    finally:
-        target.close()
+    with profiling.phase("invoice"):  # the checks and debtor phases inside book() pause it
+        target = connection.target(log)
+        try:
+            return book(record, order, connection, target, owner)
+        finally:
+            target.close()
 
 
 def paused(side: Side, connection: Connection, now: datetime) -> Outcome | None:
@@ -239,7 +249,8 @@ def has_fresh_payload(record: Record, now: datetime) -> bool:
 def book(
     record: Record, order: Order, connection: Connection, target: TargetConnector, owner: str
 ) -> Outcome:
-    failed = check_vat_rates(order, connection, target)
+    with profiling.phase("checks"):
+        failed = check_vat_rates(order, connection, target)
     if failed:
         return Outcome(State.ERROR, failed.code, failed.message)
 
@@ -265,7 +276,8 @@ def book(
     if waiting := still_in_doubt(record, target.label, timezone.now()):
         return waiting
 
-    debtor = obtain_debtor(connection, target, invoice, owner)
+    with profiling.phase("debtor"):
+        debtor = obtain_debtor(connection, target, invoice, owner)
     record.target_debtor_id = debtor.id
     booked = create_once(record, owner, lambda: target.create_invoice(invoice, debtor))
     if booked.draft:
