@@ -40,10 +40,14 @@ source × target (two for Shopify).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import queue
+import secrets
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -63,6 +67,7 @@ from urllib.parse import quote
 import httpx
 
 from koppel.demo import (
+    Child,
     OrderMaker,
     Stack,
     TargetAccount,
@@ -86,6 +91,11 @@ SHOPIFY_LEAK_PER_SECOND = 2.0
 #: bol.com's bucket for ``GET /retailer/shipments/{id}`` (the sandbox's real limit): 50 calls a window of
 #: 60 s, the window starting at its first call. With the shipment source every order costs one such call.
 BOL_SHIPMENT_BUCKET, BOL_WINDOW_SECONDS = 50, 60.0
+BENCH_DIR = Path(__file__).resolve().parent
+FLOOR_TABLE = "bench_floor_delivery"
+#: The sources whose webhooks the floor receives itself (bench/floor_intake.py checks their HMAC).
+FLOOR_INTAKE_SOURCES = ("kmoshops",)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Harness:
@@ -93,7 +103,9 @@ class Harness:
     DATABASE_URL is set), the sandboxes, the web app and ``workers`` workers as child processes, and a
     fresh account. Everything it made is removed on exit, also from a PostgreSQL database."""
 
-    def __init__(self, *, workers: int, web_workers: int = 1, sandbox: bool = True) -> None:
+    def __init__(
+        self, *, workers: int, web_workers: int = 1, sandbox: bool = True, profile: bool = False
+    ) -> None:
         self.workers, self.web_workers, self.with_sandbox = workers, web_workers, sandbox
         self.postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
         if not self.postgres and max(workers, web_workers) > 1:
@@ -104,6 +116,11 @@ class Harness:
         self.stack = Stack(stack_env(self.data_dir, self.web_url), self.data_dir / "logs")
         self.started = datetime.now().astimezone()
         self.account: Any = None
+        #: The workers' profile (``KOPPEL_PROFILE``, see koppel.sync.profiling), when asked for.
+        self.profile = self.data_dir / "profile.jsonl" if profile else None
+        self.floor_url = f"http://127.0.0.1:{free_port()}"
+        self.floor_secret = secrets.token_hex(16)
+        self.floor_db = ""
 
     @property
     def database(self) -> str:
@@ -123,10 +140,18 @@ class Harness:
             self.stack.start(
                 "web", "serve", "--port", self.web_url.rsplit(":", 1)[1], "--workers", str(self.web_workers)
             )
-            for n in range(self.workers):
-                self.stack.start(f"worker-{n + 1}", "worker")
+            env = self.stack.env
+            if self.profile is not None:  # for the workers only
+                self.stack.env = {**env, "KOPPEL_PROFILE": str(self.profile)}
+            try:
+                for n in range(self.workers):
+                    self.stack.start(f"worker-{n + 1}", "worker")
+            finally:
+                self.stack.env = env
             if self.with_sandbox:
+                self.start_floor_intake()
                 self.stack.wait_http(f"{self.sandbox_url}/_sandbox/health")
+                self.stack.wait_http(f"{self.floor_url}/health")
             self.stack.wait_http(f"{self.web_url}/health")
             from koppel.accounts.models import Account
 
@@ -141,10 +166,55 @@ class Harness:
     ) -> None:
         self.close(keep=exc is not None)  # its logs tell what went wrong
 
+    def start_floor_intake(self) -> None:
+        """bench/floor_intake.py under uvicorn, as ``koppel serve`` runs Koppel's web app, storing into
+        Koppel's database (the SQLite file or DATABASE_URL)."""
+        from django.db import connection
+
+        self.floor_db = os.environ["DATABASE_URL"] if self.postgres else str(connection.settings_dict["NAME"])
+        log = self.stack.log_dir / "floor-intake.log"
+        self.stack.log_dir.mkdir(parents=True, exist_ok=True)
+        port = self.floor_url.rsplit(":", 1)[1]
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH_DIR), "floor_intake:app"]
+        command += ["--host", "127.0.0.1", "--port", port, "--log-level", "warning", "--no-access-log"]
+        env = {**self.stack.env, "FLOOR_DB": self.floor_db, "FLOOR_SECRET": self.floor_secret}
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.stack.children.append(Child("floor-intake", process, log))
+
+    def floor_db_connection(self) -> Any:
+        if self.postgres:
+            import psycopg
+
+            return psycopg.connect(self.floor_db, autocommit=True)
+        import sqlite3
+
+        return sqlite3.connect(self.floor_db, isolation_level=None, timeout=30.0, check_same_thread=False)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user + system) so far of each child process (with its descendants) and of this
+        benchmark process (all its threads: the floor loop runs here)."""
+        times = os.times()
+        seconds = {child.name: cpu_seconds(child.process.pid) for child in self.stack.children}
+        seconds["benchmark"] = times.user + times.system
+        return seconds
+
     def close(self, keep: bool = False) -> None:
         self.stack.stop()
         if self.account is not None and self.postgres:
             self.forget_account()
+        if self.floor_db and self.postgres:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
         if keep:
             print(f"Kept {self.data_dir}", file=sys.stderr)
         else:
@@ -165,6 +235,34 @@ class Harness:
             task.pk for task in tasks.only("pk", "args_kwargs") if task.args_kwargs["args"][0] in record_ids
         ]
         DBTaskResult.objects.filter(pk__in=stale).delete()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its living descendants, from /proc (0 for a process gone)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+    tree, total = {pid}, 0.0
+    changed = True
+    while changed:
+        grown = tree | {child for child, parent in parents.items() if parent in tree}
+        changed, tree = grown != tree, grown
+    for member in tree:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
 # ---------------------------------------------------------------------------------------- phases
@@ -251,7 +349,7 @@ def make_orders(source: str, count: int, seed: int) -> list[dict[str, Any]]:
     the ones this script always placed."""
     maker = OrderMaker(seed)
     if source == "bol":  # bol.com orders: 1-2 items, a promotion now and then, shipped whole
-        from koppel.demo_bol import BolSandboxShop
+        from koppel.demo.bol import BolSandboxShop
 
         mix = ("shipped", "shipped", "shipped", "promotion")
         return [BolSandboxShop().order_body(maker, maker.random.choice(mix)) for _ in range(count)]
@@ -302,6 +400,7 @@ def run_koppel(
         poll=False,
     )
     records = Record.objects.filter(connection=connection)
+    cpu_before = harness.cpu()
     allowed = timeout + phase.bucket_seconds(len(orders))
     deadline = time.monotonic() + allowed
     placed = 0
@@ -336,6 +435,7 @@ def run_koppel(
             response.raise_for_status()
             placed += len(batch)
         wait_until(records.exclude(state=State.QUEUED), placed)
+        cpu = cpu_used(cpu_before, harness.cpu())
         shop_log = logged_requests(client, f"{shop_path}/requests")
         target_calls = request_count(client, phase.target, KOPPEL_ACCOUNT)
         client.delete(f"{shop_path}/requests").raise_for_status()
@@ -359,7 +459,26 @@ def run_koppel(
         "target_calls": target_calls,
         "source_url": connection.source_url,
         "source_credentials": dict(connection.source_credentials),
+        "cpu": cpu,
+        "profile": profile_of(harness, dict(records.values_list("pk", "created_at"))),
     }
+
+
+def profile_of(harness: Harness, created: dict[int, datetime]) -> list[dict[str, Any]] | None:
+    """The workers' profile lines of these records (in the order written), each with its queue wait: from
+    the record's creation (the webhook stored) to the claim, for the record's first attempt only."""
+    if harness.profile is None:
+        return None
+    lines = []
+    if harness.profile.exists():
+        with harness.profile.open(encoding="utf-8") as file:
+            lines = [line for line in map(json.loads, file) if line["record"] in created]
+    seen: set[int] = set()
+    for line in lines:
+        if line["record"] not in seen:
+            seen.add(line["record"])
+            line["queue_wait_ms"] = (line["claimed_at"] - created[line["record"]].timestamp()) * 1000
+    return lines
 
 
 # ---------------------------------------------------------------------------------------- floor
@@ -541,9 +660,111 @@ FLOORS: dict[str, Callable[[TargetAccount], Floor]] = {
 }
 
 
+def run_floor_with_intake(
+    harness: Harness, phase: Phase, orders: list[dict[str, Any]], chunk: int, threads: int, timeout: float
+) -> dict[str, Any]:
+    """The honest floor: the same orders placed in a fresh shop of the same sandbox, whose webhooks go to
+    bench/floor_intake.py (HMAC checked, raw body inserted into a plain table of Koppel's database); a
+    poller thread reads the stored deliveries and ``threads`` threads make the calls Koppel makes per
+    order. Measured from the first stored delivery to the last booked order, as Koppel is."""
+    sandbox = sandbox_shop_of(phase.source)
+    shop = f"floor-{phase.key}-{uuid.uuid4().hex[:6]}"
+    credentials = sandbox.new_credentials()
+    floor = FLOORS[phase.target](create_sandbox_account(harness.sandbox_url, phase.target, FLOOR_ACCOUNT))
+    reader = ShopReader(phase.source, sandbox.source_url(harness.sandbox_url, shop), credentials)
+    lock = threading.Lock()
+    calls = Counter[str]()
+    work: queue.Queue[tuple[str, float] | None] = queue.Queue()
+    booked: list[tuple[float, float]] = []  # (received, booked)
+    stored = [0]
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def poll() -> None:
+        db, last = harness.floor_db_connection(), 0
+        mark = "%s" if harness.postgres else "?"
+        query = (
+            f"SELECT id, body, received_at FROM {FLOOR_TABLE} WHERE shop = {mark} AND id > {mark} ORDER BY id"
+        )
+        try:
+            while not done.is_set():
+                rows = db.execute(query, (shop, last)).fetchall()
+                for row_id, body, received in rows:
+                    work.put((str(json.loads(body)["order_id"]), received))
+                    last = row_id
+                stored[0] += len(rows)
+                if not rows:
+                    time.sleep(0.005)
+        finally:
+            db.close()
+
+    def book_orders() -> None:
+        try:
+            with reader.client() as shop_client, floor.client() as client:
+                while (item := work.get()) is not None:
+                    order_id, received = item
+                    order = reader.fetch(shop_client, order_id)
+                    made = floor.book(client, order, phase.source)
+                    with lock:
+                        calls.update(shop=1, target=made)
+                        booked.append((received, time.time()))
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+
+    with floor.client() as client:
+        calls.update(target=floor.once(client))
+    cpu_before = harness.cpu()
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(book_orders) for _ in range(threads)]
+        with httpx.Client(base_url=harness.sandbox_url, timeout=60.0) as control:
+            webhook_url = f"{harness.floor_url}/hook/{shop}"
+            sandbox.create(
+                control,
+                shop,
+                credentials,
+                webhook_url=webhook_url,
+                secret=harness.floor_secret,
+                knobs=phase.knobs,
+            )
+            shop_path = sandbox.shop_path(shop)
+            for start in range(0, len(orders), chunk):
+                while stored[0] < start and time.monotonic() < deadline and not failures:
+                    time.sleep(0.005)
+                batch = orders[start : start + chunk]
+                control.post(
+                    f"{shop_path}/orders/bulk", json={"orders": batch, "notify": True}
+                ).raise_for_status()
+            while len(booked) < len(orders) and time.monotonic() < deadline and not failures:
+                harness.stack.check()
+                time.sleep(0.005)
+            cpu = cpu_used(cpu_before, harness.cpu())
+            shop_calls = len(logged_requests(control, f"{shop_path}/requests"))
+        done.set()
+        for _ in futures:
+            work.put(None)
+        for future in futures:
+            future.result()
+    poller.join()
+    if len(booked) < len(orders):
+        raise SystemExit(f"The floor booked {len(booked)} of {len(orders)} orders within {timeout:.0f} s")
+    return {
+        "ids": [str(n) for n in range(len(orders))],
+        "seconds": max(end for _, end in booked) - min(start for start, _ in booked),
+        "shop_calls": shop_calls,
+        "target_calls": calls["target"],
+        "latencies": [end - start for start, end in booked],
+        "intake": True,
+        "cpu": cpu,
+    }
+
+
 def run_floor(harness: Harness, phase: Phase, koppel: dict[str, Any], threads: int) -> dict[str, Any]:
     """The same calls per order as Koppel, from a bare httpx loop (persistent connections, no database),
-    over the orders Koppel booked."""
+    over the orders Koppel booked (for the sources the floor takes no webhooks of)."""
     ids: list[str] = koppel["ids"]
     reader = ShopReader(phase.source, koppel["source_url"], koppel["source_credentials"])
     floor = FLOORS[phase.target](create_sandbox_account(harness.sandbox_url, phase.target, FLOOR_ACCOUNT))
@@ -559,6 +780,7 @@ def run_floor(harness: Harness, phase: Phase, koppel: dict[str, Any], threads: i
                     calls.update(shop=1, target=made)
 
     started = time.perf_counter()
+    cpu_before = harness.cpu()
     with floor.client() as client:
         calls.update(target=floor.once(client))
     with ThreadPoolExecutor(threads) as pool:
@@ -569,6 +791,8 @@ def run_floor(harness: Harness, phase: Phase, koppel: dict[str, Any], threads: i
         "seconds": time.perf_counter() - started,
         "shop_calls": calls["shop"],
         "target_calls": calls["target"],
+        "intake": False,
+        "cpu": cpu_used(cpu_before, harness.cpu()),
     }
 
 
@@ -654,12 +878,25 @@ def report(phase: Phase, koppel: dict[str, Any], floor: dict[str, Any] | None) -
     if koppel["shop_429"]:
         tries = ", ".join(f"{count} in {n}" for n, count in sorted(koppel["tries"].items()))
         print(f"          orders fetched in 1, 2, ... tries (the others answered 429): {tries}")
+    breakdown(koppel.get("profile"), n)
+    print(f"          CPU seconds: {cpu_text(koppel['cpu'])}")
     if floor is not None:
-        print(f"  Floor   {row.floor:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx loop)")
+        if floor["intake"]:
+            fp50, fp99 = quantiles(floor["latencies"])
+            print(
+                f"  Floor   {row.floor:8.1f} orders/s  ({floor['seconds']:.2f} s, first stored webhook to "
+                "last invoice: bare ASGI intake + table + httpx loop)"
+            )
+            print(f"          webhook to invoice per order: p50 {fp50:.2f} s, p99 {fp99:.2f} s")
+        else:
+            print(
+                f"  Floor   {row.floor:8.1f} orders/s  ({floor['seconds']:.2f} s, bare httpx loop, no intake)"
+            )
         print(
             f"          calls per order: {floor['shop_calls'] / n:.2f} {row.source}, "
             f"{floor['target_calls'] / n:.2f} {row.target}"
         )
+        print(f"          CPU seconds: {cpu_text(floor['cpu'])}")
     elif row.floor is not None:
         print(
             f"  Bound   {row.floor:8.2f} orders/s  ({phase.bucket_seconds(n):.0f} s: {n} fetches through "
@@ -673,6 +910,83 @@ def report(phase: Phase, koppel: dict[str, Any], floor: dict[str, Any] | None) -
         print(f"  Ratio   Koppel / {'floor' if floor else 'bound'} = {row.koppel / row.floor:.2f}")
     sys.stdout.flush()
     return row
+
+
+PHASES = ("claim", "fetch", "checks", "debtor", "invoice", "outcome", "other")
+
+
+def cpu_text(cpu: dict[str, float]) -> str:
+    return (
+        ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
+        + f" (total {sum(cpu.values()):.2f})"
+    )
+
+
+def breakdown(lines: list[dict[str, Any]] | None, orders: int) -> None:
+    """Per order and phase, from the workers' profile: wall time, the HTTP time within it, Koppel's own
+    (wall - HTTP), SQL time and statements; transactions; what the task queue costs around process()."""
+    if lines is None:
+        return
+    if not lines:
+        print("          (no profile lines)")
+        return
+    waits = [line["queue_wait_ms"] for line in lines if "queue_wait_ms" in line]
+    w50, w99 = quantiles(waits)
+    print(f"          breakdown per order ({len(lines)} attempts of {orders} orders, worker profile; ms):")
+    print(f"          {'phase':<11}{'wall':>8}{'HTTP':>8}{'own':>8}{'SQL':>8}{'stmts':>7}{'calls':>7}")
+    print(
+        f"          {'queue wait':<11}{statistics.fmean(waits) if waits else 0:8.2f}"
+        f"   (p50 {w50:.1f}, p99 {w99:.1f}: webhook stored to claim)"
+    )
+    total = Counter[str]()
+    for name in PHASES:
+        sums = Counter[str]()
+        for line in lines:
+            for key, value in line["phases"].get(name, {}).items():
+                sums[key] += value
+        total.update(sums)
+        print(
+            f"          {name:<11}{sums['ms'] / orders:8.2f}{sums['http_ms'] / orders:8.2f}"
+            f"{(sums['ms'] - sums['http_ms']) / orders:8.2f}{sums['sql_ms'] / orders:8.2f}"
+            f"{sums['sql'] / orders:7.1f}{sums['calls'] / orders:7.2f}"
+        )
+    print(
+        f"          {'process()':<11}{total['ms'] / orders:8.2f}{total['http_ms'] / orders:8.2f}"
+        f"{(total['ms'] - total['http_ms']) / orders:8.2f}{total['sql_ms'] / orders:8.2f}"
+        f"{total['sql'] / orders:7.1f}{total['calls'] / orders:7.2f}"
+    )
+    ended = sum(line["transactions"] for line in lines) / orders
+    autocommit = sum(line["autocommit"] for line in lines) / orders
+    print(
+        f"          transactions per order in process(): {ended + autocommit:.1f} ({ended:.1f} atomic blocks "
+        f"committed or rolled back, {autocommit:.1f} statements in autocommit)"
+    )
+    # The task queue around process() (django-tasks-db: claim the task, mark it done): the worker
+    # thread's running totals between two records, minus what the records counted themselves.
+    by_thread: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for line in lines:
+        by_thread.setdefault((line["pid"], line["thread"]), []).append(line)
+    gaps = statements = transactions = sql_ms = 0.0
+    for series in by_thread.values():
+        first, last = series[0]["thread_totals"], series[-1]["thread_totals"]
+        later = series[1:]
+        gaps += len(later)
+        statements += (
+            last["sql"] - first["sql"] - sum(sum(p["sql"] for p in x["phases"].values()) for x in later)
+        )
+        sql_ms += (
+            last["sql_ms"]
+            - first["sql_ms"]
+            - sum(sum(p["sql_ms"] for p in x["phases"].values()) for x in later)
+        )
+        transactions += (
+            last["transactions"] + last["autocommit"] - first["transactions"] - first["autocommit"]
+        ) - sum(x["transactions"] + x["autocommit"] for x in later)
+    if gaps:
+        print(
+            f"          task queue around process(), per attempt: {statements / gaps:.1f} statements, "
+            f"{transactions / gaps:.1f} transactions, {sql_ms / gaps:.2f} ms SQL"
+        )
 
 
 def table(rows: list[Row]) -> None:
@@ -736,6 +1050,11 @@ def main(argv: list[str] | None = None) -> int:
         "needs)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="run the workers without KOPPEL_PROFILE (no per-phase breakdown; the profile costs a little)",
+    )
     args = parser.parse_args(argv)
 
     sources = SOURCES if args.source == "all" else (args.source,)
@@ -743,7 +1062,7 @@ def main(argv: list[str] | None = None) -> int:
     orders = {source: make_orders(source, args.orders, args.seed) for source in sources}
     rows: list[Row] = []
     failed = False
-    with Harness(workers=args.workers) as harness:
+    with Harness(workers=args.workers, profile=not args.no_profile) as harness:
         placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
         if sources == ("bol",):
             placed = "and shipped one by one (a push per shipment)"
@@ -754,7 +1073,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         for phase in phases(sources, targets, args.shopify_limit):
             koppel = run_koppel(harness, phase, orders[phase.source], args.chunk or args.orders, args.timeout)
-            floor = None if phase.limited else run_floor(harness, phase, koppel, args.workers)
+            if phase.limited:
+                floor = None
+            elif phase.source in FLOOR_INTAKE_SOURCES:
+                floor = run_floor_with_intake(
+                    harness,
+                    phase,
+                    orders[phase.source],
+                    args.chunk or args.orders,
+                    args.workers,
+                    args.timeout,
+                )
+            else:
+                floor = run_floor(harness, phase, koppel, args.workers)
             rows.append(report(phase, koppel, floor))
             states = dict(koppel["states"])
             if states != {"handled": args.orders}:
