@@ -12,7 +12,7 @@ item (only what shipped is invoiced); an order cancelled whole before it shipped
 to invoice: Koppel says why when asked for it); and a business customer who asks bol.com for the invoice
 of a shipment, which Koppel answers by uploading the invoice's PDF from the target.
 
-Imported by :mod:`koppel.demo`, which lists this shop in ``SANDBOX_SHOPS``.
+Imported by :mod:`koppel.demo`; it lists this shop in ``SANDBOX_SHOPS``.
 """
 
 from __future__ import annotations
@@ -26,18 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from koppel.demo import (
+from .orders import (
     NL_BUSINESSES,
     PRODUCTS,
-    SANDBOX_SHOPS,
     Customer,
     Done,
     FollowUp,
     OrderMaker,
     PlacedOrder,
-    SandboxShop,
     Scenario,
 )
+from .shops import SANDBOX_SHOPS, SandboxShop
 
 if TYPE_CHECKING:
     from koppel.connections.models import Connection

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from koppel.demo import SANDBOX_ACCOUNTS, SANDBOX_CONTROL_PAGES, OrderMaker, TargetAccount
-from koppel.demo_bol import BolSandboxShop
+from .bol import BolSandboxShop
+from .orders import OrderMaker
+from .targets import SANDBOX_ACCOUNTS, SANDBOX_CONTROL_PAGES, TargetAccount
 
 if TYPE_CHECKING:
     from koppel.connections.models import Connection
