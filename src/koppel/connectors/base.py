@@ -1,9 +1,11 @@
 """The two shapes every external system takes: a source of orders and a target for invoices.
 
 A connector lives in ``koppel/connectors/<kind>/`` with ``client.py`` (HTTP), ``mapping.py`` (pure
-translation to or from the canonical documents), ``sandbox.py`` (the simulation) and ``connector.py``,
-which defines a :class:`SourceConnector` or :class:`TargetConnector` subclass. The registry finds it
-there; the pipeline only speaks these interfaces.
+translation to or from the canonical documents), ``sandbox.py`` or a ``sandbox/`` package (the simulation)
+and ``connector.py``, which defines a :class:`SourceConnector` or :class:`TargetConnector` subclass. The
+registry finds it there; the pipeline only speaks these interfaces. Beyond orders and invoices a source may
+supply refunds (``supports_refunds``) and its own invoices (``supplies_invoices``), a target may book credit
+notes and purchase invoices (``books_purchases``).
 """
 
 from __future__ import annotations
