@@ -66,11 +66,15 @@ def setting(
 
 @dataclass(frozen=True, slots=True)
 class WebhookNotice:
-    """What a verified webhook tells us: which order changed. The order itself is always fetched."""
+    """What a verified webhook tells us: which order changed, and, for a platform that sends the whole
+    order in its signed webhook, the order itself (``payload``) with the platform's modification time
+    (``modified_at``), so the worker need not fetch it again."""
 
     event: str
     order_id: str
     delivery_id: str = ""
+    payload: dict[str, Any] | None = None
+    modified_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,13 @@ def webhook(request: HttpRequest, source_kind: str, connection_id: int) -> JsonR
         return JsonResponse({"record": None, "state": "", "queued": False, "held": True}, status=202)
     try:
         with transaction.atomic():
-            record, queued = note_order(connection, notice.order_id, via="webhook")
+            record, queued = note_order(
+                connection,
+                notice.order_id,
+                via="webhook",
+                payload=notice.payload,
+                modified_at=notice.modified_at,
+            )
             delivery.outcome = "queued" if queued else f"noted ({record.state})"
             delivery.save()
     except IntegrityError:  # the same delivery, arriving at the same moment, was stored first

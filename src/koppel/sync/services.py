@@ -3,6 +3,7 @@ Process, the nightly job looks again."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -24,7 +25,12 @@ class AlreadyHandled(Exception):
 
 
 def note_order(
-    connection: Connection, order_id: str, *, via: str, payload: dict[str, Any] | None = None
+    connection: Connection,
+    order_id: str,
+    *,
+    via: str,
+    payload: dict[str, Any] | None = None,
+    modified_at: datetime | None = None,
 ) -> tuple[Record, bool]:
     """An order reached the connection (webhook, poll, backfill): store its record and queue the work.
 
