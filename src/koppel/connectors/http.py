@@ -3,6 +3,7 @@ secrets, rate-limit headers read."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -19,6 +20,50 @@ CONNECT_TIMEOUT = 5.0
 #: dominated the time an order takes.
 SSL_CONTEXT = httpx.create_ssl_context()
 USER_AGENT = "Koppel/0.1 (+https://github.com/koppel-hub/koppel)"
+
+
+#: An idle kept-alive connection is dropped after this many seconds, before the usual server-side timeouts
+#: (uvicorn's and many proxies' 5 s): a request sent on a connection the server is just closing would leave
+#: a create's outcome unknown.
+KEEPALIVE_EXPIRY = 3.0
+_transports = threading.local()
+
+
+class SharedTransport(httpx.BaseTransport):
+    """A thread's connection pool to one host, shared by every client of that thread: an order's clients
+    come and go, their TCP connections stay (a worker books the next order on the same connections).
+    Closing a client leaves the pool open."""
+
+    def __init__(self) -> None:
+        self._pool = httpx.HTTPTransport(
+            verify=SSL_CONTEXT,
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=8, keepalive_expiry=KEEPALIVE_EXPIRY
+            ),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._pool.handle_request(request)
+
+    def close(self) -> None:
+        """Kept open for the thread's next client; :func:`close_shared_transports` really closes."""
+
+
+def shared_transport(base_url: str) -> SharedTransport:
+    """This thread's pool for the scheme, host and port of ``base_url``."""
+    url = httpx.URL(base_url)
+    key = (url.scheme, url.host, url.port)
+    pools: dict[tuple[str, str, int | None], SharedTransport] = _transports.__dict__.setdefault("pools", {})
+    if key not in pools:
+        pools[key] = SharedTransport()
+    return pools[key]
+
+
+def close_shared_transports() -> None:
+    """Close this thread's pools (a worker stopping, a test cleaning up)."""
+    pools = _transports.__dict__.pop("pools", {})
+    for pool in pools.values():
+        pool._pool.close()
 
 
 @dataclass(slots=True)
@@ -114,8 +159,7 @@ class ApiClient:
             auth=auth,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
             timeout=timeout or default_timeout(),
-            transport=transport,
-            verify=SSL_CONTEXT,
+            transport=transport if transport is not None else shared_transport(base_url),
         )
 
     def close(self) -> None:
