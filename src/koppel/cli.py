@@ -40,7 +40,16 @@ def cmd_serve(argv: list[str]) -> int:
 
 def cmd_worker(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="koppel worker", description="Run a background worker.")
-    parser.add_argument("--interval", type=float, default=0.2, help="seconds between looks when idle")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between looks when idle (default 0.05 on SQLite; 0.2 on PostgreSQL, where a new task "
+        "wakes the worker at once)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="tasks claimed at once (default KOPPEL_WORKER_BATCH, 10)"
+    )
     parser.add_argument("--worker-id", default=None)
     parser.add_argument("--batch", action="store_true", help="run what is ready, then exit")
     args = parser.parse_args(argv)
@@ -50,7 +59,7 @@ def cmd_worker(argv: list[str]) -> int:
     if problem := keys_problem():
         print(f"koppel worker: not started. {problem}", file=sys.stderr)
         return 2
-    run_worker(interval=args.interval, worker_id=args.worker_id, batch=args.batch)
+    run_worker(interval=args.interval, worker_id=args.worker_id, batch=args.batch, batch_size=args.batch_size)
     return 0
 
 

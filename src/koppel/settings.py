@@ -188,6 +188,8 @@ RATE_LIMIT_INLINE_BUDGET_SECONDS = env_float("KOPPEL_RATE_LIMIT_INLINE_BUDGET", 
 #: A worker that has not sent a heartbeat for this long is dead; its tasks are picked up again.
 WORKER_DEAD_AFTER_SECONDS = env_float("KOPPEL_WORKER_DEAD_AFTER", 30.0)
 WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)
+#: Ready tasks a worker claims (and whose records it leases) at once.
+WORKER_BATCH_SIZE = int(os.environ.get("KOPPEL_WORKER_BATCH", "10"))
 #: How long a record stays leased to the worker processing it before another may take over.
 RECORD_LEASE_SECONDS = env_float("KOPPEL_RECORD_LEASE", 600.0)
 #: The safety-net poll interval every connection gets unless its own setting is shorter.

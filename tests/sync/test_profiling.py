@@ -9,7 +9,7 @@ import pytest
 
 from koppel.sync import profiling
 from koppel.sync.models import State
-from tests.conftest import book, make_order
+from tests.conftest import book, make_order, record_of
 
 
 @pytest.fixture
@@ -46,7 +46,9 @@ def test_enabled_it_writes_one_line_per_record_with_its_phases(profile, shop, co
     assert phases["invoice"]["calls"] >= 2  # the search for the invoice and its POST
     assert phases["debtor"]["calls"] >= 1
     assert sum(p["calls"] for p in phases.values()) == len(record.attempt_log.order_by("-pk").first().calls)
-    assert phases["claim"]["sql"] >= 2  # the lease and the read of the record
+    # The worker leased the record with its batch (before the record's profile began): no statement of
+    # its own; the batch's lease and read count among the thread's totals.
+    assert phases["claim"]["sql"] == 0
     assert phases["outcome"]["sql"] >= 2  # the record's outcome and its attempt
     assert line["transactions"] >= 1  # finish() writes in one transaction
     assert line["thread_totals"]["sql"] >= sum(p["sql"] for p in phases.values())
@@ -57,3 +59,17 @@ def test_a_phase_outside_a_record_records_nothing(profile):
     with profiling.phase("fetch"):
         pass
     assert not profile.exists()
+
+
+def test_a_record_processed_alone_leases_and_reads_itself(profile, shop, connection, deliver):
+    from koppel.sync import pipeline
+
+    order = make_order()
+    shop.place(order)
+    assert deliver(connection, order["id"]).status_code == 202
+    record = record_of(connection, order)
+    outcome = pipeline.process(record.pk, "lone-worker")
+
+    assert outcome is not None and outcome.state == State.HANDLED, outcome
+    [line] = [json.loads(line) for line in profile.read_text().splitlines() if f'"record":{record.pk},' in line]
+    assert line["phases"]["claim"]["sql"] == 2  # the lease and the read of the record

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,13 +99,64 @@ def claim(record_id: int, owner: str) -> bool:
     )
 
 
+def lease_many(record_ids: Sequence[int], owner: str) -> dict[int, Record]:
+    """Lease every queued record of ``record_ids`` whose turn has come, in one conditional UPDATE, and read
+    the ones now ours in one query (a worker's batch of tasks). The same conditions as :func:`claim`; the
+    lease's exact end tells this batch's leases from any other."""
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.RECORD_LEASE_SECONDS)
+    due = (
+        Record.objects.filter(pk__in=record_ids, state=State.QUEUED)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)))
+    )
+    if not due.update(lease_owner=owner, lease_until=until):
+        return {}
+    leased = Record.objects.select_related("connection", "connection__account").filter(
+        pk__in=record_ids, lease_owner=owner, lease_until=until
+    )
+    records: dict[int, Record] = {}
+    shared: dict[int, Connection] = {}
+    for record in leased:  # one Connection per connection: what one order learns (a pause) the next sees
+        record.connection = shared.setdefault(record.connection_id, record.connection)
+        records[record.pk] = record
+    return records
+
+
+def keep_lease(record: Record, owner: str) -> bool:
+    """A record leased with a batch waits its turn: renew its lease when half of it has gone (the orders
+    before it may have waited out rate limits). False when the lease was lost meanwhile."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.RECORD_LEASE_SECONDS)
+    if record.lease_until is None or record.lease_until - now > lease / 2:
+        return True
+    until = now + lease
+    kept = Record.objects.filter(pk=record.pk, lease_owner=owner, lease_until=record.lease_until).update(
+        lease_until=until
+    )
+    record.lease_until = until
+    return bool(kept)
+
+
+def release_leases(records: Iterable[Record], owner: str) -> int:
+    """Give back the leases of records a stopping worker did not get to."""
+    pks = [record.pk for record in records]
+    return Record.objects.filter(pk__in=pks, lease_owner=owner).update(lease_owner="", lease_until=None)
+
+
 @profiling.profiled
-def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
-    """Run one attempt on a record. Returns ``None`` when the record was not ours to process."""
+def process(record_id: int, owner: str, trigger: str = "", leased: Record | None = None) -> Outcome | None:
+    """Run one attempt on a record. Returns ``None`` when the record was not ours to process. ``leased``:
+    the record, leased already by this worker (:func:`lease_many`)."""
     with profiling.phase("claim"):
-        if not claim(record_id, owner):
-            return None
-        record = Record.objects.select_related("connection", "connection__account").get(pk=record_id)
+        if leased is not None:
+            if not keep_lease(leased, owner):
+                return None
+            record = leased
+        else:
+            if not claim(record_id, owner):
+                return None
+            record = Record.objects.select_related("connection", "connection__account").get(pk=record_id)
     started = timezone.now()
     log = CallLog()
     profiling.watch(log)
@@ -117,6 +168,7 @@ def process(record_id: int, owner: str, trigger: str = "") -> Outcome | None:
         except RateLimited as exc:
             wait = retry.rate_limit_wait(exc.retry_after).total_seconds()
             until = pauses.pause(record.connection_id, exc.side, wait)
+            setattr(record.connection, pauses.paused_field(exc.side), until)
             if retry.wait_inline(wait, waited):
                 time.sleep(wait)
                 waited, probing = waited + wait, exc.side

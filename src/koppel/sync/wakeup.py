@@ -5,9 +5,13 @@ never wakes for a task it cannot see yet; PostgreSQL folds repeated ones of one 
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from django.db import connections
+
+logger = logging.getLogger("koppel.worker")
 
 CHANNEL = "koppel_tasks"
 
@@ -26,3 +30,59 @@ def task_saved(sender: Any, instance: Any, created: bool, using: str, **kwargs: 
     """``post_save`` of django-tasks-db's task rows: a new one wakes the workers."""
     if created:
         notify_workers(using)
+
+
+class Waiter:
+    """An idle worker's pause between looks at the queue: a plain sleep (SQLite)."""
+
+    def wait(self, timeout: float) -> None:
+        time.sleep(timeout)
+
+    def close(self) -> None:
+        pass
+
+
+class NotifiedWaiter(Waiter):
+    """On PostgreSQL: wait on a connection of its own that ``LISTEN``s on :data:`CHANNEL`, woken by the
+    first new task, at the latest after ``timeout`` (retries become due without a notice)."""
+
+    def __init__(self, conninfo: str) -> None:
+        import psycopg
+
+        self._connection = psycopg.connect(conninfo, autocommit=True)
+        self._connection.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout: float) -> None:
+        try:
+            for _ in self._connection.notifies(timeout=timeout, stop_after=1):
+                break
+        except Exception:  # the listening connection broke: the poll goes on, by sleeping
+            logger.warning("Lost the LISTEN connection; waiting by polling", exc_info=True)
+            self.close()
+            self.__class__ = Waiter  # type: ignore[assignment]
+            time.sleep(timeout)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def waiter(using: str = "default") -> Waiter:
+    """The pause for this database: woken by NOTIFY on PostgreSQL, a sleep elsewhere."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return Waiter()
+    from psycopg.conninfo import make_conninfo
+
+    params = connection.settings_dict
+    parts = {
+        "dbname": params["NAME"],
+        "user": params.get("USER"),
+        "password": params.get("PASSWORD"),
+        "host": params.get("HOST"),
+        "port": params.get("PORT"),
+    }
+    try:
+        return NotifiedWaiter(make_conninfo(**{key: str(value) for key, value in parts.items() if value}))
+    except Exception:
+        logger.warning("Cannot LISTEN for new tasks; waiting by polling", exc_info=True)
+        return Waiter()
