@@ -14,7 +14,6 @@ from ninja.errors import HttpError
 from koppel.connections.models import Connection
 
 from . import fetching, reconcile, views
-from .models import MarketplaceInvoice
 
 router = Router(tags=["marketplace invoices"])
 
@@ -80,8 +79,8 @@ def connection_of(request: HttpRequest, connection_id: int) -> Connection:
     return connection
 
 
-def invoice_out(invoice: MarketplaceInvoice) -> dict[str, Any]:
-    result = reconcile.reconcile(invoice)
+def invoice_out(result: reconcile.Reconciliation) -> dict[str, Any]:
+    invoice = result.invoice
     files = [name for name in ("pdf", "ubl", "xlsx") if views.file_of(invoice, name)]
     if invoice.files_fetched_at:
         files.append("specification")
@@ -124,7 +123,8 @@ def none_or_str(value: Any) -> str | None:
 def list_invoices(request: HttpRequest, connection_id: int) -> list[dict[str, Any]]:
     """bol.com's own invoices to the merchant, newest period first, each with its reconciliation summary."""
     connection = connection_of(request, connection_id)
-    return [invoice_out(i) for i in connection.marketplace_invoices.select_related("record")]
+    invoices = connection.marketplace_invoices.select_related("record")
+    return [invoice_out(result) for result in reconcile.reconcile_all(invoices)]
 
 
 @router.post(
@@ -158,7 +158,7 @@ def invoice_detail(request: HttpRequest, connection_id: int, invoice_id: str) ->
     invoice = connection.marketplace_invoices.filter(invoice_id=invoice_id).select_related("record").first()
     if invoice is None:
         raise HttpError(404, f"There is no invoice {invoice_id}.")
-    return invoice_out(invoice)
+    return invoice_out(reconcile.reconcile(invoice))
 
 
 @router.get(

@@ -62,7 +62,7 @@ def marketplace_connection(request: HttpRequest, pk: int) -> Connection:
 def invoice_list(request: HttpRequest, pk: int) -> HttpResponse:
     connection = marketplace_connection(request, pk)
     invoices = list(connection.marketplace_invoices.select_related("record"))
-    results = [reconcile.reconcile(invoice) for invoice in invoices]
+    results = reconcile.reconcile_all(invoices)
     since, until = fetching.daily_range()
     context = {
         "connection": connection,
