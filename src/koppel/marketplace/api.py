@@ -13,7 +13,7 @@ from ninja.errors import HttpError
 
 from koppel.connections.models import Connection
 
-from . import fetching, reconcile, views
+from . import downloads, fetching, reconcile
 
 router = Router(tags=["marketplace invoices"])
 
@@ -81,7 +81,7 @@ def connection_of(request: HttpRequest, connection_id: int) -> Connection:
 
 def invoice_out(result: reconcile.Reconciliation) -> dict[str, Any]:
     invoice = result.invoice
-    files = [name for name in ("pdf", "ubl", "xlsx") if views.file_of(invoice, name)]
+    files = [name for name in ("pdf", "ubl", "xlsx") if downloads.file_of(invoice, name)]
     if invoice.files_fetched_at:
         files.append("specification")
     return {
@@ -171,12 +171,9 @@ def download(request: HttpRequest, connection_id: int, invoice_id: str, what: st
     Excel specification) or ``reconciliation`` (Excel: the specification with Koppel's match per line)."""
     connection = connection_of(request, connection_id)
     invoice = connection.marketplace_invoices.filter(invoice_id=invoice_id).first()
-    if invoice is None or what not in views.DOWNLOADS:
+    if invoice is None or what not in downloads.DOWNLOADS:
         raise HttpError(404, "There is no such file.")
-    body = views.file_of(invoice, what)
-    if not body:
+    response = downloads.response(invoice, what)
+    if response is None:
         raise HttpError(404, "Koppel has not fetched this file (yet).")
-    content_type, extension = views.DOWNLOADS[what]
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{invoice.invoice_id}-{what}.{extension}"'
     return response
