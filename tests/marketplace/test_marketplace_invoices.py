@@ -153,6 +153,32 @@ def test_the_api_lists_the_invoices_with_their_reconciliation(month, api) -> Non
     assert queued.status_code == 202
 
 
+def test_the_api_hands_out_the_files_the_dashboard_does(merchant, month, api) -> None:
+    month.issue()
+    fetch_and_book(month)
+    invoice = MarketplaceInvoice.objects.get(connection=month.connection)
+    page = f"/marketplace-invoices/{month.connection.pk}/{invoice.invoice_id}"
+    rest = f"/api/connections/{month.connection.pk}/marketplace-invoices/{invoice.invoice_id}"
+    names = {}
+    for what in ("pdf", "ubl", "specification", "xlsx", "reconciliation"):
+        shown, served = merchant.get(f"{page}/{what}/"), api.get(f"{rest}/{what}")
+        assert served.status_code == shown.status_code == 200
+        assert served["Content-Type"] == shown["Content-Type"]
+        assert served["Content-Disposition"] == shown["Content-Disposition"]
+        if what != "reconciliation":  # the workbook is made anew, with its own timestamp
+            assert served.content == shown.content
+        names[what] = shown["Content-Disposition"].removeprefix("attachment; filename=")
+    number = invoice.invoice_id
+    assert names == {
+        "pdf": f'"{number}.pdf"',
+        "ubl": f'"{number}-ubl.xml"',
+        "specification": f'"{number}-specification.json"',
+        "xlsx": f'"{number}-xlsx.xlsx"',
+        "reconciliation": f'"{number}-reconciliation.xlsx"',
+    }
+    assert api.get(f"{rest}/invoice.exe").json()["message"] == "There is no such file."
+
+
 def test_a_sales_only_target_keeps_the_invoice_for_download(account, bol_shop, administration, retry_fast):
     connection = connect(account, bol_shop, administration, source_settings={"source": "shipment"})
     from tests.marketplace.conftest import Month

@@ -568,9 +568,7 @@ def record_ubl(request: HttpRequest, record_id: int) -> HttpResponse:
         body = einvoice.einvoice(record)
     except (einvoice.NoEInvoice, UblError) as exc:
         raise ApiError(409, "NO_EINVOICE", str(exc)) from None
-    response = HttpResponse(body, content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{einvoice.filename(record)}"'
-    return response
+    return einvoice.download(record, body)
 
 
 _not_allowed("/connections", "GET", "POST")

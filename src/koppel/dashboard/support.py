@@ -176,9 +176,7 @@ def invoice_ubl(request: HttpRequest, pk: int) -> HttpResponse:
         body = einvoice.einvoice(record)
     except (einvoice.NoEInvoice, UblError) as exc:
         return HttpResponse(str(exc), status=409, content_type="text/plain")
-    response = HttpResponse(body, content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{einvoice.filename(record)}"'
-    return response
+    return einvoice.download(record, body)
 
 
 class QuestionForm(forms.Form):

@@ -13,8 +13,7 @@ from ninja.errors import HttpError
 
 from koppel.connections.models import Connection
 
-from . import fetching, reconcile, views
-from .models import MarketplaceInvoice
+from . import downloads, fetching, reconcile
 
 router = Router(tags=["marketplace invoices"])
 
@@ -80,9 +79,9 @@ def connection_of(request: HttpRequest, connection_id: int) -> Connection:
     return connection
 
 
-def invoice_out(invoice: MarketplaceInvoice) -> dict[str, Any]:
-    result = reconcile.reconcile(invoice)
-    files = [name for name in ("pdf", "ubl", "xlsx") if views.file_of(invoice, name)]
+def invoice_out(result: reconcile.Reconciliation) -> dict[str, Any]:
+    invoice = result.invoice
+    files = [name for name in ("pdf", "ubl", "xlsx") if downloads.file_of(invoice, name)]
     if invoice.files_fetched_at:
         files.append("specification")
     return {
@@ -124,7 +123,8 @@ def none_or_str(value: Any) -> str | None:
 def list_invoices(request: HttpRequest, connection_id: int) -> list[dict[str, Any]]:
     """bol.com's own invoices to the merchant, newest period first, each with its reconciliation summary."""
     connection = connection_of(request, connection_id)
-    return [invoice_out(i) for i in connection.marketplace_invoices.select_related("record")]
+    invoices = connection.marketplace_invoices.select_related("record")
+    return [invoice_out(result) for result in reconcile.reconcile_all(invoices)]
 
 
 @router.post(
@@ -158,7 +158,7 @@ def invoice_detail(request: HttpRequest, connection_id: int, invoice_id: str) ->
     invoice = connection.marketplace_invoices.filter(invoice_id=invoice_id).select_related("record").first()
     if invoice is None:
         raise HttpError(404, f"There is no invoice {invoice_id}.")
-    return invoice_out(invoice)
+    return invoice_out(reconcile.reconcile(invoice))
 
 
 @router.get(
@@ -171,12 +171,9 @@ def download(request: HttpRequest, connection_id: int, invoice_id: str, what: st
     Excel specification) or ``reconciliation`` (Excel: the specification with Koppel's match per line)."""
     connection = connection_of(request, connection_id)
     invoice = connection.marketplace_invoices.filter(invoice_id=invoice_id).first()
-    if invoice is None or what not in views.DOWNLOADS:
+    if invoice is None or what not in downloads.DOWNLOADS:
         raise HttpError(404, "There is no such file.")
-    body = views.file_of(invoice, what)
-    if not body:
+    response = downloads.response(invoice, what)
+    if response is None:
         raise HttpError(404, "Koppel has not fetched this file (yet).")
-    content_type, extension = views.DOWNLOADS[what]
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{invoice.invoice_id}-{what}.{extension}"'
     return response

@@ -122,9 +122,12 @@ def cost_lines(
     """One line per line type and VAT rate, from the invoice's own lines (or, without them, summed from the
     specification); turnover without VAT, on the clearing account."""
     source = connection.source_class
+    line_types: dict[str, LineType] = {}
     totals: dict[tuple[str, Decimal | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for code, net, vat, rate in invoice.amounts():
-        line_type = source.line_type(code)
+        if code not in line_types:
+            line_types[code] = source.line_type(code)
+        line_type = line_types[code]
         exempt = line_type.vat_exempt or line_type.is_turnover
         key = (code, None if exempt else rate_of(rate, net, vat))
         totals[key][0] += net
@@ -134,7 +137,7 @@ def cost_lines(
     for (code, rate), (net, vat) in sorted(totals.items(), key=lambda item: item[0][0]):
         if not net and not vat:
             continue
-        line_type = source.line_type(code)
+        line_type = line_types[code]
         lines.append(
             PurchaseLine(
                 description=describe(line_type, rate),

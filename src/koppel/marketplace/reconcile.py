@@ -12,9 +12,11 @@ order's total."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from django.utils import timezone
 
@@ -66,12 +68,61 @@ def sale_number(connection, record: Record) -> str:
     return connection.source_class.marketplace_order_number(record.order_number or record.source_order_id)
 
 
-def reconcile(invoice: MarketplaceInvoice) -> Reconciliation:
+class Orders:
+    """What reconciling any of a connection's invoices reads of the connection, read once for all of them
+    (and only when an invoice needs it): its order records by the marketplace's order number (a shipment
+    source has a record per shipment: several for one order), and the order numbers that a turnover line
+    of any of its invoices pays for."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    @cached_property
+    def by_number(self) -> dict[str, list[Record]]:
+        records = Record.objects.filter(connection=self.connection, kind=Kind.ORDER).only(
+            "pk",
+            "order_number",
+            "source_order_id",
+            "state",
+            "total",
+            "error_code",
+            "message",
+            "order_created_at",
+        )
+        found: dict[str, list[Record]] = defaultdict(list)
+        for record in records.iterator():
+            found[sale_number(self.connection, record)].append(record)
+        return dict(found)
+
+    @cached_property
+    def paid_anywhere(self) -> frozenset[str]:
+        paid: set[str] = set()
+        for other in MarketplaceInvoice.objects.filter(connection=self.connection).only("specification"):
+            paid |= {
+                str(row.get("order", "")) for row in other.specification if row.get("code") in TURNOVER_CODES
+            }
+        return frozenset(paid)
+
+
+def reconcile_all(invoices: Iterable[MarketplaceInvoice]) -> list[Reconciliation]:
+    """Every invoice reconciled, each connection's orders read once for all its invoices."""
+    orders: dict[int, Orders] = {}
+    results = []
+    for invoice in invoices:
+        if invoice.connection_id not in orders:
+            orders[invoice.connection_id] = Orders(invoice.connection)
+        results.append(reconcile(invoice, orders[invoice.connection_id]))
+    return results
+
+
+def reconcile(invoice: MarketplaceInvoice, orders: Orders | None = None) -> Reconciliation:
+    """The invoice reconciled; ``orders``, the connection's orders already read (see ``reconcile_all``)."""
     connection = invoice.connection
+    orders = Orders(connection) if orders is None else orders
     source = connection.source_class
     result = Reconciliation(invoice)
-    lines = invoice.lines
-    paid = paid_per_order([line for line in lines if line.code in TURNOVER_CODES])
+    turnover_lines = [line for line in invoice.lines if line.code in TURNOVER_CODES]
+    paid = paid_per_order(turnover_lines)
     result.turnover = cents(sum(paid.values(), ZERO))
     for code, net, vat, _rate in invoice.amounts():
         line_type = source.line_type(code)
@@ -82,15 +133,16 @@ def reconcile(invoice: MarketplaceInvoice) -> Reconciliation:
     result.costs = {g: result.costs[g] for g in GROUPS if g in result.costs}
     if not paid:
         return result
-    booked = booked_per_order(connection, set(paid))
+    lines_per_order: dict[str, list[SpecificationLine]] = defaultdict(list)
+    for line in turnover_lines:
+        lines_per_order[line.order_number].append(line)
     for number, amount in sorted(paid.items()):
-        result_kind = match_one(result, connection, number, amount, booked.get(number, []))
-        for line in lines:
-            if line.code in TURNOVER_CODES and line.order_number == number:
-                records = booked.get(number, [])
-                total = cents(sum((r.total or ZERO for r in records if r.state == State.HANDLED), ZERO))
-                result.line_matches[line.line_id] = (result_kind, records[0].pk if records else None, total)
-    result.differences += not_in_turnover(invoice, connection)
+        records = orders.by_number.get(number, [])
+        result_kind = match_one(result, number, amount, records)
+        total = cents(sum((r.total or ZERO for r in records if r.state == State.HANDLED), ZERO))
+        for line in lines_per_order[number]:
+            result.line_matches[line.line_id] = (result_kind, records[0].pk if records else None, total)
+    result.differences += not_in_turnover(invoice, orders)
     return result
 
 
@@ -110,21 +162,7 @@ def turnover_sign(lines: list[SpecificationLine]) -> int:
     return -1 if sales < 0 else 1
 
 
-def booked_per_order(connection, numbers: set[str]) -> dict[str, list[Record]]:
-    """The connection's order records by the marketplace's order number (a shipment source has a record
-    per shipment: several for one order)."""
-    records = Record.objects.filter(connection=connection, kind=Kind.ORDER).only(
-        "pk", "order_number", "source_order_id", "state", "total", "error_code", "message"
-    )
-    found: dict[str, list[Record]] = defaultdict(list)
-    for record in records.iterator():
-        number = sale_number(connection, record)
-        if number in numbers:
-            found[number].append(record)
-    return found
-
-
-def match_one(result: Reconciliation, connection, number: str, paid: Decimal, records: list[Record]) -> str:
+def match_one(result: Reconciliation, number: str, paid: Decimal, records: list[Record]) -> str:
     handled = [r for r in records if r.state == State.HANDLED]
     if not handled:
         if records:
@@ -147,30 +185,20 @@ def match_one(result: Reconciliation, connection, number: str, paid: Decimal, re
     return "matched"
 
 
-def not_in_turnover(invoice: MarketplaceInvoice, connection) -> list[Difference]:
+def not_in_turnover(invoice: MarketplaceInvoice, orders: Orders) -> list[Difference]:
     """Orders Koppel booked that were placed in the invoice's period and that no turnover line of any of the
     connection's invoices pays for."""
     if invoice.period_start is None or invoice.period_end is None:
         return []
     start = timezone.make_aware(datetime.combine(invoice.period_start, time()))
     end = timezone.make_aware(datetime.combine(invoice.period_end + timedelta(days=1), time()))
-    paid_anywhere: set[str] = set()
-    for other in MarketplaceInvoice.objects.filter(connection=connection).only("specification"):
-        paid_anywhere |= {
-            str(row.get("order", "")) for row in other.specification if row.get("code") in TURNOVER_CODES
-        }
-    records = Record.objects.filter(
-        connection=connection,
-        kind=Kind.ORDER,
-        state=State.HANDLED,
-        order_created_at__gte=start,
-        order_created_at__lt=end,
-    ).only("pk", "order_number", "source_order_id", "total")
-    missing: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        number = sale_number(connection, record)
-        if number not in paid_anywhere:
-            missing[number].append(record)
+    missing: dict[str, list[Record]] = {}
+    for number, records in orders.by_number.items():
+        if number in orders.paid_anywhere:
+            continue
+        placed = [r for r in records if r.state == State.HANDLED and placed_in(r, start, end)]
+        if placed:
+            missing[number] = placed
     reason = "booked by Koppel, but in no turnover of the marketplace: not paid yet, or cancelled or returned"
     return [
         Difference(
@@ -183,3 +211,7 @@ def not_in_turnover(invoice: MarketplaceInvoice, connection) -> list[Difference]
         )
         for number, rows in sorted(missing.items())
     ]
+
+
+def placed_in(record: Record, start: datetime, end: datetime) -> bool:
+    return record.order_created_at is not None and start <= record.order_created_at < end

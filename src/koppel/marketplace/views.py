@@ -4,8 +4,6 @@ type, and "fetch and book" for an order the marketplace paid for that Koppel nev
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,16 +19,7 @@ from koppel.connections.models import Connection
 from koppel.connectors.errors import ConnectorError
 from koppel.dashboard.access import visible_connections
 
-from . import charts, export, fetching, ledgers, reconcile
-from .models import MarketplaceInvoice
-
-DOWNLOADS = {
-    "pdf": ("application/pdf", "pdf"),
-    "ubl": ("application/xml", "xml"),
-    "specification": ("application/json", "json"),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-    "reconciliation": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-}
+from . import charts, downloads, fetching, ledgers, reconcile
 
 
 class FetchForm(forms.Form):
@@ -62,7 +51,7 @@ def marketplace_connection(request: HttpRequest, pk: int) -> Connection:
 def invoice_list(request: HttpRequest, pk: int) -> HttpResponse:
     connection = marketplace_connection(request, pk)
     invoices = list(connection.marketplace_invoices.select_related("record"))
-    results = [reconcile.reconcile(invoice) for invoice in invoices]
+    results = reconcile.reconcile_all(invoices)
     since, until = fetching.daily_range()
     context = {
         "connection": connection,
@@ -103,28 +92,12 @@ def invoice_detail(request: HttpRequest, pk: int, invoice_id: str) -> HttpRespon
 def download(request: HttpRequest, pk: int, invoice_id: str, what: str) -> HttpResponse:
     connection = marketplace_connection(request, pk)
     invoice = get_object_or_404(connection.marketplace_invoices, invoice_id=invoice_id)
-    if what not in DOWNLOADS:
+    if what not in downloads.DOWNLOADS:
         raise Http404("no such download")
-    content_type, extension = DOWNLOADS[what]
-    body = file_of(invoice, what)
-    if not body:
+    response = downloads.response(invoice, what)
+    if response is None:
         raise Http404("Koppel has not fetched this file (yet)")
-    response = HttpResponse(body, content_type=content_type)
-    name = f"{invoice.invoice_id}-{what}.{extension}" if what != "pdf" else f"{invoice.invoice_id}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def file_of(invoice: MarketplaceInvoice, what: str) -> bytes:
-    if what == "pdf":
-        return bytes(invoice.pdf)
-    if what == "ubl":
-        return bytes(invoice.ubl)
-    if what == "xlsx":
-        return bytes(invoice.specification_xlsx)
-    if what == "specification":
-        return json.dumps(invoice.specification, indent=1).encode() if invoice.files_fetched_at else b""
-    return export.workbook(reconcile.reconcile(invoice))
 
 
 @login_required

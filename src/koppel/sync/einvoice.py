@@ -4,6 +4,8 @@ seller from the merchant's profile (the account's company details)."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+
 from koppel.accounts.models import Account
 from koppel.documents.checks import invoice_for
 from koppel.documents.model import Invoice
@@ -59,3 +61,10 @@ def einvoice(record: Record) -> bytes:
 def filename(record: Record) -> str:
     kind = "creditnote" if record.kind == Kind.REFUND else "invoice"
     return f"{kind}-{record.target_invoice_number or record.target_invoice_id or record.pk}.xml"
+
+
+def download(record: Record, body: bytes) -> HttpResponse:
+    """The record's e-invoice (``einvoice(record)``) as an XML attachment named by ``filename``."""
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{filename(record)}"'
+    return response
