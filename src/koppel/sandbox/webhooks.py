@@ -28,6 +28,10 @@ import httpx
 __all__ = ["Attempt", "DeliveryLog", "WebhookSender", "log_attempt"]
 
 LOG_LIMIT = 10_000
+#: POSTs one sandbox has in flight at once; the rest wait their turn before they reach the HTTP client. A
+#: real platform also sends a burst a few at a time, and httpcore's pool costs time quadratic in the
+#: requests queued inside it (a burst of a thousand used to time out in the pool).
+IN_FLIGHT = 32
 MAX_WAIT = 60.0
 """The longest a control call may wait for deliveries, in seconds."""
 
@@ -83,10 +87,19 @@ class WebhookSender:
     callback, so that they run once the control call has answered.
     """
 
-    def __init__(self, **client_options: Any) -> None:
+    def __init__(self, *, in_flight: int = IN_FLIGHT, **client_options: Any) -> None:
         self._client_options = client_options
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = in_flight
+        self._turns: asyncio.Semaphore | None = None
+
+    @property
+    def turns(self) -> asyncio.Semaphore:
+        """At most ``in_flight`` POSTs at once (made on first use, inside the server's event loop)."""
+        if self._turns is None:
+            self._turns = asyncio.Semaphore(self._in_flight)
+        return self._turns
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -113,18 +126,19 @@ class WebhookSender:
         """POST ``body`` once and time it. ``timeout`` (seconds) overrides the client's for this request; an
         ``httpx.HTTPError`` (connection refused, timeout ...) becomes the attempt's ``error``."""
         client = self.client
-        started = time.perf_counter()
         status: int | None = None
         problem: str | None = None
-        try:
-            if timeout is None:
-                response = await client.post(url, content=body, headers=headers)
-            else:
-                response = await client.post(url, content=body, headers=headers, timeout=timeout)
-            status = response.status_code
-        except httpx.HTTPError as exc:
-            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        async with self.turns:
+            started = time.perf_counter()
+            try:
+                if timeout is None:
+                    response = await client.post(url, content=body, headers=headers)
+                else:
+                    response = await client.post(url, content=body, headers=headers, timeout=timeout)
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
         return Attempt(url, number, status, problem, duration_ms)
 
     async def deliver(
