@@ -224,6 +224,15 @@ class KoppelWorker(Worker):
         pipeline.release_leases(leased.values(), self.worker_id)
 
 
+def warm_up() -> None:
+    """Import what the first order needs (every connector, its client and mapping) before the first task,
+    so that order is not the one that waits for the imports."""
+    from koppel.connectors import registry
+
+    registry.sources()
+    registry.targets()
+
+
 def default_interval() -> float:
     """Seconds between looks when idle: on PostgreSQL a NOTIFY wakes the worker, so the poll is only the
     safety net; on SQLite the poll is all there is, and a read that finds nothing costs little."""
@@ -241,6 +250,7 @@ def run_worker(
 ) -> None:
     worker_id = worker_id or f"w-{get_random_string(12)}"
     set_worker_id(worker_id)
+    warm_up()
     housekeeping.heartbeat(worker_id)
     keeper = Housekeeper(worker_id, settings.WORKER_HEARTBEAT_SECONDS) if housekeeping_enabled else None
     if keeper:
