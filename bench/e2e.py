@@ -20,7 +20,8 @@ limit, which measures how Koppel copes with it (``--shopify-limit``).
 In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel's connectors make per
 order, against the same sandboxes and a fresh target account, with as many threads as Koppel has workers:
 GET the order from the shop as the source connector does; then for Factuursturen search the invoice by
-reference, search the debtor by e-mail, POST clients for a new customer, POST invoices, GET taxes once;
+reference, search the debtor by e-mail, POST clients for a new customer, POST invoices, GET the new
+invoice for its number (its POST answers only the id), GET taxes once;
 for EenvoudigFactureren GET invoices filtered by external_invoice_id, GET invoices searched by the order
 number, GET clients filtered by e-mail, POST clients for a new customer, POST invoices, GET
 settings?fields=taxes once. Koppel / floor is the share of the achievable rate that Koppel reaches; the
@@ -573,8 +574,9 @@ class FactuursturenFloor:
             tax_type = str(client.get("tax_type") or "").strip().lower()
             include_vat = {"intax": True, "extax": False}.get(tax_type, invoice.prices_include_vat)
         body = invoice_body(invoice, clientnr, debtor_prices_include_vat=include_vat, settings=self.settings)
-        fs.post("invoices", json=body).raise_for_status()
-        return 3 + new
+        invoice_id = fs.post("invoices", json=body).raise_for_status().text.strip()
+        fs.get(f"invoices/{quote(invoice_id, safe='')}").raise_for_status()  # its number, as Koppel reads it
+        return 4 + new
 
     def book_kmoshops(self, fs: httpx.Client, order: dict[str, Any]) -> int:
         customer = order["customer"]
@@ -608,8 +610,9 @@ class FactuursturenFloor:
                 for line in lines
             ],
         }
-        fs.post("invoices", json=invoice).raise_for_status()
-        return 3 + new
+        invoice_id = fs.post("invoices", json=invoice).raise_for_status().text.strip()
+        fs.get(f"invoices/{quote(invoice_id, safe='')}").raise_for_status()  # its number, as Koppel reads it
+        return 4 + new
 
 
 class EenvoudigFacturerenFloor:
