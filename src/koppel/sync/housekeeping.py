@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
@@ -24,7 +25,7 @@ from . import invoice_requests, pauses
 from .models import Record, Schedule, State, WorkerHeartbeat
 from .tasks import (
     answer_invoice_requests,
-    enqueue_process,
+    enqueue_many,
     poll_connection,
     recheck_open,
     sweep_connection,
@@ -175,12 +176,10 @@ def requeue_stuck() -> int:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()))
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff))
     )
-    count = 0
-    for record_id in stuck.values_list("pk", flat=True)[:500]:
-        Record.objects.filter(pk=record_id).update(updated_at=timezone.now())
-        enqueue_process(record_id, trigger="sweep")
-        count += 1
-    return count
+    ids = list(stuck.values_list("pk", flat=True)[:500])
+    with transaction.atomic():
+        Record.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+        return enqueue_many(ids, trigger="sweep")
 
 
 #: Scheduling jobs of other apps (e.g. the marketplace's invoices), run with every housekeeping round; each

@@ -25,7 +25,7 @@ from koppel.connections.models import Connection
 from koppel.connectors.errors import Side
 
 from .models import Record, State
-from .tasks import enqueue_process, release_pause
+from .tasks import enqueue_many, release_pause
 
 #: Records released per transaction.
 RELEASE_CHUNK = 200
@@ -86,13 +86,13 @@ def release(connection_id: int, side: Side) -> int:
     released = 0
     ids = list(waiting.order_by("created_at", "pk").values_list("pk", flat=True))
     for start in range(0, len(ids), RELEASE_CHUNK):
-        with transaction.atomic():
-            for record_id in ids[start : start + RELEASE_CHUNK]:
-                if Record.objects.filter(pk=record_id, paused_side=side).update(
-                    paused_side="", next_attempt_at=None
-                ):
-                    enqueue_process(record_id, trigger="resume")
-                    released += 1
+        with transaction.atomic():  # each chunk: one read, one UPDATE and one INSERT of its tasks
+            still = Record.objects.select_for_update().filter(
+                pk__in=ids[start : start + RELEASE_CHUNK], paused_side=side
+            )
+            chunk = list(still.values_list("pk", flat=True))
+            Record.objects.filter(pk__in=chunk).update(paused_side="", next_attempt_at=None)
+            released += enqueue_many(chunk, trigger="resume")
     return released
 
 

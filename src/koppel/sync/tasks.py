@@ -4,6 +4,7 @@ twice, late, or after a crash does no harm."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -48,6 +49,34 @@ def recheck_record(record_id: int, trigger: str = "") -> str:
 def enqueue_process(record_id: int, *, run_after: datetime | None = None, trigger: str = "") -> None:
     runner = process_record if run_after is None else process_record.using(run_after=run_after)
     runner.enqueue(record_id, trigger)
+
+
+def enqueue_many(record_ids: Sequence[int], *, trigger: str = "") -> int:
+    """``enqueue_process`` for many records at once: one INSERT, the rows django-tasks-db's backend would
+    have made one by one (the worker reads them the same way), and one wake-up for the workers."""
+    from django_tasks import task_backends
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from .wakeup import notify_workers
+
+    if not record_ids:
+        return 0
+    backend = task_backends[process_record.backend]
+    rows = [
+        DBTaskResult(
+            id=backend._get_id(),
+            args_kwargs={"args": [record_id, trigger], "kwargs": {}},
+            priority=process_record.priority,
+            task_path=process_record.module_path,
+            queue_name=process_record.queue_name,
+            run_after=get_date_max(),
+            backend_name=backend.alias,
+        )
+        for record_id in record_ids
+    ]
+    DBTaskResult.objects.bulk_create(rows)
+    notify_workers()
+    return len(rows)
 
 
 @task()
