@@ -5,27 +5,27 @@ Starts the sandboxes, the web app and the worker(s) as processes on 127.0.0.1 (S
 directory, or the PostgreSQL database of DATABASE_URL), places N orders in a simulated shop with one bulk
 request through its control API (the shop then sends N signed webhooks at once; ``--chunk K`` sends at
 most K at a time), and measures from the first webhook Koppel stored to the last invoice it booked.
-Koppel fetches every order from the shop before booking it, whatever the webhook carried.
+Koppel fetches a KMO Shops order from the shop before booking it; a WooCommerce or Shopify webhook carries
+the order, which Koppel books without a fetch (and so does the floor).
 
 bol.com (``--source bol``, by name only) always runs at the sandbox's real rate limits, with the shipment
 source: each order is placed and shipped through the control API (no bulk endpoint), bol pushes the
 shipment, and Koppel reads the shipment (bucket of 50 a minute) and its order. The bound is that bucket:
 N orders need at least ((N - 1) // 50) * 60 s; the script prints Koppel / bound and the 429 answers.
 
-Shopify's REST Admin API is a leaky bucket (40 calls, leaking 2 a second): at that real limit 300 orders
-take at least (300 - 40) / 2 = 130 s to fetch, whatever Koppel does. Shopify is therefore measured twice:
-with the sandbox's rate limit off (knob ``rate_limit_enabled``), which measures Koppel, and at the real
-limit, which measures how Koppel copes with it (``--shopify-limit``).
+Shopify's REST Admin API is a leaky bucket (40 calls, leaking 2 a second). Shopify is measured twice: with
+the sandbox's rate limit off (knob ``rate_limit_enabled``) and at the real limit (``--shopify-limit``). As
+the webhooks carry the orders, neither Koppel nor the floor calls Shopify, so both runs have a floor run.
 
 In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel's connectors make per
 order, against the same sandboxes and a fresh target account, with as many threads as Koppel has workers:
-GET the order from the shop as the source connector does; then for Factuursturen search the invoice by
+GET a KMO Shops order from the shop as the source connector does; then for Factuursturen search the invoice by
 reference, search the debtor by e-mail, POST clients for a new customer, POST invoices, GET taxes once;
 for EenvoudigFactureren GET invoices filtered by external_invoice_id, GET invoices searched by the order
 number, GET clients filtered by e-mail, POST clients for a new customer, POST invoices, GET
 settings?fields=taxes once. Koppel / floor is the share of the achievable rate that Koppel reaches; the
-rest is its own work (database, queue, checks, mapping, new connections). At Shopify's real limit there is
-no floor run: the bucket bound, N / ((N - 40) / 2) orders a second, stands in for it.
+rest is its own work (database, queue, checks, mapping, new connections). The floor of a WooCommerce or
+Shopify order makes no GET of it: it books the body the webhook brought, as Koppel does.
 
 ``--source all`` and ``--target all`` run every combination one after the other on the same processes
 and database (each with its own shop, connection and target accounts) and end with one table row per

@@ -96,7 +96,8 @@ def test_a_duplicate_delivery_changes_nothing(hooked, shopify_connection, admini
 
 def test_out_of_order_webhooks_book_the_latest_data(hooked, shopify_connection, administration) -> None:
     """The newest webhook comes first and the oldest (a pending order, the old e-mail) last: Koppel books
-    what Shopify says now, because it fetches the order instead of trusting a webhook body."""
+    what Shopify says now: a body older than the one it has changes nothing (and two bodies of the same
+    second send it to fetch the order)."""
     hooked.configure(topics=["orders/create", "orders/updated"], knobs={"out_of_order_webhooks": True})
     order = hooked.place(make_cart(financial_status="pending"), notify=True)
     hooked.update(order["id"], {"financial_status": "paid", "email": "nieuw.adres@example.nl"}, notify=True)
