@@ -5,28 +5,28 @@ Starts the sandboxes, the web app and the worker(s) as processes on 127.0.0.1 (S
 directory, or the PostgreSQL database of DATABASE_URL), places N orders in a simulated shop with one bulk
 request through its control API (the shop then sends N signed webhooks at once; ``--chunk K`` sends at
 most K at a time), and measures from the first webhook Koppel stored to the last invoice it booked.
-Koppel fetches every order from the shop before booking it, whatever the webhook carried.
+Koppel fetches a KMO Shops order from the shop before booking it; a WooCommerce or Shopify webhook carries
+the order, which Koppel books without a fetch (and so does the floor).
 
 bol.com (``--source bol``, by name only) always runs at the sandbox's real rate limits, with the shipment
 source: each order is placed and shipped through the control API (no bulk endpoint), bol pushes the
 shipment, and Koppel reads the shipment (bucket of 50 a minute) and its order. The bound is that bucket:
 N orders need at least ((N - 1) // 50) * 60 s; the script prints Koppel / bound and the 429 answers.
 
-Shopify's REST Admin API is a leaky bucket (40 calls, leaking 2 a second): at that real limit 300 orders
-take at least (300 - 40) / 2 = 130 s to fetch, whatever Koppel does. Shopify is therefore measured twice:
-with the sandbox's rate limit off (knob ``rate_limit_enabled``), which measures Koppel, and at the real
-limit, which measures how Koppel copes with it (``--shopify-limit``).
+Shopify's REST Admin API is a leaky bucket (40 calls, leaking 2 a second). Shopify is measured twice: with
+the sandbox's rate limit off (knob ``rate_limit_enabled``) and at the real limit (``--shopify-limit``). As
+the webhooks carry the orders, neither Koppel nor the floor calls Shopify, so both runs have a floor run.
 
 In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel's connectors make per
 order, against the same sandboxes and a fresh target account, with as many threads as Koppel has workers:
-GET the order from the shop as the source connector does; then for Factuursturen search the invoice by
-reference, search the debtor by e-mail, POST clients for a new customer, POST invoices, GET the new
+GET a KMO Shops order from the shop as the source connector does; then for Factuursturen search the invoice
+by reference, search the debtor by e-mail, POST clients for a new customer, POST invoices, GET the new
 invoice for its number (its POST answers only the id), GET taxes once;
 for EenvoudigFactureren GET invoices filtered by external_invoice_id, GET invoices searched by the order
 number, GET clients filtered by e-mail, POST clients for a new customer, POST invoices, GET
 settings?fields=taxes once. Koppel / floor is the share of the achievable rate that Koppel reaches; the
-rest is its own work (database, queue, checks, mapping, new connections). At Shopify's real limit there is
-no floor run: the bucket bound, N / ((N - 40) / 2) orders a second, stands in for it.
+rest is its own work (database, queue, checks, mapping, new connections). The floor of a WooCommerce or
+Shopify order makes no GET of it: it books the body the webhook brought, as Koppel does.
 
 ``--source all`` and ``--target all`` run every combination one after the other on the same processes
 and database (each with its own shop, connection and target accounts) and end with one table row per
@@ -83,6 +83,9 @@ from koppel.demo import (
 )
 
 SOURCES = ("kmoshops", "woocommerce", "shopify")
+#: Sources whose signed webhooks carry the whole order: Koppel books the body and the floor does too (no
+#: GET of the order, so Shopify's bucket bounds neither).
+WEBHOOK_BODY_SOURCES = ("woocommerce", "shopify")
 TARGETS = ("factuursturen", "eenvoudigfactureren")
 KOPPEL_ACCOUNT = "bench-koppel"
 FLOOR_ACCOUNT = "bench-floor"
@@ -458,11 +461,20 @@ def run_koppel(
         "shop_429": sum(1 for call in shop_log if call.get("status") == 429),
         "tries": Counter(Counter(call["path"] for call in shop_log if call.get("method") == "GET").values()),
         "target_calls": target_calls,
+        "bodies": webhook_bodies(connection) if phase.source in WEBHOOK_BODY_SOURCES else None,
         "source_url": connection.source_url,
         "source_credentials": dict(connection.source_credentials),
         "cpu": cpu,
         "profile": profile_of(harness, dict(records.values_list("pk", "created_at"))),
     }
+
+
+def webhook_bodies(connection: Any) -> dict[str, dict[str, Any]]:
+    """The orders the shop's webhooks carried, by order id (the last stored body of each order)."""
+    from koppel.intake.models import WebhookDelivery
+
+    stored = WebhookDelivery.objects.filter(connection=connection).order_by("received_at", "pk")
+    return {order_id: json.loads(body) for order_id, body in stored.values_list("order_id", "body")}
 
 
 def profile_of(harness: Harness, created: dict[int, datetime]) -> list[dict[str, Any]] | None:
@@ -767,20 +779,26 @@ def run_floor_with_intake(
 
 def run_floor(harness: Harness, phase: Phase, koppel: dict[str, Any], threads: int) -> dict[str, Any]:
     """The same calls per order as Koppel, from a bare httpx loop (persistent connections, no database),
-    over the orders Koppel booked (for the sources the floor takes no webhooks of)."""
+    over the orders Koppel booked (for the sources the floor takes no webhooks of). For a source whose
+    webhooks carry the order it books the bodies Koppel stored, as Koppel does, and GETs no order."""
     ids: list[str] = koppel["ids"]
     reader = ShopReader(phase.source, koppel["source_url"], koppel["source_credentials"])
     floor = FLOORS[phase.target](create_sandbox_account(harness.sandbox_url, phase.target, FLOOR_ACCOUNT))
     lock = threading.Lock()
     calls = Counter[str]()
 
+    bodies: dict[str, dict[str, Any]] | None = koppel.get("bodies")
+
     def worker(share: list[str]) -> None:
         with reader.client() as shop, floor.client() as client:
             for order_id in share:
-                order = reader.fetch(shop, order_id)
+                if bodies is not None:  # the webhook carried the order: Koppel fetches it no more
+                    order, fetched = bodies[order_id], 0
+                else:
+                    order, fetched = reader.fetch(shop, order_id), 1
                 made = floor.book(client, order, phase.source)
                 with lock:
-                    calls.update(shop=1, target=made)
+                    calls.update(shop=fetched, target=made)
 
     started = time.perf_counter()
     cpu_before = harness.cpu()
@@ -1076,7 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for phase in phases(sources, targets, args.shopify_limit):
             koppel = run_koppel(harness, phase, orders[phase.source], args.chunk or args.orders, args.timeout)
-            if phase.limited:
+            if phase.limited and phase.source not in WEBHOOK_BODY_SOURCES:
                 floor = None
             elif phase.source in FLOOR_INTAKE_SOURCES:
                 floor = run_floor_with_intake(

@@ -339,6 +339,13 @@ class SourceConnector(ABC, Credentialed):
         """The platform's id of the order in a raw payload (before full validation)."""
 
     @staticmethod
+    def modified_at(payload: Mapping[str, Any]) -> datetime | None:
+        """When the platform last changed the order in ``payload``, by its own clock: how a stored payload
+        and a webhook's body are told apart as older and newer (``koppel.sync.services``). ``None``: the
+        platform gives no such time (its notices are then looked at as if they carried no order)."""
+        return None
+
+    @staticmethod
     @abstractmethod
     def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
         """Constant-time check of the webhook's signature over the raw body."""

@@ -375,15 +375,20 @@ def found_booked(record: Record, existing: BookedInvoice, *, recovered: Any, aga
 def create_once(record: Record, owner: str, create: Callable[[], BookedInvoice]) -> BookedInvoice:
     """Send a create to the target with the record's booking marks committed first (``booking_started_at``
     tells a recovered booking from someone else's; ``in_doubt_since`` stops a second create while the
-    outcome is unknown), and clear the doubt once the target has answered or refused."""
+    outcome is unknown), and clear the doubt once the target has answered or refused.
+
+    Nothing is sent when the lease is no longer ours: a newer order arrived meanwhile and the record was
+    taken back to book that (``koppel.sync.services.replace_queued``), or the lease ran out."""
     record.booking_started_at = record.in_doubt_since = timezone.now()
-    Record.objects.filter(pk=record.pk, lease_owner=owner).update(
+    marked = Record.objects.filter(pk=record.pk, lease_owner=owner).update(
         booking_started_at=record.booking_started_at,
         in_doubt_since=record.in_doubt_since,
         target_debtor_id=record.target_debtor_id,
         payload=record.payload,
         payload_fetched_at=record.payload_fetched_at,
     )
+    if not marked:
+        raise Busy("The record was taken back (a newer order arrived, or the lease ran out): not booked")
     try:
         booked = create()
     except ConnectorError as exc:

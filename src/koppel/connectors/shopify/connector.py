@@ -2,8 +2,10 @@
 HMAC-SHA256 of the raw body, keyed with the app's client secret, or for webhooks made under Settings →
 Notifications the key shown there), de-duplicated on ``X-Shopify-Webhook-Id``; orders fetched and listed
 through the REST Admin API, with a legacy custom app's Admin API access token or with a Dev Dashboard app's
-client ID and secret (traded for 24-hour tokens, see :mod:`.auth`). The webhook body is only read for the
-order id: the worker always fetches the order, so a late or repeated webhook cannot book old data.
+client ID and secret (traded for 24-hour tokens, see :mod:`.auth`). An ``orders/*`` webhook's body is the
+order: it is handed on with its ``updated_at``, and kept only when it is newer than the order Koppel has
+(``koppel.sync.services``), so a late or repeated webhook cannot book old data and the worker need not fetch
+the order again.
 
 Refunds (credit notes): the order's ``refunds`` are mapped by :mod:`.refunds`; a ``refunds/create`` webhook
 (its body is the Refund, with ``order_id``) names the order, whose record is looked at again."""
@@ -184,9 +186,22 @@ class ShopifySource(SourceConnector):
         order_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(order_id, int) or isinstance(order_id, bool):
             raise ValueError("the webhook body is not an order with an id")
+        # The admin's "Send test notification" posts an example order (``"test": true``) the shop does not
+        # have: only its id is taken, so the worker finds out (as for a test order, fetched as it is).
+        modified = None if data.get("test") is True else ShopifySource.modified_at(data)
         return WebhookNotice(
-            event=topic, order_id=str(order_id), delivery_id=headers.get(WEBHOOK_ID_HEADER, "").strip()
+            event=topic,
+            order_id=str(order_id),
+            delivery_id=headers.get(WEBHOOK_ID_HEADER, "").strip(),
+            payload=data if modified is not None else None,
+            modified_at=modified,
         )
+
+    @staticmethod
+    def modified_at(payload: Mapping[str, Any]) -> datetime | None:
+        """The order's ``updated_at`` (whole seconds, with the shop's offset); a REST answer's envelope is
+        looked through."""
+        return mapping.timestamp(payload, "updated_at")
 
 
 def refund_notice(topic: str, data: Any, headers: Mapping[str, str]) -> WebhookNotice | None:

@@ -201,7 +201,9 @@ class WooCommerceSource(SourceConnector):
 
     @staticmethod
     def parse_webhook(body: bytes, headers: Mapping[str, str]) -> WebhookNotice | None:
-        """The order a webhook names; ``None`` for a deleted (trashed) order, which is nothing to book.
+        """The order a webhook names, with the order itself (the body is the REST v3 order) and its
+        ``date_modified_gmt``; ``None`` for a deleted (trashed) order, which is nothing to book. A body
+        without a readable modification time is passed on as a bare notice (the worker fetches the order).
 
         ``delivery_id`` is WooCommerce's ``X-WC-Webhook-Delivery-ID`` with the order id and its
         ``date_modified_gmt``: WooCommerce makes that header from the webhook id and the current second
@@ -221,7 +223,19 @@ class WooCommerceSource(SourceConnector):
             raise ValueError("the notification names no order id")
         delivery = headers.get(DELIVERY_HEADER, "").strip()
         key = f"{delivery}:{value}:{data.get('date_modified_gmt') or ''}" if delivery else ""
-        return WebhookNotice(event=topic, order_id=str(int(value)), delivery_id=key[:200])
+        modified = WooCommerceSource.modified_at(data)
+        return WebhookNotice(
+            event=topic,
+            order_id=str(int(value)),
+            delivery_id=key[:200],
+            payload=data if modified is not None else None,
+            modified_at=modified,
+        )
+
+    @staticmethod
+    def modified_at(payload: Mapping[str, Any]) -> datetime | None:
+        """``date_modified_gmt`` (whole seconds, UTC): WooCommerce moves it on every save of the order."""
+        return mapping.gmt_time(payload, "date_modified")
 
 
 SOURCE = WooCommerceSource
