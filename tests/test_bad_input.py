@@ -154,3 +154,39 @@ def test_the_ubl_of_a_stored_order_that_no_longer_reads_is_a_409(connection):
     assert response.status_code == 409
     assert response.json()["error"] == "NO_EINVOICE"
     assert "cannot be read again" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--since", "0001-01-01"], "outside the years 2000 to 2099"),
+        (["--since", "2024-01-01", "--until", "9999-12-31"], "outside the years 2000 to 2099"),
+        (["--since", "2024-01-01T00:00:00", "--until", "9999-12-31T23:59:59-12:00"], "outside the years"),
+    ],
+)
+def test_the_backfill_command_refuses_impossible_dates(connection, args, words):
+    from django.core.management import CommandError, call_command
+
+    from koppel.sync.models import Backfill
+
+    with pytest.raises(CommandError, match=words):
+        call_command("backfill", str(connection.pk), *args)
+    with pytest.raises(CommandError, match="No single connection"):
+        call_command("backfill", "²", "--since", "2024-01-01")
+    assert not Backfill.objects.exists()
+
+
+def test_no_way_in_can_store_an_impossible_backfill(connection):
+    from datetime import UTC, datetime
+
+    from koppel.sync import backfill
+    from koppel.sync.models import Backfill
+
+    for since, until in [
+        (datetime(1, 1, 1, tzinfo=UTC), None),
+        (datetime(2024, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)),
+        (datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)),
+    ]:
+        with pytest.raises(ValueError):
+            backfill.start_in_background(connection, since, until)
+    assert not Backfill.objects.exists()

@@ -4,7 +4,7 @@ public ones such as a user name)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -12,25 +12,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StrictBool, StrictInt, ValidationInfo, field_validator
 
 from koppel.documents.codes import Code, remedy
-
-#: Moments Koppel takes: orders, start dates and backfills between these (a date such as 9999-12-31 in a
-#: time zone west of UTC cannot even be converted to UTC; year 1 cannot be stored by every database).
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def within_reason(value: datetime) -> datetime:
-    if value.tzinfo is not None and value.utcoffset() is not None:
-        try:
-            moment = value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("the moment lies outside the years 2000 to 2099") from None
-    else:
-        moment = value.replace(tzinfo=UTC)
-    if not EARLIEST <= moment < LATEST:
-        raise ValueError("the moment lies outside the years 2000 to 2099")
-    return value
-
+from koppel.sync.backfill import within_reason
 
 Moment = Annotated[datetime, AfterValidator(within_reason)]
 
