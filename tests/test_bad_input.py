@@ -190,3 +190,8 @@ def test_no_way_in_can_store_an_impossible_backfill(connection):
         with pytest.raises(ValueError):
             backfill.start_in_background(connection, since, until)
     assert not Backfill.objects.exists()
+
+
+def test_dashboard_searches_with_a_nul_byte_find_nothing_instead_of_failing(admin_client):
+    assert admin_client.get("/?q=%00").status_code == 200
+    assert admin_client.get("/where/?number=%00").status_code == 200
