@@ -290,7 +290,7 @@ def test_openapi_documents_the_new_operations_and_their_errors(client):
     schema = client.get("/api/openapi.json").json()
     paths = schema["paths"]
     create = paths["/api/connections"]["post"]
-    assert set(create["responses"]) == {"201", "401", "422"}
+    assert set(create["responses"]) == {"201", "400", "401", "422"}  # 400: a body that is no JSON
     assert "webhook_secret" in json.dumps(schema["components"]["schemas"]["ConnectionCreatedOut"])
     assert "problems" in schema["components"]["schemas"]["InvalidOut"]["properties"]
     assert {p["name"] for p in create["parameters"]} == {"check"}

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Router, Status
+from ninja import Query, Router, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from koppel.accounts.models import Account, ApiToken
@@ -31,6 +31,7 @@ from koppel.sync.tasks import run_backfill
 
 from . import saving
 from .auth import AccountToken, is_staff_request
+from .openapi import KoppelAPI
 from .schemas import (
     AccountIn,
     AccountOut,
@@ -44,8 +45,8 @@ from .schemas import (
     ErrorOut,
     ExplainQuery,
     ExplanationOut,
-    FetchIn,
     InvalidOut,
+    OrderFetchIn,
     RecordDetailOut,
     RecordPage,
     RecordQuery,
@@ -57,7 +58,7 @@ from .schemas import (
 
 logger = logging.getLogger("koppel.api")
 
-api = NinjaAPI(
+api = KoppelAPI(
     title="Koppel API",
     version="1",
     description="Connections and records of the account the bearer token (`kp_...`) belongs to.",
@@ -429,7 +430,7 @@ def explain_order(request: HttpRequest, filters: Query[ExplainQuery]) -> Any:
     operation_id="fetch_order",
     tags=["records"],
 )
-def fetch_order(request: HttpRequest, connection_id: int, body: FetchIn) -> Any:
+def fetch_order(request: HttpRequest, connection_id: int, body: OrderFetchIn) -> Any:
     """Fetch an order Koppel has not seen yet from the shop and book it (the checks and the start date
     apply). Asking again returns the same record: nothing is booked twice."""
     connection = get_connection(request.auth, connection_id)

@@ -4,35 +4,55 @@ public ones such as a user name)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict
+from pydantic import AfterValidator, ConfigDict, StrictBool, StrictInt, ValidationInfo, field_validator
 
 from koppel.documents.codes import Code, remedy
-
-#: Moments Koppel takes: orders, start dates and backfills between these (a date such as 9999-12-31 in a
-#: time zone west of UTC cannot even be converted to UTC; year 1 cannot be stored by every database).
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def within_reason(value: datetime) -> datetime:
-    if value.tzinfo is not None and value.utcoffset() is not None:
-        try:
-            moment = value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("the moment lies outside the years 2000 to 2099") from None
-    else:
-        moment = value.replace(tzinfo=UTC)
-    if not EARLIEST <= moment < LATEST:
-        raise ValueError("the moment lies outside the years 2000 to 2099")
-    return value
-
+from koppel.sync.backfill import within_reason
 
 Moment = Annotated[datetime, AfterValidator(within_reason)]
+
+#: The biggest id a database column (bigint) holds; a bigger one is refused, not looked up.
+BIGGEST_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=BIGGEST_ID)]
+#: Records are paged at most this far (a bigger offset cannot be passed to every database).
+BIGGEST_OFFSET = 10**9
+#: A connection is polled at least once a week.
+MOST_POLL_MINUTES = 7 * 24 * 60
+
+
+def storable(value: Any, where: str = "") -> None:
+    """Refuse text no database column can hold whole: a NUL byte (PostgreSQL) or a lone surrogate (not
+    encodable as UTF-8), anywhere in the value, nested ones included."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where or 'a value'} contains a NUL byte")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where or 'a value'} contains a lone surrogate (not valid Unicode)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key, where)
+            storable(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            storable(item, where)
+
+
+class InSchema(Schema):
+    """What a client sends: every text in it must be storable as it came (see :func:`storable`)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def text_is_storable(cls, value: Any, info: ValidationInfo) -> Any:
+        storable(value, info.field_name or "")
+        return value
+
 
 StateName = Literal["open", "queued", "handled", "error", "skipped"]
 
@@ -120,32 +140,38 @@ class ConnectionCreatedOut(ConnectionOut):
     )
 
 
-class ConnectionIn(Schema):
+class ConnectionIn(InSchema):
     """A new connection. Credentials are tested against both systems before it is saved (``?check=false``
     skips that)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
-    source: str = Field(..., description="The shop platform, e.g. kmoshops, shopify, woocommerce.")
-    source_url: str = Field(..., description="The shop's address.", examples=["https://myshop.kmoshops.be"])
+    source: str = Field(
+        ..., max_length=40, description="The shop platform, e.g. kmoshops, shopify, woocommerce."
+    )
+    source_url: str = Field(
+        ..., max_length=500, description="The shop's address.", examples=["https://myshop.kmoshops.be"]
+    )
     source_credentials: dict[str, str] = Field(
         default_factory=dict,
         description='Write-only, e.g. {"api_key": "..."}; never returned.',
         examples=[{"api_key": "kmo_..."}],
     )
-    target: str = Field(..., description="The invoicing system, e.g. factuursturen, eenvoudigfactureren.")
-    target_url: str | None = Field(None, description="Empty: the system's production API.")
+    target: str = Field(
+        ..., max_length=40, description="The invoicing system, e.g. factuursturen, eenvoudigfactureren."
+    )
+    target_url: str | None = Field(None, max_length=500, description="Empty: the system's production API.")
     target_credentials: dict[str, str] = Field(
         default_factory=dict,
         description='Write-only, e.g. {"username": "...", "api_key": "..."}; never returned.',
     )
     target_settings: dict[str, Any] = Field(default_factory=dict, description="The target's settings.")
-    shop_country: str = Field("NL", description="The country the shop sells from (ISO code).")
+    shop_country: str = Field("NL", max_length=2, description="The country the shop sells from (ISO code).")
     eligible_statuses: list[str] = Field(default_factory=list, description="Empty: the source's default.")
     start_at: Moment | None = Field(None, description="Orders placed before this are skipped; empty: now.")
-    poll_minutes: int = Field(60, ge=1)
-    active: bool = True
+    poll_minutes: StrictInt = Field(60, ge=1, le=MOST_POLL_MINUTES)
+    active: StrictBool = True
     webhook_secret: str | None = Field(
         None,
         description="Write-only: the key the shop signs webhooks with, when the shop chooses it (Shopify). "
@@ -153,23 +179,23 @@ class ConnectionIn(Schema):
     )
 
 
-class ConnectionPatch(Schema):
+class ConnectionPatch(InSchema):
     """Only the fields given change. New credentials replace a side's credentials when they are complete
     by themselves, else they are merged into the stored ones; the changed side is tested again."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    active: bool | None = Field(None, description="false: no orders are booked; true: on again.")
-    source_url: str | None = None
+    active: StrictBool | None = Field(None, description="false: no orders are booked; true: on again.")
+    source_url: str | None = Field(None, max_length=500)
     source_credentials: dict[str, str] | None = Field(None, description="Write-only.")
-    target_url: str | None = None
+    target_url: str | None = Field(None, max_length=500)
     target_credentials: dict[str, str] | None = Field(None, description="Write-only.")
     target_settings: dict[str, Any] | None = Field(None, description="Merged into the stored settings.")
-    shop_country: str | None = None
+    shop_country: str | None = Field(None, max_length=2)
     eligible_statuses: list[str] | None = None
     start_at: Moment | None = None
-    poll_minutes: int | None = Field(None, ge=1)
+    poll_minutes: StrictInt | None = Field(None, ge=1, le=MOST_POLL_MINUTES)
     webhook_secret: str | None = Field(None, description="Write-only: a new key the shop signs with.")
 
 
@@ -179,7 +205,7 @@ class ConnectionTestOut(Schema):
     target: SideHealthOut
 
 
-class AccountIn(Schema):
+class AccountIn(InSchema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
@@ -195,7 +221,7 @@ class AccountOut(Schema):
     created_at: datetime
 
 
-class TokenIn(Schema):
+class TokenIn(InSchema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=100, description="What the token is for, e.g. erp.")
@@ -214,16 +240,16 @@ class TokenCreatedOut(TokenOut):
     token: str = Field(..., description="The bearer token. Shown only in this answer; only a hash is kept.")
 
 
-class RecordQuery(Schema):
+class RecordQuery(InSchema):
     state: StateName | None = Field(None, description="Only records in this state.")
-    connection: int | None = Field(None, description="Only records of this connection (id).")
+    connection: Id | None = Field(None, description="Only records of this connection (id).")
     q: str | None = Field(None, description="Search in order number, customer name and e-mail.")
     code: Code | None = Field(None, description="Only records with this error code.")
     kind: Literal["order", "refund", "marketplace_invoice"] | None = Field(
         None, description="Only records of this kind: order, refund (a credit note), marketplace_invoice."
     )
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=BIGGEST_OFFSET)
 
 
 def money(value: Decimal | None) -> str | None:
@@ -324,7 +350,7 @@ class RecordPage(Schema):
     items: list[RecordOut]
 
 
-class BackfillIn(Schema):
+class BackfillIn(InSchema):
     since: Moment = Field(..., description="First moment of the range (placed at or after), 2000–2099.")
     until: Moment | None = Field(None, description="End of the range (placed before); empty: up to now.")
 
@@ -351,9 +377,9 @@ class BackfillOut(Schema):
     finished_at: datetime | None
 
 
-class ExplainQuery(Schema):
+class ExplainQuery(InSchema):
     number: str = Field(..., min_length=1, max_length=100, description="The order number (or the shop's id).")
-    connection: int | None = Field(None, description="Only this connection (id); else every connection.")
+    connection: Id | None = Field(None, description="Only this connection (id); else every connection.")
     ask_shop: bool = Field(True, description="When Koppel has no record, ask the shop about the order.")
 
 
@@ -377,7 +403,7 @@ class ExplanationOut(Schema):
     next_poll_at: datetime | None = None
 
 
-class FetchIn(Schema):
+class OrderFetchIn(InSchema):
     model_config = ConfigDict(extra="forbid")
 
     order_id: str = Field(..., min_length=1, max_length=100, description="The shop's id of the order.")

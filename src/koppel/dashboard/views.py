@@ -74,7 +74,7 @@ def record_list(request: HttpRequest) -> HttpResponse:
         records = records.filter(connection_id=int(connection_id))
     else:
         connection_id = ""
-    term = request.GET.get("q", "").strip()
+    term = request.GET.get("q", "").replace("\x00", "").strip()  # no database searches for a NUL byte
     if term:
         records = search(records, term)
     state = request.GET.get("state", "")

@@ -23,7 +23,7 @@ def where_is_order(request: HttpRequest) -> HttpResponse:
     connection_id = request.GET.get("connection", "")
     if connection_id.isascii() and connection_id.isdigit() and len(connection_id) < 19:
         connections = connections.filter(pk=int(connection_id))
-    number = request.GET.get("number", "").strip()[:100]
+    number = request.GET.get("number", "").replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL
     answer = explain.explain_order(list(connections), number) if number else None
     return render(
         request,

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -49,8 +49,40 @@ class Interrupted(Exception):
     """The runner was asked to stop (Ctrl-C): the backfill is paused and can be resumed."""
 
 
+#: Moments Koppel takes: orders, start dates and backfills between these (a date such as 9999-12-31 in a
+#: time zone west of UTC cannot even be converted to UTC; year 1 cannot be stored by every database).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+OUTSIDE = "the moment lies outside the years 2000 to 2099"
+
+
+def within_reason(value: datetime) -> datetime:
+    """``value`` when it lies in the years 2000 to 2099 (UTC; a naive one is taken as UTC), else
+    ``ValueError``: such a date is refused at the door, never stored."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        try:
+            moment = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(OUTSIDE) from None
+    else:
+        moment = value.replace(tzinfo=UTC)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(OUTSIDE)
+    return value
+
+
+def check_range(since: datetime, until: datetime | None) -> None:
+    """``ValueError`` for a range no backfill can have: a moment outside 2000-2099, or an end not after
+    the start."""
+    within_reason(since)
+    if until is not None and within_reason(until) <= since:
+        raise ValueError("until must be after since")
+
+
 def start(connection: Connection, since: datetime, until: datetime | None) -> tuple[Backfill, bool]:
-    """The unfinished backfill of this range, or a new one. Returns it and whether it was resumed."""
+    """The unfinished backfill of this range, or a new one. Returns it and whether it was resumed.
+    ``ValueError`` (see :func:`check_range`) for a range that cannot be, before anything is stored."""
+    check_range(since, until)
     unfinished = connection.backfills.filter(since=since, until=until).exclude(status=Backfill.Status.DONE)
     existing = unfinished.order_by("-created_at").first()
     if existing is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 
 from koppel.accounts.models import Account
+from koppel.connectors.errors import OrderInvalid
 from koppel.documents.checks import invoice_for
 from koppel.documents.model import Invoice
 from koppel.documents.ubl import Seller, SellerInvalid, invoice_ubl
@@ -43,7 +44,11 @@ def booked_document(record: Record) -> Invoice:
         raise NoEInvoice("Only a booked invoice or credit note has an e-invoice.")
     connection = record.connection
     if record.kind == Kind.ORDER:
-        return invoice_for(connection.parse_order(record.payload), connection.check_context(vat_rates=None))
+        try:
+            order = connection.parse_order(record.payload)
+        except OrderInvalid as exc:  # kept from an older mapping, or not an order the mapping reads now
+            raise NoEInvoice(f"The stored order cannot be read again: {exc.message}") from None
+        return invoice_for(order, connection.check_context(vat_rates=None))
     if record.kind == Kind.REFUND:
         from .refunds import booked_credit_note
 

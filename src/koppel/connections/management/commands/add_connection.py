@@ -37,6 +37,7 @@ from koppel.connections.models import Connection, Health
 from koppel.connectors import registry
 from koppel.connectors.base import Credentialed, SourceConnector
 from koppel.connectors.errors import Side
+from koppel.sync.backfill import within_reason
 
 SIDES: tuple[Side, Side] = ("source", "target")
 #: Model field → the option that sets it, for the messages.
@@ -240,7 +241,10 @@ class Command(BaseCommand):
                 start = datetime.fromisoformat(o["start_at"])
             except ValueError:
                 raise CommandError(f"--start-at expects an ISO date or time, got {o['start_at']!r}") from None
-            connection.start_at = start if start.tzinfo else timezone.make_aware(start)
+            try:
+                connection.start_at = within_reason(start if start.tzinfo else timezone.make_aware(start))
+            except ValueError as exc:
+                raise CommandError(f"--start-at {o['start_at']!r}: {exc}") from None
         problems: list[str] = []
         classes = {side: connector(side, o[side]) for side in SIDES}
         for side, cls in classes.items():

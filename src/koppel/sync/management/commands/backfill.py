@@ -36,13 +36,24 @@ def moment(text: str, *, end_of_day: bool = False) -> datetime:
             value = datetime.fromisoformat(text)
         except ValueError:
             raise CommandError(f"{text!r} is not a date (YYYY-MM-DD) or an ISO date-time") from None
-        return value if value.tzinfo else timezone.make_aware(value)
-    start = timezone.make_aware(datetime.combine(day, day_time()))
-    return start + timedelta(days=1) if end_of_day else start
+        return reasonable(text, value if value.tzinfo else timezone.make_aware(value))
+    try:
+        start = timezone.make_aware(datetime.combine(day, day_time()))
+        return reasonable(text, start + timedelta(days=1) if end_of_day else start)
+    except OverflowError:  # 9999-12-31, the day after it
+        raise CommandError(f"{text!r}: {backfills.OUTSIDE}") from None
+
+
+def reasonable(text: str, value: datetime) -> datetime:
+    try:
+        return backfills.within_reason(value)
+    except ValueError as exc:
+        raise CommandError(f"{text!r}: {exc}") from None
 
 
 def find_connection(key: str) -> Connection:
-    found = Connection.objects.filter(pk=int(key)) if key.isdigit() else Connection.objects.none()
+    is_id = key.isascii() and key.isdigit() and len(key) < 19  # '²' is a digit too; ids fit in a bigint
+    found = Connection.objects.filter(pk=int(key)) if is_id else Connection.objects.none()
     found = found or Connection.objects.filter(name=key)
     if len(found) != 1:
         raise CommandError(f"No single connection with id or name {key!r}")
