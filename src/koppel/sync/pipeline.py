@@ -46,7 +46,7 @@ from koppel.documents.checks import (
 from koppel.documents.codes import Code
 from koppel.documents.i18n import Text as _
 from koppel.documents.i18n import stored
-from koppel.documents.model import Invoice, Order
+from koppel.documents.model import Invoice, Order, prepaid_note
 from koppel.documents.money import fmt
 
 from . import kinds, pauses, profiling, retry
@@ -243,6 +243,8 @@ def has_fresh_payload(record: Record, now: datetime) -> bool:
     fetched = record.payload_fetched_at
     if record.payload is None or fetched is None:
         return False
+    if not record.connection.source_class.payload_complete(record.payload):
+        return False
     return record.received_via == "backfill" or now - fetched < PAYLOAD_FRESH_FOR
 
 
@@ -295,6 +297,8 @@ def book(
             message=message,
             difference=fmt(invoice.rounding_difference),
         )
+    if invoice.prepaid:
+        message = _("%(message)s; %(note)s", message=message, note=prepaid_note(invoice))
     if any("VIES could not be asked" in line.vat_reason for line in invoice.lines):
         message = _(
             "%(message)s; VIES could not be asked about the VAT number, so it was booked on the check of "
