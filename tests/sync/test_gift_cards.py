@@ -136,3 +136,17 @@ def test_an_order_without_a_gift_card_asks_for_no_transactions(
     placed = shopify_store.place(make_cart())
     booked(connect(account, shopify_store, administration), str(placed["id"]))
     assert not any("transactions" in r["path"] for r in shopify_store.requests())
+
+
+def test_a_polled_shopify_gift_card_order_is_fetched_with_its_transactions(
+    account, shopify_store, administration, retry_fast
+) -> None:
+    """A poll page's order has no transactions: the worker fetches the order (and them) before booking."""
+    placed = shopify_store.place(make_cart(gift_cards=[{"amount": "25.00", "last_characters": "x9k2"}]))
+    connection = connect(account, shopify_store, administration)
+    note_order(connection, str(placed["id"]), via="poll", payload=placed)
+    drain()
+    record = Record.objects.get(connection=connection, kind=Kind.ORDER)
+    assert record.state == State.HANDLED, record.message
+    assert "€ 25.00 paid with a gift card" in record.message
+    assert any(r["path"].endswith("/transactions.json") for r in shopify_store.requests())

@@ -239,7 +239,8 @@ def waiting_outcome(side: Side, until: datetime, reason: str) -> Outcome:
 
 def has_fresh_payload(record: Record, now: datetime) -> bool:
     """A payload a poll page delivered moments ago, or a backfill page (past orders rarely change, and a
-    change reported by the shop marks the payload stale), is used as is."""
+    change reported by the shop marks the payload stale), is used as is, unless it lacks what the mapping
+    reads (``payload_complete``: a Shopify gift-card order without its transactions)."""
     fetched = record.payload_fetched_at
     if record.payload is None or fetched is None:
         return False
