@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from .calc import Calculated, Coupon
-from .common import CURRENCY_SYMBOLS, STATUSES, WC_VERSION, _invalid, to_decimal, to_int
+from .common import CURRENCY_SYMBOLS, STATUSES, WC_VERSION, _invalid, fmt2, to_decimal, to_int
 from .refunds import summaries
 from .settings import StoreSettings
 from .state import OrderRecord, Store
@@ -234,10 +234,11 @@ def render_order(store: Store, record: OrderRecord, calc: Calculated) -> dict[st
                 "shipping_total",
                 "shipping_tax",
                 "cart_tax",
+                "total",
                 "total_tax",
             )
         },
-        "total": f"{total:.2f}",
+        "total": fmt2(total),  # after the gift cards (keeps its place among the totals above)
         "customer_id": h["customer_id"],
         "order_key": h["order_key"],
         "billing": h["billing"],
