@@ -279,6 +279,12 @@ class SourceConnector(ABC, Credentialed):
     def fetch_order(self, order_id: str) -> dict[str, Any]:
         """The order's raw payload, exactly as the platform returned it."""
 
+    @staticmethod
+    def payload_complete(payload: Mapping[str, Any]) -> bool:
+        """Whether a payload a list page or webhook gave holds all the mapping reads; ``False`` makes the
+        worker fetch the order (Shopify: a gift-card order needs its transactions)."""
+        return True
+
     @abstractmethod
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         """Raw payloads of orders changed since ``updated_since``, oldest change first, page by page."""

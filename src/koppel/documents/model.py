@@ -14,7 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from .countries import Country, country_by_code, resolve_country
-from .money import ZERO, cents, fmt, fmt_rate, vat_factor
+from .i18n import Text
+from .i18n import Text as _  # makemessages finds the templates
+from .money import ZERO, cents, fmt, fmt_money, fmt_rate, vat_factor
 
 UNIT_PRICE_PRECISION = Decimal("0.0001")
 
@@ -100,6 +102,23 @@ class OrderLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepayment:
+    """Part of the sale the customer paid before the invoice, with something that is no discount: a gift
+    card redeemed. The invoice is the full sale; this part is registered as already paid."""
+
+    amount: Decimal
+    #: How it was paid, as the invoice names it ("Cadeaubon SU9F-…").
+    description: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"amount": fmt(self.amount), "description": self.description}
+
+
+def prepaid_total(prepayments: tuple[Prepayment, ...]) -> Decimal:
+    return sum((p.amount for p in prepayments), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     """One webshop order as the shop reported it. Prices are unit prices, incl. or excl. VAT."""
 
@@ -119,6 +138,9 @@ class Order:
     #: The shop keeps net amounts and derives incl.-VAT ones from them (WooCommerce), so a line's gross may
     #: be a cent off the shop's total; the total check then allows per-line rounding as for excl. VAT.
     gross_from_net: bool = False
+    #: Gift cards redeemed on the order: payments, not discounts. ``total`` is the full sale, these
+    #: included (WooCommerce's own ``total`` is what is left after them).
+    prepaid: tuple[Prepayment, ...] = ()
 
     @property
     def order_date(self) -> date:
@@ -227,6 +249,17 @@ class Invoice:
     credit_for_id: str = ""
     #: Why it is credited (a refund, a return, a cancellation), in the platform's words.
     credit_reason: str = ""
+    #: See :attr:`Order.prepaid`: what was paid with gift cards, registered as already paid.
+    prepaid: tuple[Prepayment, ...] = ()
+
+    @property
+    def prepaid_amount(self) -> Decimal:
+        return prepaid_total(self.prepaid)
+
+    @property
+    def payable(self) -> Decimal:
+        """What is left to pay after the prepaid part (UBL's PayableAmount)."""
+        return self.gross - self.prepaid_amount
 
     @property
     def is_credit_note(self) -> bool:
@@ -275,6 +308,15 @@ class Invoice:
             **({"vat_note": self.vat_note} if self.vat_note else {}),
             **(
                 {
+                    "prepaid": [p.as_dict() for p in self.prepaid],
+                    "prepaid_amount": fmt(self.prepaid_amount),
+                    "payable": fmt(self.payable),
+                }
+                if self.prepaid
+                else {}
+            ),
+            **(
+                {
                     "credit_for": self.credit_for,
                     "credit_for_id": self.credit_for_id,
                     "credit_reason": self.credit_reason,
@@ -283,6 +325,14 @@ class Invoice:
                 else {}
             ),
         }
+
+
+def prepaid_note(invoice: Invoice) -> Text:
+    """What the record says of the part gift cards paid: "€ 25.00 paid with a gift card"."""
+    amount = fmt_money(invoice.prepaid_amount, invoice.currency)
+    if len(invoice.prepaid) > 1:
+        return _("%(amount)s paid with %(count)s gift cards", amount=amount, count=len(invoice.prepaid))
+    return _("%(amount)s paid with a gift card", amount=amount)
 
 
 def invoice_line(line: OrderLine, *, prices_include_vat: bool) -> InvoiceLine:
@@ -363,6 +413,7 @@ def build_invoice(
         intra_community=intra_community,
         vat_totals=vat_totals,
         rounding_difference=difference,
+        prepaid=order.prepaid,
     )
 
 
@@ -377,9 +428,11 @@ __all__ = [
     "Order",
     "OrderLine",
     "Party",
+    "Prepayment",
     "VatTotal",
     "build_invoice",
     "country_by_code",
     "invoice_line",
+    "prepaid_note",
     "vat_category_of",
 ]

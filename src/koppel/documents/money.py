@@ -43,6 +43,12 @@ def fmt(value: Decimal) -> str:
     return f"{cents(value):.2f}"
 
 
+def fmt_money(value: Decimal, currency: str) -> str:
+    """An amount for people, with its currency: ``"€ 25.00"``, ``"USD 4.00"``."""
+    symbol = "€" if currency.upper() == "EUR" else currency.upper()
+    return f"{symbol} {fmt(value)}"
+
+
 def fmt_rate(rate: Decimal) -> str:
     """Format a VAT percentage with two decimals, e.g. ``"21.00"``."""
     return f"{rate.quantize(CENT, rounding=ROUND_HALF_UP):.2f}"

@@ -120,6 +120,7 @@ def build_credit_note(
         credit_for=invoice_number,
         credit_for_id=invoice_id,
         credit_reason=refund.reason,
+        prepaid=(),  # a gift card paid the invoice; the credit note says nothing about how it is paid back
     )
 
 

@@ -46,7 +46,7 @@ from koppel.documents.checks import (
 from koppel.documents.codes import Code
 from koppel.documents.i18n import Text as _
 from koppel.documents.i18n import stored
-from koppel.documents.model import Invoice, Order
+from koppel.documents.model import Invoice, Order, prepaid_note
 from koppel.documents.money import fmt
 
 from . import kinds, pauses, profiling, retry
@@ -291,9 +291,12 @@ def waiting_outcome(side: Side, until: datetime, reason: str) -> Outcome:
 
 def has_fresh_payload(record: Record, now: datetime) -> bool:
     """A payload a poll page delivered moments ago, or a backfill page (past orders rarely change, and a
-    change reported by the shop marks the payload stale), is used as is."""
+    change reported by the shop marks the payload stale), is used as is, unless it lacks what the mapping
+    reads (``payload_complete``: a Shopify gift-card order without its transactions)."""
     fetched = record.payload_fetched_at
     if record.payload is None or fetched is None:
+        return False
+    if not record.connection.source_class.payload_complete(record.payload):
         return False
     return record.received_via == "backfill" or now - fetched < PAYLOAD_FRESH_FOR
 
@@ -347,6 +350,8 @@ def book(
             message=message,
             difference=fmt(invoice.rounding_difference),
         )
+    if invoice.prepaid:
+        message = _("%(message)s; %(note)s", message=message, note=prepaid_note(invoice))
     if any("VIES could not be asked" in line.vat_reason for line in invoice.lines):
         message = _(
             "%(message)s; VIES could not be asked about the VAT number, so it was booked on the check of "

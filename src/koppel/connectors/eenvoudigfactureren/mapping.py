@@ -285,15 +285,27 @@ def invoice_body(
         body["number"] = invoice.order_number
     if settings.layout_id:
         body["layout_id"] = int(settings.layout_id)
-    if settings.mark_paid and invoice.paid:
-        body["payments"] = [
-            {
-                "date": invoice.date.isoformat(),
-                "remaining_amount": "yes",
-                "description": invoice.payment_method.strip() or "Webshop",
-            }
-        ]
+    if settings.mark_paid and (payments := payments_of(invoice)):
+        body["payments"] = payments
     return body
+
+
+def payments_of(invoice: Invoice) -> list[dict[str, str]]:
+    """The payments registered with the invoice: each gift card redeemed, at its amount, then, for a paid
+    order, what is still open (``remaining_amount``) with the order's payment method."""
+    day = invoice.date.isoformat()
+    payments = [
+        {"date": day, "amount": fmt(p.amount), "description": p.description[:PAYMENT_DESCRIPTION_LENGTH]}
+        for p in invoice.prepaid
+    ]
+    if invoice.paid and (invoice.payable or not invoice.prepaid):
+        description = invoice.payment_method.strip() or "Webshop"
+        payments.append({"date": day, "remaining_amount": "yes", "description": description})
+    return payments
+
+
+#: The length Koppel keeps a payment's description to (none is documented; the sandbox keeps 255).
+PAYMENT_DESCRIPTION_LENGTH = 255
 
 
 # -- credit notes --------------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ TEXTS = {
         "thanks": "Bedankt voor uw bestelling",
         "payment": "Betaalmethode",
         "credit_for": "Creditfactuur voor factuur {number}",
+        "gift_card": "Cadeaubon",
+        "gift_card_paid": "Betaald met cadeaubon: {amount}",
     },
     "en": {
         "mailintro": "Dear {first_name} {last_name},",
@@ -45,6 +47,8 @@ TEXTS = {
         "thanks": "Thank you for your order",
         "payment": "Payment method",
         "credit_for": "Credit note for invoice {number}",
+        "gift_card": "Gift card",
+        "gift_card_paid": "Paid with a gift card: {amount}",
     },
 }
 
@@ -224,17 +228,34 @@ def invoice_body(
         "reference": {
             "line1": invoice.order_number,
             "line2": f"{TEXTS[settings.language]['payment']}: {payment}" if payment else "",
-            "line3": "",
+            "line3": prepaid_text(invoice, settings),
         },
         "lines": [invoice_line(line, prices_include_vat=debtor_prices_include_vat) for line in invoice.lines],
     }
     if settings.profile:
         body["profile"] = settings.profile
-    if invoice.paid:
-        body["alreadypaid"] = "full"
-        if payment:
-            body["alreadypaidmethod"] = payment[:32]
+    body.update(already_paid(invoice, settings))
     return body
+
+
+def prepaid_text(invoice: Invoice, settings: FactuursturenSettings) -> str:
+    """Reference line3 of an invoice a gift card paid part of: how much (empty without one)."""
+    if not invoice.prepaid:
+        return ""
+    text = TEXTS[settings.language]["gift_card_paid"].format(amount=fmt(invoice.prepaid_amount))
+    return text[:REFERENCE_LINE_LENGTH]
+
+
+def already_paid(invoice: Invoice, settings: FactuursturenSettings) -> dict[str, str]:
+    """``alreadypaid`` (a number or ``"full"``) and ``alreadypaidmethod`` (max 32): a paid order in full,
+    else the part gift cards paid (Factuursturen keeps one paid amount per invoice), else nothing."""
+    payment = invoice.payment_method.strip()
+    if invoice.paid:
+        return {"alreadypaid": "full", **({"alreadypaidmethod": payment[:32]} if payment else {})}
+    if invoice.prepaid:
+        method = TEXTS[settings.language]["gift_card"]
+        return {"alreadypaid": fmt(invoice.prepaid_amount), "alreadypaidmethod": method[:32]}
+    return {}
 
 
 # -- credit notes --------------------------------------------------------------------------------------------

@@ -229,7 +229,8 @@ class MoneybirdTarget(PurchaseBooking, TargetConnector):
         notes = [EMAILED_NOTE] if self.settings.document_status == "final_email" else []
         if pay and mapping.registers_payment(invoice, self.settings):
             try:
-                self.client.post(f"{path}/payments.json", mapping.payment_body(invoice))
+                for body in mapping.payment_bodies(invoice):
+                    self.client.post(f"{path}/payments.json", body)
             except ConnectorError as exc:
                 notes.append(f"registering the payment failed ({exc.message}); register it in Moneybird")
         return BookedInvoice(sent.id, sent.number, sent.reference, note="; ".join(notes))
@@ -267,7 +268,9 @@ class MoneybirdTarget(PurchaseBooking, TargetConnector):
         path = f"sales_invoices/{NEW_INVOICE}"
         plan.append(PlannedRequest("PATCH", f"{path}/send_invoice.json", mapping.sending_body(settings)))
         if mapping.registers_payment(invoice, settings):
-            plan.append(PlannedRequest("POST", f"{path}/payments.json", mapping.payment_body(invoice)))
+            plan += [
+                PlannedRequest("POST", f"{path}/payments.json", b) for b in mapping.payment_bodies(invoice)
+            ]
         return plan
 
     @classmethod

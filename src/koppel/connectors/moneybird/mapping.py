@@ -180,17 +180,28 @@ def sending_body(settings: MoneybirdSettings) -> dict[str, Any]:
 
 
 def registers_payment(invoice: Invoice, settings: MoneybirdSettings) -> bool:
-    return invoice.paid and settings.register_payments and delivery_method(settings) is not None
+    paid = invoice.paid or bool(invoice.prepaid)
+    return paid and settings.register_payments and delivery_method(settings) is not None
 
 
-def payment_body(invoice: Invoice) -> dict[str, Any]:
+def payment_body(invoice: Invoice, price: Decimal | None = None) -> dict[str, Any]:
+    """``POST payments`` of ``price`` (default: the whole invoice)."""
     return {
         "payment": {
             "payment_date": invoice.date.isoformat(),
-            "price": fmt(invoice.gross),
+            "price": fmt(invoice.gross if price is None else price),
             "manual_payment_action": PAYMENT_ACTION,
         }
     }
+
+
+def payment_bodies(invoice: Invoice) -> list[dict[str, Any]]:
+    """The payments to register: each gift card redeemed at its amount, then, for a paid order, the rest
+    (Moneybird refuses a payment of more than is open, so the parts add up to the invoice)."""
+    bodies = [payment_body(invoice, prepayment.amount) for prepayment in invoice.prepaid]
+    if invoice.paid and (invoice.payable > 0 or not invoice.prepaid):
+        bodies.append(payment_body(invoice, invoice.payable))
+    return bodies
 
 
 def supplier_body(supplier: Supplier) -> dict[str, Any]:

@@ -293,6 +293,12 @@ class ShopifyClient(ApiClient):
             raise Rejected("Shopify answered without an order", side=self.side)
         return order
 
+    def get_transactions(self, order_id: str) -> list[dict[str, Any]]:
+        """``GET orders/{id}/transactions.json``: the order's payments (a gift card's among them)."""
+        path = f"orders/{quote(str(order_id), safe='')}/transactions.json"
+        data = self._json(self.request("GET", path))
+        return [t for t in data.get("transactions", []) if isinstance(t, dict)]
+
     def get_refunds(self, order_id: str) -> list[dict[str, Any]]:
         """``GET orders/{id}/refunds.json``: every refund of the order (Shopify lists them all at once, up
         to 250, more than an order has)."""

@@ -111,7 +111,11 @@ class ShopifySource(SourceConnector):
         self.client.close()
 
     def fetch_order(self, order_id: str) -> dict[str, Any]:
-        return self.client.get_order(order_id)
+        """The order; with its ``transactions`` when a gift card paid part of it (see :mod:`.mapping`)."""
+        order = self.client.get_order(order_id)
+        if mapping.needs_transactions(order):
+            order["transactions"] = self.client.get_transactions(order_id)
+        return order
 
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         return self.client.iter_updated(updated_since)
@@ -158,6 +162,10 @@ class ShopifySource(SourceConnector):
     @staticmethod
     def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
         return mapping.parse_order(payload)
+
+    @staticmethod
+    def payload_complete(payload: Mapping[str, Any]) -> bool:
+        return not mapping.needs_transactions(payload)
 
     @staticmethod
     def order_id(payload: Mapping[str, Any]) -> str:

@@ -23,6 +23,12 @@ What is read, and why:
 - ``status`` is ``financial_status``; ``paid`` for paid, partially_refunded and refunded (a refunded order
   was a sale first). ``total`` is ``total_price``, what the customer paid at checkout; refunds become
   credit notes of their own (:mod:`.refunds`).
+- A gift card redeemed is a payment (``total_price`` is the full sale, the card included): the order names
+  the gateway ``gift_card`` in ``payment_gateway_names`` but not the amount. When it does, the connector
+  reads ``GET orders/{id}/transactions.json`` and adds the answer to the payload as ``transactions``
+  (:func:`needs_transactions`); each successful ``sale`` or ``capture`` through ``gift_card`` becomes a
+  :class:`~koppel.documents.model.Prepayment` ("Cadeaubon •••• <receipt.gift_card_last_characters>"). A
+  payload without ``transactions`` (``koppel preview`` of a bare order) books the full sale all the same.
 """
 
 from __future__ import annotations
@@ -38,12 +44,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from koppel.connectors.errors import OrderInvalid
 from koppel.documents.countries import EU_MEMBER_CODES
-from koppel.documents.model import LineKind, Order, OrderLine, Party
+from koppel.documents.model import LineKind, Order, OrderLine, Party, Prepayment
 from koppel.documents.money import ZERO, MoneyError, to_decimal
 
 SOURCE = "shopify"
 PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 DISCOUNT_DESCRIPTION = "Korting"
+GIFT_CARD_GATEWAY = "gift_card"
 SHIPPING_DESCRIPTION = "Verzendkosten"
 DUTIES_DESCRIPTION = "Invoerrechten"
 FEES_DESCRIPTION = "Extra kosten"
@@ -235,6 +242,21 @@ class MoneySet(_Model):
     shop_money: ShopMoney = Field(default_factory=ShopMoney)
 
 
+class Transaction(_Model):
+    """One entry of ``GET orders/{id}/transactions.json`` (what Koppel reads of it)."""
+
+    kind: Text = ""
+    status: Text = ""
+    gateway: Text = ""
+    amount: Money = ZERO
+    receipt: dict[str, Any] | None = None
+
+    @field_validator("receipt", mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else None  # some gateways send a receipt string
+
+
 class ShopifyOrder(_Model):
     id: int
     name: Text = ""
@@ -261,6 +283,8 @@ class ShopifyOrder(_Model):
     total_tax: Money | None = None
     original_total_duties_set: MoneySet | None = None
     original_total_additional_fees_set: MoneySet | None = None
+    #: Not in Shopify's order: added by the connector from ``orders/{id}/transactions.json``.
+    transactions: list[Transaction] = Field(default_factory=list)
 
     @field_validator("created_at")
     @classmethod
@@ -328,7 +352,35 @@ def parse_order(payload: Mapping[str, Any]) -> Order:
         lines=lines(raw),
         shipping=None,
         total=raw.total_price,
+        prepaid=gift_cards(raw),
     )
+
+
+def needs_transactions(payload: Mapping[str, Any]) -> bool:
+    """Whether a gift card paid part of the order and its amount is not read yet: the connector then
+    fetches the order's transactions (one call, only for such orders)."""
+    order = unwrap(payload)
+    gateways = order.get("payment_gateway_names")
+    return isinstance(gateways, list) and GIFT_CARD_GATEWAY in gateways and "transactions" not in order
+
+
+def gift_cards(raw: ShopifyOrder) -> tuple[Prepayment, ...]:
+    """The successful gift-card sales and captures among the order's transactions."""
+    paid = []
+    for transaction in raw.transactions:
+        if not (
+            transaction.gateway == GIFT_CARD_GATEWAY
+            and transaction.kind.lower() in ("sale", "capture")
+            and transaction.status.lower() == "success"
+            and transaction.amount > 0
+        ):
+            continue
+        last = str((transaction.receipt or {}).get("gift_card_last_characters") or "").strip()
+        description = (
+            f"{GATEWAY_TITLES[GIFT_CARD_GATEWAY]} •••• {last}" if last else GATEWAY_TITLES[GIFT_CARD_GATEWAY]
+        )
+        paid.append(Prepayment(transaction.amount, description))
+    return tuple(paid)
 
 
 def lines(raw: ShopifyOrder) -> tuple[OrderLine, ...]:

@@ -20,6 +20,10 @@ A shipping or fee line that carries taxes at several rates (a negative fee is ta
 cart's tax classes; some shipping plugins split shipping tax the same way) is booked as one line per rate:
 the net amount of each part is its tax divided by its rate, and what no taxed part accounts for is a 0%
 part. Several rates on one amount (stacked taxes, outside the EU) add up to one rate.
+
+Gift cards redeemed (``gift_cards[]`` of the WooCommerce Gift Cards extension, ``code`` and ``amount``)
+are payments, not discounts: WooCommerce's ``total`` is what is left to pay after them, so the order's
+total is that plus the cards, and each card is a :class:`~koppel.documents.model.Prepayment`.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from koppel.connectors.errors import OrderInvalid
-from koppel.documents.model import LineKind, Order, OrderLine, Party
+from koppel.documents.model import LineKind, Order, OrderLine, Party, Prepayment, prepaid_total
 from koppel.documents.money import ZERO, cents
 
 SOURCE = "woocommerce"
@@ -57,6 +61,7 @@ NO_VAT = Decimal(0)
 DISCOUNT_DESCRIPTION = "Korting"
 SHIPPING_DESCRIPTION = "Verzendkosten"
 FEE_DESCRIPTION = "Toeslag"
+GIFT_CARD_DESCRIPTION = "Cadeaubon"
 UNIT_PRECISION = Decimal("0.0001")
 _HALF_CENT = Decimal("0.005")
 
@@ -177,6 +182,13 @@ class WooCouponLine(_Model):
     code: Text = ""
 
 
+class WooGiftCard(_Model):
+    """One entry of ``gift_cards`` (the WooCommerce Gift Cards extension): a card redeemed on the order."""
+
+    code: Text = ""
+    amount: Money
+
+
 class WooOrder(_Model):
     id: int
     number: Text = ""
@@ -198,13 +210,16 @@ class WooOrder(_Model):
     shipping_lines: list[WooShippingLine] = []
     fee_lines: list[WooFeeLine] = []
     coupon_lines: list[WooCouponLine] = []
+    gift_cards: list[WooGiftCard] = []
 
     @field_validator("billing", "shipping", mode="before")
     @classmethod
     def _empty_address(cls, value: Any) -> Any:
         return {} if value in (None, []) else value  # PHP sends an empty object as []
 
-    @field_validator("meta_data", "tax_lines", "shipping_lines", "fee_lines", "coupon_lines", mode="before")
+    @field_validator(
+        "meta_data", "tax_lines", "shipping_lines", "fee_lines", "coupon_lines", "gift_cards", mode="before"
+    )
     @classmethod
     def _empty_list(cls, value: Any) -> Any:
         return [] if value is None else value
@@ -457,8 +472,19 @@ def customer(raw: WooOrder) -> Party:
     )
 
 
+def gift_cards(raw: WooOrder) -> tuple[Prepayment, ...]:
+    """The gift cards redeemed (``gift_cards[]``, WooCommerce Gift Cards): payments, not discounts.
+    WooCommerce's ``total`` is what is left to pay after them."""
+    return tuple(
+        Prepayment(cents(card.amount), f"{GIFT_CARD_DESCRIPTION} {card.code}".strip())
+        for card in raw.gift_cards
+        if card.amount
+    )
+
+
 def parse_order(payload: Mapping[str, Any]) -> Order:
     raw = _validate(payload)
+    prepaid = gift_cards(raw)
     rates = {line.rate_id: line for line in raw.tax_lines if line.rate_id is not None}
     products, discounts = product_lines(raw, rates)
     shipping = charge_lines(raw.shipping_lines, raw.prices_include_tax, rates)
@@ -476,6 +502,7 @@ def parse_order(payload: Mapping[str, Any]) -> Order:
         customer=customer(raw),
         lines=(*products, *discounts, *shipping, *fees),
         shipping=None,
-        total=raw.total,
+        total=raw.total + prepaid_total(prepaid),
         gross_from_net=True,
+        prepaid=prepaid,
     )

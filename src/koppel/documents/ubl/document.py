@@ -20,7 +20,7 @@ from decimal import Decimal
 from lxml import etree
 
 from ..model import ROUNDING_DESCRIPTION, Invoice, InvoiceLine, LineKind
-from ..money import ZERO
+from ..money import ZERO, fmt
 from . import parties, xml
 from .seller import Seller
 from .tax import Subtotal, TaxCategory, breakdown, category_of, exemption_text
@@ -133,6 +133,8 @@ def _payment_terms(document: etree._Element, invoice: Invoice) -> None:
         text = "Betaald" if invoice.paid else "Te betalen per bankoverschrijving"
     if method and invoice.paid:
         text += f" via {method}"
+    if invoice.prepaid:
+        text += f"; {fmt(invoice.prepaid_amount)} betaald met cadeaubon"
     xml.cbc(xml.cac(document, "PaymentTerms"), "Note", text)
 
 
@@ -176,7 +178,8 @@ def _tax_total(document: etree._Element, invoice: Invoice, subtotals: list[Subto
 
 def _monetary_total(document: etree._Element, invoice: Invoice, placed: list[_Placed]) -> None:
     """BT-106..115: line nets, ± document charges and allowances = the invoice's net; + VAT = its gross.
-    A paid invoice (a refunded credit note) has it all prepaid and nothing left to pay."""
+    A paid invoice (a refunded credit note) has it all prepaid and nothing left to pay; an unpaid one whose
+    part a gift card paid has that part prepaid (BT-113) and the rest payable (BT-115)."""
     currency = invoice.currency
     lines = sum((p.line.net for p in placed if p.charge is None), ZERO)
     charges = sum((p.line.net for p in placed if p.charge is True), ZERO)
@@ -189,7 +192,7 @@ def _monetary_total(document: etree._Element, invoice: Invoice, placed: list[_Pl
         xml.amount(total, "AllowanceTotalAmount", allowances, currency)
     if any(p.charge is True for p in placed):
         xml.amount(total, "ChargeTotalAmount", charges, currency)
-    prepaid = invoice.gross if invoice.paid else ZERO
+    prepaid = invoice.gross if invoice.paid else invoice.prepaid_amount
     if prepaid:
         xml.amount(total, "PrepaidAmount", prepaid, currency)
     xml.amount(total, "PayableAmount", invoice.gross - prepaid, currency)

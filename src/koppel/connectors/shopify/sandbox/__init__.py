@@ -12,6 +12,9 @@ is ``{sandbox url}/shopify/{shop}`` (``https://{shop}.myshopify.com`` in real li
   ``fields`` (anything else: 400). With ``since_id`` the list is sorted by id ascending; otherwise by
   ``order`` (``id``, ``created_at``, ``updated_at`` or ``processed_at``, ``asc``/``desc``), default
   ``id desc`` (newest first). ``GET orders/count.json`` takes the same filters.
+- ``GET orders/{id}/transactions.json`` → ``{"transactions": [...]}``: a cart's ``gift_cards``
+  (``[{"amount", "last_characters"}]``) as successful ``gift_card`` sales, the rest through the order's
+  other gateway (:mod:`.transactions`); the order then names ``gift_card`` in ``payment_gateway_names``.
 - Auth: ``X-Shopify-Access-Token``, either the shop's permanent ``access_token`` (a legacy custom app's)
   or a token the client credentials grant issued; errors as Shopify writes them, ``{"errors": "..."}`` or
   ``{"errors": {"field": ["..."]}}``.

@@ -32,6 +32,7 @@ from .common import (
 )
 from .query import Query, _int, decode_page_info, encode_page_info
 from .state import OrderMeta, Shop
+from .transactions import transactions
 
 
 class AdminApi:
@@ -48,6 +49,8 @@ class AdminApi:
         router.get(refunds + ".json", self._api(self._list_refunds))
         router.post(refunds + ".json", self._api(self._create_refund))
         router.get(refunds + "/{refund_id}.json", self._api(self._get_refund))
+        transactions = "/{shop}/admin/api/{version}/orders/{order_id}/transactions.json"
+        router.get(transactions, self._api(self._list_transactions))
         router.post("/{shop}" + TOKEN_PATH, self._access_token)
         router.route("/{shop}/{path:path}", None, self._unknown)
         return router
@@ -99,6 +102,12 @@ class AdminApi:
             body = b'{"order":' + raw + b"}"
             return Response(200, body, {}, "application/json; charset=utf-8")
         return Response.json({"order": _pick(json.loads(raw), fields)})
+
+    async def _list_transactions(self, shop: Shop, request: Request, order_id: str) -> Response:
+        order = shop.order(int(order_id)) if order_id.isdigit() else None
+        if order is None or not self._visible(shop, shop.meta[int(order_id)]):
+            return errors(404, "Not Found")
+        return Response.json({"transactions": transactions(order, shop.carts.get(order["id"], {}))})
 
     async def _count_orders(self, shop: Shop, request: Request) -> Response:
         query = Query.parse(request.query)

@@ -10,6 +10,7 @@ from typing import Any
 
 from .common import _ZERO, FINANCIAL_STATUSES, UNPAID, _bad_request, _line_ids
 from .money import _decimal, _fraction, _money, _set, _Target, allocate, tax
+from .transactions import GIFT_CARD_GATEWAY, gift_card_total
 
 
 def _tax_lines(amount: Decimal, target: _Target, settings: ShopSettings, currency: str) -> list[dict]:
@@ -276,8 +277,11 @@ def _order(
     )
     email = cart.get("email", f"klant.{identity.number}@example.nl")
     gateways = cart.get("payment_gateway_names", [cart.get("gateway", "shopify_payments")])
+    redeemed = gift_card_total(cart)
+    if redeemed and GIFT_CARD_GATEWAY not in gateways:
+        gateways = [GIFT_CARD_GATEWAY, *gateways]  # Shopify lists the gift card among the gateways
     created = identity.created_at
-    outstanding = total if status in UNPAID else _ZERO
+    outstanding = total - redeemed if status in UNPAID else _ZERO
     order = {
         "id": identity.id,
         "admin_graphql_api_id": f"gid://shopify/Order/{identity.id}",

@@ -9,6 +9,8 @@ address) is ``{sandbox url}/woocommerce/{store}``; the API is under ``…/{store
   ``modified_after``/``modified_before`` (all exclusive, as WordPress's date queries are), ``dates_are_gmt``
   and ``status`` (comma-separated; ``any`` leaves out ``trash`` and ``checkout-draft``); ``X-WP-Total``,
   ``X-WP-TotalPages`` and ``Link`` headers. ``GET``/``PUT webhooks[/{id}]``.
+- With the WooCommerce Gift Cards extension: an order placed with ``gift_cards`` (``[{"code", "amount"}]``)
+  shows them as ``gift_cards`` (amounts as JSON numbers) and its ``total`` is what is left after them.
 - ``GET``/``POST orders/{id}/refunds`` and ``GET orders/{id}/refunds/{refund_id}`` (:mod:`.refunds`).
 - HTTP Basic with the consumer key and secret (or ``consumer_key``/``consumer_secret`` query parameters),
   errors as ``{"code", "message", "data": {"status"}}`` with WordPress's codes, JSON as PHP writes it

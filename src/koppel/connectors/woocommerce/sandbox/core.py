@@ -206,6 +206,7 @@ class WooCommerceSandbox(RestApi, RefundApi, Webhooks, ControlApi):
             "coupon_lines": [
                 {"code": c.code, "discount_type": c.kind, "amount": str(c.amount)} for c in spec["coupons"]
             ],
+            "gift_cards": [{**c, "amount": str(c["amount"])} for c in spec.get("gift_cards", [])],
         }
 
     def delete_product(self, store: Store, product_id: int) -> int:

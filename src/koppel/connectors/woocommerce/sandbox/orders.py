@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from .calc import Calculated, Coupon
-from .common import CURRENCY_SYMBOLS, STATUSES, WC_VERSION, _invalid, to_decimal, to_int
+from .common import CURRENCY_SYMBOLS, STATUSES, WC_VERSION, _invalid, fmt2, to_decimal, to_int
 from .refunds import summaries
 from .settings import StoreSettings
 from .state import OrderRecord, Store
@@ -86,7 +86,15 @@ def build_spec(data: dict[str, Any], settings: StoreSettings) -> dict[str, Any]:
             raise _invalid(f"coupon_lines.{n}.discount_type: {kind!r} is not a coupon type")
         amount = to_decimal(line.get("amount", "10"), f"coupon_lines.{n}.amount")
         coupons.append(Coupon(str(line.get("code", f"coupon{n + 1}")).lower(), kind, amount))
+    gift_cards = [
+        {
+            "code": str(line.get("code", f"GIFT-{n + 1:04d}")),
+            "amount": to_decimal(line.get("amount", "10.00"), f"gift_cards.{n}.amount"),
+        }
+        for n, line in enumerate(_list(data, "gift_cards"))
+    ]
     return {
+        "gift_cards": gift_cards,
         "prices_include_tax": bool(data.get("prices_include_tax", settings.prices_include_tax)),
         "vat_exempt": bool(data.get("vat_exempt", False)),
         "line_items": items,
@@ -131,7 +139,15 @@ def build_header(data: dict[str, Any], store: Store, order_id: int) -> dict[str,
 
 
 _SPEC_KEYS = frozenset(
-    {"prices_include_tax", "vat_exempt", "line_items", "shipping_lines", "fee_lines", "coupon_lines"}
+    {
+        "prices_include_tax",
+        "vat_exempt",
+        "line_items",
+        "shipping_lines",
+        "fee_lines",
+        "coupon_lines",
+        "gift_cards",
+    }
 )
 
 
@@ -157,6 +173,15 @@ def _item_json(store: Store, line: dict[str, Any], calc: dict[str, Any], item_id
         },
         "parent_name": None,
     }
+
+
+def gift_cards_json(cards: list[dict[str, Any]], first_id: int) -> list[dict[str, Any]]:
+    """``gift_cards`` as the WooCommerce Gift Cards extension shows them: the cards redeemed on the order
+    (their amounts JSON numbers), which WooCommerce's ``total`` no longer includes."""
+    return [
+        {"id": first_id * 10 + n, "code": card["code"], "amount": float(card["amount"])}
+        for n, card in enumerate(cards, 1)
+    ]
 
 
 def render_order(store: Store, record: OrderRecord, calc: Calculated) -> dict[str, Any]:
@@ -188,7 +213,9 @@ def render_order(store: Store, record: OrderRecord, calc: Calculated) -> dict[st
     meta = list(h["meta_data"])
     if spec["vat_exempt"] and not any(m.get("key") == "is_vat_exempt" for m in meta):
         meta.append({"key": "is_vat_exempt", "value": "yes"})
-    total = Decimal(calc.totals["total"])
+    cards = gift_cards_json(spec.get("gift_cards", []), record.id)
+    redeemed = sum((Decimal(str(card["amount"])) for card in cards), Decimal(0))
+    total = Decimal(calc.totals["total"]) - redeemed
     gmt = lambda moment: None if moment is None else moment.replace(tzinfo=None).isoformat()  # noqa: E731
     return {
         "id": record.id,
@@ -211,6 +238,7 @@ def render_order(store: Store, record: OrderRecord, calc: Calculated) -> dict[st
                 "total_tax",
             )
         },
+        "total": fmt2(total),  # after the gift cards (keeps its place among the totals above)
         "customer_id": h["customer_id"],
         "order_key": h["order_key"],
         "billing": h["billing"],
@@ -244,6 +272,7 @@ def render_order(store: Store, record: OrderRecord, calc: Calculated) -> dict[st
         "date_modified_gmt": gmt(record.modified),
         "date_completed_gmt": gmt(record.completed),
         "date_paid_gmt": gmt(record.paid),
+        **({"gift_cards": cards} if cards else {}),
         "currency_symbol": CURRENCY_SYMBOLS.get(h["currency"], h["currency"]),
         "_links": {
             "self": [{"href": f"{store.api_url}/orders/{record.id}"}],
