@@ -49,21 +49,25 @@ class NotifiedWaiter(Waiter):
     def __init__(self, conninfo: str) -> None:
         import psycopg
 
-        self._connection = psycopg.connect(conninfo, autocommit=True)
+        self._connection: Any = psycopg.connect(conninfo, autocommit=True)
         self._connection.execute(f"LISTEN {CHANNEL}")
 
     def wait(self, timeout: float) -> None:
+        if self._connection is None:  # lost earlier: the poll goes on, by sleeping
+            time.sleep(timeout)
+            return
         try:
             for _ in self._connection.notifies(timeout=timeout, stop_after=1):
                 break
-        except Exception:  # the listening connection broke: the poll goes on, by sleeping
+        except Exception:
             logger.warning("Lost the LISTEN connection; waiting by polling", exc_info=True)
             self.close()
-            self.__class__ = Waiter  # type: ignore[assignment]
             time.sleep(timeout)
 
     def close(self) -> None:
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 def waiter(using: str = "default") -> Waiter:
