@@ -1,5 +1,6 @@
 """Webhook intake: verify the signature over the raw body, store the delivery, note the order, answer fast.
-The order itself is fetched by the worker.
+A platform that sends the whole order in its signed webhook (WooCommerce, Shopify) hands it on with its
+modification time, and the worker books it without fetching it; for the others the worker fetches the order.
 
 A platform's unsigned "is this URL alive" ping (WooCommerce, when a webhook is created) is answered 200. A
 delivery whose id was seen before (platforms retry, and send the same delivery twice) is stored as a
