@@ -87,7 +87,7 @@ def take(shop: Shop, rule: Rule) -> Verdict:
     started, used = shop.buckets.get(rule.name, (moment, 0))
     if moment - started >= window:
         started, used = moment, 0
-    reset = max(1, math.ceil(started + window - moment))
+    reset = max(1, math.ceil(window - (moment - started)))  # not (started + window) - moment: float error
     if knobs.force_429:
         knobs.force_429 -= 1
         return Verdict(False, capacity, 0, knobs.retry_after or reset)
