@@ -719,8 +719,11 @@ def in_past(days: int) -> str:
 @pytest.fixture
 def koppel_web(transactional_db):
     """Koppel's own ASGI app (as ``koppel serve`` runs it) on loopback, for tests through real HTTP."""
-    from koppel.asgi import application
+    from koppel.asgi import application, webhook_gate
     from koppel.sandbox.server import SandboxServer
 
-    with SandboxServer(app=application, health_path="/health") as server:
-        yield server
+    try:
+        with SandboxServer(app=application, health_path="/health") as server:
+            yield server
+    finally:
+        webhook_gate.close()  # its writer's database connection goes before the test database does
