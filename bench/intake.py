@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from e2e import Harness
+from e2e import Harness, cpu_used
 
 WARM_UP = 20
 
@@ -38,6 +38,7 @@ class Phase:
     seconds: float
     latencies: list[float]
     statuses: Counter[int]
+    cpu: dict[str, float]
 
     def report(self) -> str:
         n = len(self.latencies)
@@ -45,11 +46,16 @@ class Phase:
         answers = ", ".join(f"{count}× {status}" for status, count in sorted(self.statuses.items()))
         return (
             f"  {self.name:<10} {n / self.seconds:8.1f} req/s   p50 {cuts[49] * 1000:6.1f} ms   "
-            f"p99 {cuts[98] * 1000:6.1f} ms   ({n} requests in {self.seconds:.2f} s; {answers})"
+            f"p99 {cuts[98] * 1000:6.1f} ms   ({n} requests in {self.seconds:.2f} s; {answers})\n"
+            f"             CPU ms per request: {cpu_text(self.cpu, n)}"
         )
 
 
-def fire(url: str, secret: str, order_ids: list[str], concurrency: int, name: str) -> Phase:
+def cpu_text(cpu: dict[str, float], requests: int) -> str:
+    return ", ".join(f"{name} {seconds * 1000 / requests:.2f}" for name, seconds in cpu.items())
+
+
+def fire(harness: Harness, url: str, secret: str, order_ids: list[str], concurrency: int, name: str) -> Phase:
     """POST one signed ``order.created`` webhook per id from ``concurrency`` threads (one client each)."""
     local = threading.local()
     clients: list[httpx.Client] = []
@@ -65,13 +71,16 @@ def fire(url: str, secret: str, order_ids: list[str], concurrency: int, name: st
         status = local.client.post(url, content=body, headers=headers).status_code
         return time.perf_counter() - started, status
 
+    cpu_before = harness.cpu()
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(post, order_ids))
     seconds = time.perf_counter() - started
+    cpu = cpu_used(cpu_before, harness.cpu())
     for client in clients:
         client.close()
-    return Phase(name, seconds, [latency for latency, _ in results], Counter(status for _, status in results))
+    latencies = [latency for latency, _ in results]
+    return Phase(name, seconds, latencies, Counter(status for _, status in results), cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         connection.save()
         url = f"{harness.web_url}{connection.webhook_path}"
         distinct = [str(1_000_000 + n) for n in range(args.requests)]
-        fire(url, secret, [f"warm-{n}" for n in range(WARM_UP)], args.concurrency, "warm-up")
+        fire(harness, url, secret, [f"warm-{n}" for n in range(WARM_UP)], args.concurrency, "warm-up")
         phases = [
-            fire(url, secret, distinct, args.concurrency, "distinct"),
-            fire(url, secret, distinct[::-1], args.concurrency, "duplicate"),
+            fire(harness, url, secret, distinct, args.concurrency, "distinct"),
+            fire(harness, url, secret, distinct[::-1], args.concurrency, "duplicate"),
         ]
         records = Record.objects.filter(connection=connection).count()
         deliveries = WebhookDelivery.objects.filter(connection=connection).count()
