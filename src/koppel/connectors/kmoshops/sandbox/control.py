@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from dataclasses import asdict
 from typing import Any
 
 from koppel.sandbox import pages
+from koppel.sandbox.control import TenantControl, json_body, notify
 from koppel.sandbox.http import Request, Response, Router
 
 from .common import (
@@ -19,8 +18,17 @@ from .common import (
 from .state import Shop
 
 
-class ControlApi:
+class ControlApi(TenantControl):
     """The control API and the pages for people, mixed into the sandbox."""
+
+    def tenant_missing(self, name: str) -> Response:
+        return error(404, f"Shop {name} not found")
+
+    def bad_request(self, message: str) -> Response:
+        return error(400, message)
+
+    def knob_changes(self, request: Request) -> Any:
+        return self._body(request)
 
     # ------------------------------------------------------------------ control API
 
@@ -32,36 +40,16 @@ class ControlApi:
         r.post("/shops/{shop}/orders/bulk", self._control(self._c_bulk_orders))
         r.patch("/shops/{shop}/orders/{order_id}", self._control(self._c_patch_order))
         r.delete("/shops/{shop}/orders/{order_id}", self._control(self._c_delete_order))
-        r.get("/shops/{shop}/knobs", self._control(self._c_get_knobs))
-        r.post("/shops/{shop}/knobs", self._control(self._c_set_knobs))
-        r.get("/shops/{shop}/webhooks", self._control(self._c_webhooks))
-        r.delete("/shops/{shop}/webhooks", self._control(self._c_clear_webhooks))
+        self.add_log_routes(r, deliveries="webhooks")
         r.post("/shops/{shop}/webhooks/resend", self._control(self._c_resend))
-        r.get("/shops/{shop}/requests", self._control(self._c_requests))
-        r.delete("/shops/{shop}/requests", self._control(self._c_clear_requests))
         r.get("/page", self._p_index)
         r.get("/shops/{shop}/page", self._control(self._p_shop))
         r.post("/shops/{shop}/page/orders", self._control(self._p_place_order))
         return r
 
-    def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
-        async def endpoint(request: Request, shop: str, **params: str) -> Response:
-            found = self.shops.get(shop)
-            if found is None:
-                return error(404, f"Shop {shop} not found")
-            return await handler(found, request, **params)
-
-        return endpoint
-
-    def _base_url(self, request: Request) -> str:
-        return self.public_url or f"http://{request.headers.get('host', '127.0.0.1')}"
-
     @staticmethod
     def _body(request: Request) -> Any:
-        try:
-            return request.json() if request.body else {}
-        except ValueError:
-            raise _bad_request("Body is not valid JSON") from None
+        return json_body(request, _bad_request)
 
     async def _c_put_shop(self, request: Request) -> Response:
         data = self._body(request)
@@ -85,7 +73,7 @@ class ControlApi:
     async def _c_create_order(self, shop: Shop, request: Request) -> Response:
         order, event = self.add_order(shop, self._body(request))
         response = Response.json(order, 201)
-        if request.query.get("notify", "true").lower() not in ("false", "0", "no"):
+        if notify(request):
             response.after = self._webhooks(shop, [(event, order["id"])])
         return response
 
@@ -108,35 +96,13 @@ class ControlApi:
             return error(404, f"Order {order_id} not found")
         order = self.update_order(shop, int(order_id), changes)
         response = Response.json(order)
-        if request.query.get("notify", "true").lower() not in ("false", "0", "no"):
+        if notify(request):
             response.after = self._webhooks(shop, [("order.updated", order["id"])])
         return response
 
     async def _c_delete_order(self, shop: Shop, request: Request, order_id: str) -> Response:
         if not order_id.isdigit() or shop.remove(int(order_id)) is None:
             return error(404, f"Order {order_id} not found")
-        return Response.empty()
-
-    async def _c_get_knobs(self, shop: Shop, request: Request) -> Response:
-        return Response.json(asdict(shop.knobs))
-
-    async def _c_set_knobs(self, shop: Shop, request: Request) -> Response:
-        try:
-            shop.knobs.update(self._body(request))
-        except ValueError as exc:
-            return error(400, str(exc))
-        return Response.json(asdict(shop.knobs))
-
-    async def _c_webhooks(self, shop: Shop, request: Request) -> Response:
-        """The delivery log; ``?wait_for=N&timeout=5`` first waits until N attempts have been logged."""
-        try:
-            await shop.deliveries.wait_as_asked(request.query)
-        except ValueError:
-            return error(400, "wait_for and timeout must be numbers")
-        return Response.json(list(shop.deliveries))
-
-    async def _c_clear_webhooks(self, shop: Shop, request: Request) -> Response:
-        shop.deliveries.clear()
         return Response.empty()
 
     async def _c_resend(self, shop: Shop, request: Request) -> Response:
@@ -154,13 +120,6 @@ class ControlApi:
         response = Response.json({"queued": 1}, 202)
         response.after = self._webhooks(shop, [(event, int(order_id))], resend=True)
         return response
-
-    async def _c_requests(self, shop: Shop, request: Request) -> Response:
-        return Response.json(list(shop.requests))
-
-    async def _c_clear_requests(self, shop: Shop, request: Request) -> Response:
-        shop.requests.clear()
-        return Response.empty()
 
     # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
 
