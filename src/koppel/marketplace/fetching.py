@@ -19,7 +19,9 @@ from koppel.connectors import registry
 from koppel.connectors.base import SourceConnector
 from koppel.documents.marketplace import InvoiceFiles, InvoiceSummary
 from koppel.documents.purchases import Supplier
+from koppel.sync import queue
 from koppel.sync.models import Kind, Record, State
+from koppel.sync.queue import enqueue_process
 
 from .models import MarketplaceInvoice, line_to_json
 
@@ -53,14 +55,12 @@ def schedule_fetches() -> int:
     """Enqueue the daily invoice fetch of every active connection whose source supplies invoices."""
     from koppel.sync.housekeeping import claim_due
 
-    from .tasks import fetch_marketplace_invoices
-
     ids = list(
         Connection.objects.filter(active=True, source_kind__in=supplying_kinds()).values_list("pk", flat=True)
     )
     started = claim_due(SCHEDULE_PREFIX, ids, FETCH_EVERY)
     for pk, _last in started:
-        fetch_marketplace_invoices.enqueue(pk)
+        queue.enqueue(queue.FETCH_MARKETPLACE_INVOICES, pk)
     return len(started)
 
 
@@ -83,8 +83,6 @@ def fetch(connection: Connection, since: date, until: date, *, via: str = "poll"
 
 def keep(connection: Connection, item: InvoiceSummary, via: str) -> tuple[MarketplaceInvoice, bool]:
     """The invoice's row and its record (made once: an invoice seen again changes nothing)."""
-    from koppel.sync.tasks import enqueue_process
-
     defaults = {
         "invoice_type": item.invoice_type,
         "issue_date": item.issue_date,

@@ -31,7 +31,7 @@ from koppel.connections.models import Connection
 from koppel.connectors.base import BackfillPage, SourceConnector
 from koppel.connectors.errors import ConnectorError, OrderInvalid
 
-from . import retry
+from . import queue, retry
 from .models import Backfill, Kind, Record, State
 
 logger = logging.getLogger("koppel.sync")
@@ -95,14 +95,12 @@ def start_in_background(
 ) -> tuple[Backfill, bool]:
     """:func:`start` for a worker to run (the API and the dashboard): a failed backfill of the range is
     tried again, and its first page is queued. Returns it and whether it was resumed."""
-    from .tasks import run_backfill
-
     with transaction.atomic():
         item, resumed = start(connection, since, until)
         Backfill.objects.filter(pk=item.pk, status=Backfill.Status.FAILED).update(
             status=Backfill.Status.PAUSED
         )
-        run_backfill.enqueue(item.pk)
+        queue.enqueue(queue.RUN_BACKFILL, item.pk)
     item.refresh_from_db()
     return item, resumed
 
@@ -215,8 +213,6 @@ def read_page(
 def store_page(backfill: Backfill, connection: Connection, page: BackfillPage, owner: str) -> None:
     """Records for the page's new orders, their bookings queued, the counters and the cursor: one
     transaction."""
-    from .tasks import process_record
-
     source_class = connection.source_class
     payloads = {source_class.order_id(payload): payload for payload in page.orders}
     now = timezone.now()
@@ -244,9 +240,8 @@ def store_page(backfill: Backfill, connection: Connection, page: BackfillPage, o
         created = Record.objects.filter(
             connection=connection, backfill=backfill, source_order_id__in=[r.source_order_id for r in new]
         ).values_list("pk", flat=True)
-        runner = process_record.using(priority=BACKFILL_PRIORITY)
         for record_id in created:
-            runner.enqueue(record_id, "backfill")
+            queue.enqueue(queue.PROCESS_RECORD, record_id, "backfill", priority=BACKFILL_PRIORITY)
         backfill.cursor = page.next_cursor or ""
         backfill.pages_read += 1
         backfill.orders_seen += len(payloads)

@@ -24,8 +24,9 @@ from django.utils import timezone
 from koppel.connections.models import Connection
 from koppel.connectors.errors import Side
 
+from . import queue
 from .models import Record, State
-from .tasks import enqueue_many, release_pause
+from .queue import enqueue_many
 
 #: Records released per transaction.
 RELEASE_CHUNK = 200
@@ -64,7 +65,7 @@ def plan_release(connection_id: int, side: Side, until: datetime) -> None:
         .update(**{field: until})
     )
     if planned:
-        release_pause.using(run_after=until).enqueue(connection_id, side, until.isoformat())
+        queue.enqueue(queue.RELEASE_PAUSE, connection_id, side, until.isoformat(), run_after=until)
 
 
 def parked(connection_id: int, side: Side, *, met_the_limit: bool) -> None:

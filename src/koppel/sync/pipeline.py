@@ -51,6 +51,7 @@ from koppel.documents.money import fmt
 
 from . import kinds, pauses, profiling, retry
 from .models import Attempt, DebtorClaim, Kind, Record, State
+from .queue import enqueue_process
 
 logger = logging.getLogger("koppel.sync")
 
@@ -515,8 +516,6 @@ def summarize(record: Record, order: Order) -> None:
 
 def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> None:
     """Write the outcome, the attempt and (for a retry) the next task in one transaction."""
-    from .tasks import enqueue_process  # the tasks module imports this one
-
     now = timezone.now()
     if outcome.parked and not log_entry.calls:
         return park_quietly(record, outcome, owner)

@@ -39,6 +39,7 @@ from koppel.documents.refunds import (
 from . import kinds
 from .models import Kind, Record, State
 from .pipeline import Outcome, create_once, found_booked, still_in_doubt
+from .queue import enqueue_process
 
 logger = logging.getLogger("koppel.sync")
 
@@ -57,8 +58,6 @@ def credits_refunds(connection: Connection) -> bool:
 def note_refund(connection: Connection, refund: Refund, *, via: str) -> tuple[Record, bool]:
     """A refund reached the connection: its record (made once per refund id) and whether work was queued. A
     refund seen again changes nothing unless it changed while its record waits or failed."""
-    from .tasks import enqueue_process
-
     payload = refund_to_json(refund)
     with transaction.atomic():
         record, created = Record.objects.get_or_create(

@@ -14,8 +14,10 @@ from koppel.connections.models import Connection
 from koppel.documents.i18n import Text as _
 from koppel.documents.i18n import stored
 
+from . import queue
 from .models import Kind, Record, State
-from .tasks import discover_refunds, enqueue_process, recheck_record
+from .pipeline import has_fresh_payload
+from .queue import enqueue_process
 
 #: When the shop reports a change, these records get another try.
 REQUEUE_ON_CHANGE = frozenset({State.OPEN, State.ERROR})
@@ -71,7 +73,7 @@ def noted_again(record: Record, via: str, payload: dict[str, Any] | None) -> boo
     fetches the order unless it has it fresh."""
     if record.state in REQUEUE_ON_CHANGE:
         if payload is None:  # a notice without the order: the worker looks whether it changed
-            recheck_record.enqueue(record.pk, via)
+            queue.enqueue(queue.RECHECK_RECORD, record.pk, via)
             return False
         if payload != record.payload:
             return requeue(record, trigger=via, payload=payload)
@@ -124,7 +126,7 @@ def noted_with_body(
         return False
     if record.state in REQUEUE_ON_CHANGE:
         if newer is None:
-            recheck_record.enqueue(record.pk, via)
+            queue.enqueue(queue.RECHECK_RECORD, record.pk, via)
             return False
         return requeue(record, trigger=via, payload=newer)
     if record.state == State.HANDLED:
@@ -145,8 +147,6 @@ def replace_queued(record: Record, via: str, payload: dict[str, Any] | None) -> 
 
     Returns whether a task was queued, or ``None`` when the record changed meanwhile (the conditional update
     found it moved on)."""
-    from .pipeline import has_fresh_payload  # the pipeline's tasks import this module
-
     now = timezone.now()
     if record.in_doubt_since is not None:
         refunds_may_be_why(record, payload, via)
@@ -179,7 +179,7 @@ def replace_queued(record: Record, via: str, payload: dict[str, Any] | None) -> 
 def refunds_may_be_why(record: Record, payload: dict[str, Any] | None, via: str) -> None:
     """A booked order reported again: a refund may be why (its credit note is a record of its own)."""
     if record.connection.source_class.supports_refunds:
-        discover_refunds.enqueue(record.pk, payload, via)
+        queue.enqueue(queue.DISCOVER_REFUNDS, record.pk, payload, via)
 
 
 def recheck_if_changed(record_id: int, trigger: str) -> bool:

@@ -4,7 +4,6 @@ twice, late, or after a crash does no harm."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -13,8 +12,12 @@ from django_tasks import task
 from koppel.connections.models import Connection
 from koppel.connectors.errors import ConnectorError
 
-from . import retry
+from . import backfill as backfills
+from . import invoice_requests, pauses, pipeline, refunds, retry
 from .identity import worker_id
+from .models import Backfill, Kind, Record, State
+from .queue import enqueue_many, enqueue_process  # noqa: F401  (queued from here before koppel.sync.queue)
+from .services import note_order, recheck_if_changed, requeue
 
 logger = logging.getLogger("koppel.sync")
 
@@ -26,8 +29,6 @@ BACKFILL_RESUME_AFTER = timedelta(minutes=5)
 
 @task()
 def process_record(record_id: int, trigger: str = "") -> str:
-    from . import pipeline
-
     outcome = pipeline.process(record_id, worker_id(), trigger)
     return outcome.label if outcome else "not-claimed"
 
@@ -35,10 +36,6 @@ def process_record(record_id: int, trigger: str = "") -> str:
 @task()
 def recheck_record(record_id: int, trigger: str = "") -> str:
     """A notice for a record in error or open: booked again only if the order changed (see services)."""
-    from koppel.connectors.errors import ConnectorError
-
-    from .services import recheck_if_changed
-
     try:
         return "requeued" if recheck_if_changed(record_id, trigger) else "unchanged"
     except ConnectorError as exc:  # the shop is away: the next notice, the poll or the night looks again
@@ -46,52 +43,15 @@ def recheck_record(record_id: int, trigger: str = "") -> str:
         return "not-rechecked"
 
 
-def enqueue_process(record_id: int, *, run_after: datetime | None = None, trigger: str = "") -> None:
-    runner = process_record if run_after is None else process_record.using(run_after=run_after)
-    runner.enqueue(record_id, trigger)
-
-
-def enqueue_many(record_ids: Sequence[int], *, trigger: str = "") -> int:
-    """``enqueue_process`` for many records at once: one INSERT, the rows django-tasks-db's backend would
-    have made one by one (the worker reads them the same way), and one wake-up for the workers."""
-    from django_tasks import task_backends
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
-    from .wakeup import notify_workers
-
-    if not record_ids:
-        return 0
-    backend = task_backends[process_record.backend]
-    rows = [
-        DBTaskResult(
-            id=backend._get_id(),
-            args_kwargs={"args": [record_id, trigger], "kwargs": {}},
-            priority=process_record.priority,
-            task_path=process_record.module_path,
-            queue_name=process_record.queue_name,
-            run_after=get_date_max(),
-            backend_name=backend.alias,
-        )
-        for record_id in record_ids
-    ]
-    DBTaskResult.objects.bulk_create(rows)
-    notify_workers()
-    return len(rows)
-
-
 @task()
 def release_pause(connection_id: int, side: str, planned_for: str) -> int:
     """A rate-limit pause has ended: its parked orders get their tasks (see ``koppel.sync.pauses``)."""
-    from . import pauses
-
     return pauses.run_planned_release(connection_id, side, planned_for)  # type: ignore[arg-type]
 
 
 @task()
 def poll_connection(connection_id: int, attempt: int = 1) -> int:
     """The safety net under the webhooks: every order changed since the last poll gets a record."""
-    from .services import note_order
-
     connection = Connection.objects.filter(pk=connection_id, active=True).first()
     if connection is None:
         return 0
@@ -114,9 +74,7 @@ def poll_connection(connection_id: int, attempt: int = 1) -> int:
         source.close()
     cursor = started
     try:
-        from .refunds import poll_refunds
-
-        poll_refunds(connection, since)
+        refunds.poll_refunds(connection, since)
     except ConnectorError as exc:
         # The orders were read, the refunds (bol.com's returns) not: the cursor stays where it was, so the
         # next poll reads them from the same moment (the orders read again change nothing).
@@ -131,8 +89,6 @@ def poll_connection(connection_id: int, attempt: int = 1) -> int:
 @task()
 def discover_refunds(record_id: int, payload: dict | None = None, trigger: str = "") -> int:
     """A booked order was reported again: its refunds get records (see ``koppel.sync.refunds``)."""
-    from . import refunds
-
     try:
         return refunds.discover(record_id, payload, trigger)
     except ConnectorError as exc:  # the next notice, the poll or the night looks again
@@ -143,9 +99,6 @@ def discover_refunds(record_id: int, payload: dict | None = None, trigger: str =
 @task()
 def recheck_open(connection_id: int) -> int:
     """The nightly job: every open record is looked at again with the order's current status."""
-    from .models import Record, State
-    from .services import requeue
-
     moved = 0
     for record in Record.objects.filter(connection_id=connection_id, state=State.OPEN).iterator():
         moved += requeue(record, trigger="nightly")
@@ -160,9 +113,6 @@ SWEEP_FIRST_LOOKBACK = timedelta(days=7)
 def sweep_connection(connection_id: int, since_text: str = "") -> int:
     """The daily sweep (see ``SourceConnector.swept_order_ids``): every order the source names that has no
     record yet gets one, fetched whole. Answers the number of records made."""
-    from .models import Kind, Record
-    from .services import note_order
-
     connection = Connection.objects.filter(pk=connection_id, active=True).first()
     if connection is None:
         return 0
@@ -191,9 +141,6 @@ def run_backfill(backfill_id: int) -> str:
     a worker interleaves the pages with live orders instead of being taken for the whole backfill. A dead
     worker's page is read again when its lease runs out; a backfill paused by a source outage tries again
     in a few minutes."""
-    from . import backfill as backfills
-    from .models import Backfill
-
     item = backfills.run(backfill_id, worker_id(), max_pages=1)
     if item.status == Backfill.Status.RUNNING:
         if item.lease_owner:  # another runner holds it: look again when its lease runs out
@@ -217,8 +164,6 @@ def answer_invoice_requests(connection_id: int, follow_up: int = 0) -> str:
     """Customers' invoice requests (bol.com): upload the booked invoices' PDFs and follow the uploads
     (see ``koppel.sync.invoice_requests``). An upload still pending is looked at again in seconds, not at
     the next scheduled run; a marketplace that is away is asked again at the next run."""
-    from . import invoice_requests
-
     try:
         summary = invoice_requests.run(connection_id)
     except ConnectorError as exc:

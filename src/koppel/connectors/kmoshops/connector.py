@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice
+from koppel.connectors.base import BackfillPage, WebhookNotice
+from koppel.connectors.polling import WebshopSource
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
-from koppel.documents.model import Order
 
 from . import mapping
 from .client import KmoShopsClient
@@ -38,7 +38,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class KmoShopsSource(SourceConnector):
+class KmoShopsSource(WebshopSource):
     kind = "kmoshops"
     label = "KMO Shops"
     statuses = ("pending", "paid", "processing", "shipped", "completed", "cancelled", "refunded")
@@ -57,17 +57,12 @@ class KmoShopsSource(SourceConnector):
         "signing secret, then save."
     )
     url_help = _("The address of your webshop, e.g. https://myshop.kmoshops.be")
+    mapping = mapping
     backfill_requests_per_second = 0.8  # the shop allows 60 requests a minute; leave room for live traffic
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
         super().__init__(url=url, credentials=credentials, **options)
         self.client = KmoShopsClient(url, credentials["api_key"], log=self.log)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def fetch_order(self, order_id: str) -> dict[str, Any]:
-        return self.client.get_order(order_id)
 
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         return self.client.iter_orders(updated_since)
@@ -92,7 +87,7 @@ class KmoShopsSource(SourceConnector):
         at, last_id, page = _cursor(cursor, since)
         orders, pages = self.client.orders_page(at, page)
         unread = [o for o in orders if not (mapping.updated_at(o) == at and _id(o) <= last_id)]
-        wanted = [order for order in unread if mapping.created_between(order, since, until)]
+        wanted = self.placed_between(unread, since, until)
         if not orders or (page >= pages and (unread or not orders)):
             return BackfillPage(wanted, None)
         if not unread:  # this page was read already: on to the next one
@@ -102,18 +97,6 @@ class KmoShopsSource(SourceConnector):
             newest = max(_id(o) for o in unread if mapping.updated_at(o) == last)
             return BackfillPage(wanted, f"{last.isoformat()}|{newest}|1")
         return BackfillPage(wanted, f"{at.isoformat()}|{_id(unread[-1])}|{page}")
-
-    @staticmethod
-    def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
-        return mapping.parse_order(payload)
-
-    @staticmethod
-    def order_id(payload: Mapping[str, Any]) -> str:
-        return mapping.order_id(payload)
-
-    @classmethod
-    def order_number(cls, payload: Mapping[str, Any]) -> str:
-        return str(payload.get("number") or payload.get("id") or "")
 
     @staticmethod
     def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:

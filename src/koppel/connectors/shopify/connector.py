@@ -20,10 +20,10 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice, same_order_number
+from koppel.connectors.base import BackfillPage, WebhookNotice, same_order_number
 from koppel.connectors.http import CallLog
+from koppel.connectors.polling import WebshopSource
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
-from koppel.documents.model import Order
 from koppel.documents.refunds import Refund
 
 from . import mapping, refunds
@@ -55,7 +55,7 @@ def sign(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-class ShopifySource(SourceConnector):
+class ShopifySource(WebshopSource):
     kind = "shopify"
     label = "Shopify"
     statuses = (
@@ -102,13 +102,13 @@ class ShopifySource(SourceConnector):
     #: The REST bucket leaks 2 calls a second; a backfill takes half, live fetches and polls the rest.
     backfill_requests_per_second = 1.0
     supports_refunds = True
+    mapping = mapping
+    refund_reader = refunds
+    number_fields = ("name", "order_number", "id")
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
         super().__init__(url=url, credentials=credentials, **options)
         self.client = client_for(url, credentials, self.log)
-
-    def close(self) -> None:
-        self.client.close()
 
     def fetch_order(self, order_id: str) -> dict[str, Any]:
         """The order; with its ``transactions`` when a gift card paid part of it (see :mod:`.mapping`)."""
@@ -123,10 +123,6 @@ class ShopifySource(SourceConnector):
     def refunds_of(self, payload: Mapping[str, Any]) -> list[Refund]:
         """The order's ``refunds`` that gave money back (a restock alone credits nothing)."""
         return refunds.parse_refunds(payload)
-
-    def fetch_refunds(self, order_id: str) -> list[Refund]:
-        """``GET orders/{id}/refunds.json``, read with the order (its lines' VAT rates)."""
-        return refunds.parse_refunds(self.fetch_order(order_id), self.client.get_refunds(order_id))
 
     def find_order_by_number(self, number: str, since: datetime | None = None) -> dict[str, Any] | None:
         """``GET orders.json?name=1001&status=any``: the order's name (``#1001``) as the merchant sees it.
@@ -153,27 +149,15 @@ class ShopifySource(SourceConnector):
         since_id = parse_cursor(cursor)
         total = self.client.count_orders(since, until) if cursor is None else None
         orders = self.client.orders_after(since_id, since, until, PAGE_LIMIT)
-        wanted = [order for order in orders if mapping.created_between(order, since, until)]
+        wanted = self.placed_between(orders, since, until)
         ids = [int(order["id"]) for order in orders if isinstance(order.get("id"), int)]
         if len(orders) < PAGE_LIMIT or not ids:
             return BackfillPage(wanted, None, total)
         return BackfillPage(wanted, f"{CURSOR_PREFIX}{max(ids)}", total)
 
     @staticmethod
-    def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
-        return mapping.parse_order(payload)
-
-    @staticmethod
     def payload_complete(payload: Mapping[str, Any]) -> bool:
         return not mapping.needs_transactions(payload)
-
-    @staticmethod
-    def order_id(payload: Mapping[str, Any]) -> str:
-        return mapping.order_id(payload)
-
-    @classmethod
-    def order_number(cls, payload: Mapping[str, Any]) -> str:
-        return str(payload.get("name") or payload.get("order_number") or payload.get("id") or "")
 
     @staticmethod
     def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:

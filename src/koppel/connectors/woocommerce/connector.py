@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from koppel.connectors.base import BackfillPage, SourceConnector, WebhookNotice, same_order_number
+from koppel.connectors.base import BackfillPage, WebhookNotice, same_order_number
+from koppel.connectors.polling import WebshopSource, every_order
 from koppel.documents.i18n import mark as _  # marked for translation; shown translated
-from koppel.documents.model import Order
 from koppel.documents.refunds import Refund
 
 from . import mapping, refunds
@@ -54,7 +54,7 @@ def whole_second(moment: datetime) -> datetime:
     return moment if not moment.microsecond else moment.replace(microsecond=0) + _SECOND
 
 
-class WooCommerceSource(SourceConnector):
+class WooCommerceSource(WebshopSource):
     kind = "woocommerce"
     label = "WooCommerce"
     statuses = (
@@ -88,6 +88,8 @@ class WooCommerceSource(SourceConnector):
     # WooCommerce itself sets no limit (hosts do); a page of 100 orders is heavy work for a WordPress site.
     backfill_requests_per_second = 5.0
     supports_refunds = True
+    mapping = mapping
+    refund_reader = refunds
 
     def __init__(self, *, url: str, credentials: Mapping[str, str], **options: Any) -> None:
         super().__init__(url=url, credentials=credentials, **options)
@@ -95,21 +97,9 @@ class WooCommerceSource(SourceConnector):
             url, credentials["consumer_key"], credentials["consumer_secret"], log=self.log
         )
 
-    def close(self) -> None:
-        self.client.close()
-
-    def fetch_order(self, order_id: str) -> dict[str, Any]:
-        return self.client.get_order(order_id)
-
     def iter_orders(self, updated_since: datetime) -> Iterator[dict[str, Any]]:
         """Orders changed since ``updated_since``, oldest change first (``orderby=modified``)."""
-        cursor: str | None = None
-        while True:
-            page = self._keyset_page("modified", updated_since, None, cursor)
-            yield from page.orders
-            cursor = page.next_cursor
-            if cursor is None:
-                return
+        return every_order(lambda cursor: self._keyset_page("modified", updated_since, None, cursor))
 
     def refunds_of(self, payload: Mapping[str, Any]) -> list[Refund]:
         """None: an order's ``refunds`` hold only each refund's id, reason and total, not its lines (their
@@ -119,10 +109,6 @@ class WooCommerceSource(SourceConnector):
     def refund_hint(self, payload: Mapping[str, Any]) -> bool:
         """Whether the order's ``refunds`` summary lists any."""
         return bool(payload.get("refunds"))
-
-    def fetch_refunds(self, order_id: str) -> list[Refund]:
-        """``GET orders/{id}/refunds``, read with the order (its lines' VAT rates)."""
-        return refunds.parse_refunds(self.fetch_order(order_id), self.client.get_refunds(order_id))
 
     def find_order_by_number(self, number: str, since: datetime | None = None) -> dict[str, Any] | None:
         """The order numbered by its id (WooCommerce's default: one call), else ``GET orders?search=``:
@@ -138,7 +124,7 @@ class WooCommerceSource(SourceConnector):
         """Orders placed in ``[since, until)``, oldest first (``orderby=date``, by creation date, which
         never changes); ``total`` from ``X-WP-Total`` of the first page."""
         page = self._keyset_page("date", since, until, cursor)
-        wanted = [order for order in page.orders if mapping.created_between(order, since, until)]
+        wanted = self.placed_between(page.orders, since, until)
         return BackfillPage(wanted, page.next_cursor, page.total if cursor is None else None)
 
     def _keyset_page(
@@ -173,18 +159,6 @@ class WooCommerceSource(SourceConnector):
             read = ",".join(str(o.get("id")) for o in page.orders if mapping.gmt_time(o, stamp) == last)
             return BackfillPage(fresh, f"{last.isoformat()}|1|{read}", page.total)
         return BackfillPage(fresh, f"{start.isoformat()}|{number + 1}|{skip_text}", page.total)
-
-    @staticmethod
-    def parse_order(payload: Mapping[str, Any], settings: Any = None) -> Order:
-        return mapping.parse_order(payload)
-
-    @staticmethod
-    def order_id(payload: Mapping[str, Any]) -> str:
-        return mapping.order_id(payload)
-
-    @classmethod
-    def order_number(cls, payload: Mapping[str, Any]) -> str:
-        return str(payload.get("number") or payload.get("id") or "")
 
     @staticmethod
     def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str) -> bool:

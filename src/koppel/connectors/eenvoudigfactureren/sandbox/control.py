@@ -3,11 +3,11 @@ knobs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from typing import Any
 
 from koppel.sandbox import pages
+from koppel.sandbox.control import Handler, TenantControl
 from koppel.sandbox.http import Request, Response, Router
 
 from .common import SCOPES
@@ -19,37 +19,50 @@ from .state import Account
 from .values import money
 
 
-class Control:
+class Control(TenantControl):
     """The control API's router (:meth:`control_router`) and handlers."""
+
+    tenant_kind = "accounts"
+    tenant_param = "name"
+    tenants_attribute = "accounts"
+
+    def tenant_missing(self, name: str) -> Response:
+        return Response.json({"error": f"Account {name} not found"}, 404)
+
+    def bad_request(self, message: str) -> Response:
+        return Response.json({"error": message}, 400)
+
+    async def run_handler(
+        self, handler: Handler, account: Account, request: Request, params: dict[str, str]
+    ) -> Response:
+        try:
+            return await handler(account, request, **params)
+        except ApiError as exc:
+            return Response.json({"error": exc.message}, exc.status)
+        except ValueError as exc:
+            return self.bad_request(str(exc))
+
+    def knob_changes(self, request: Request) -> Any:
+        return self._control_body(request)
+
+    def update_knobs(self, account: Account, changes: Any) -> None:
+        account.knobs = _knobs_setting(account.knobs, changes)
+
+    def requests_view(self, account: Account) -> Any:
+        return {"requests": list(account.requests)}
 
     def control_router(self) -> Router:
         r = Router()
         r.post("/accounts", self._c_put_account)
         r.get("/accounts/{name}", self._control(self._c_get_account))
-        r.get("/accounts/{name}/requests", self._control(self._c_requests))
         r.post("/accounts/{name}/reset", self._control(self._c_reset))
         r.post("/accounts/{name}/clients", self._control(self._c_seed_client))
-        r.get("/accounts/{name}/knobs", self._control(self._c_get_knobs))
-        r.post("/accounts/{name}/knobs", self._control(self._c_set_knobs))
+        self.add_log_routes(r, clear_requests=False)
         r.get("/accounts/{name}/invoices/{invoice_id}/pdf", self._control(self._c_invoice_pdf))
         r.get("/page", self._p_index)
         r.get("/accounts/{name}/page", self._control(self._p_account))
         r.post("/accounts/{name}/page/taxes", self._control(self._p_add_tax))
         return r
-
-    def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
-        async def endpoint(request: Request, name: str, **params: str) -> Response:
-            account = self.accounts.get(name)
-            if account is None:
-                return Response.json({"error": f"Account {name} not found"}, 404)
-            try:
-                return await handler(account, request, **params)
-            except ApiError as exc:
-                return Response.json({"error": exc.message}, exc.status)
-            except ValueError as exc:
-                return Response.json({"error": str(exc)}, 400)
-
-        return endpoint
 
     @staticmethod
     def _control_body(request: Request, decimals: bool = False) -> dict[str, Any]:
@@ -104,9 +117,6 @@ class Control:
             }
         )
 
-    async def _c_requests(self, account: Account, request: Request) -> Response:
-        return Response.json({"requests": list(account.requests)})
-
     async def _c_reset(self, account: Account, request: Request) -> Response:
         account.reset()
         return Response.json({"ok": True})
@@ -114,13 +124,6 @@ class Control:
     async def _c_seed_client(self, account: Account, request: Request) -> Response:
         client = self.add_client(account, self._control_body(request, decimals=True), self._base(request))
         return Response.json(client, 201)
-
-    async def _c_get_knobs(self, account: Account, request: Request) -> Response:
-        return Response.json(asdict(account.knobs))
-
-    async def _c_set_knobs(self, account: Account, request: Request) -> Response:
-        account.knobs = _knobs_setting(account.knobs, self._control_body(request))
-        return Response.json(asdict(account.knobs))
 
     async def _c_invoice_pdf(self, account: Account, request: Request, invoice_id: str) -> Response:
         invoice = _find(account.invoices, invoice_id)

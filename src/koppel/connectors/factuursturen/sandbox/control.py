@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from dataclasses import asdict
 from typing import Any
 
 from koppel.sandbox import pages
+from koppel.sandbox.control import Handler, TenantControl, json_object
 from koppel.sandbox.http import HTTPException, Request, Response, Router
 
 from .lines import rate_text
@@ -14,18 +13,39 @@ from .pdf import invoice_pdf
 from .state import Account
 
 
-class Control:
+class Control(TenantControl):
     """The control API's router (:meth:`control_router`) and handlers."""
+
+    tenant_kind = "accounts"
+    tenant_param = "username"
+    tenants_attribute = "accounts"
+
+    def tenant_missing(self, name: str) -> Response:
+        return Response.json({"error": "not_found", "message": f"Account {name} not found"}, 404)
+
+    def bad_request(self, message: str) -> Response:
+        return Response.json({"error": "bad_request", "message": message}, 400)
+
+    async def run_handler(
+        self, handler: Handler, account: Account, request: Request, params: dict[str, str]
+    ) -> Response:
+        try:
+            return await handler(account, request, **params)
+        except HTTPException as exc:  # validation errors in JSON, like the rest of the control API
+            return self.bad_request(exc.response.body.decode())
+        except ValueError as exc:
+            return self.bad_request(str(exc))
+
+    def knob_changes(self, request: Request) -> Any:
+        return self._control_body(request)
 
     def control_router(self) -> Router:
         r = Router()
         r.post("/accounts", self._c_put_account)
         r.get("/accounts/{username}", self._control(self._c_get_account))
-        r.get("/accounts/{username}/requests", self._control(self._c_requests))
         r.post("/accounts/{username}/reset", self._control(self._c_reset))
         r.post("/accounts/{username}/clients", self._control(self._c_seed_client))
-        r.get("/accounts/{username}/knobs", self._control(self._c_get_knobs))
-        r.post("/accounts/{username}/knobs", self._control(self._c_set_knobs))
+        self.add_log_routes(r, clear_requests=False)
         r.get("/accounts/{username}/invoices/{key}/pdf", self._control(self._c_invoice_pdf))
         r.post("/accounts/{username}/saved/{key}/send", self._control(self._c_send_saved))
         r.get("/page", self._p_index)
@@ -33,29 +53,9 @@ class Control:
         r.post("/accounts/{username}/page/taxes", self._control(self._p_add_tax))
         return r
 
-    def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
-        async def endpoint(request: Request, username: str, **params: str) -> Response:
-            account = self.accounts.get(username)
-            if account is None:
-                return Response.json({"error": "not_found", "message": f"Account {username} not found"}, 404)
-            try:
-                return await handler(account, request, **params)
-            except HTTPException as exc:  # validation errors in JSON, like the rest of the control API
-                return Response.json({"error": "bad_request", "message": exc.response.body.decode()}, 400)
-            except ValueError as exc:
-                return Response.json({"error": "bad_request", "message": str(exc)}, 400)
-
-        return endpoint
-
     @staticmethod
     def _control_body(request: Request) -> dict[str, Any]:
-        try:
-            data = request.json() if request.body else {}
-        except ValueError:
-            raise ValueError("Body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise ValueError("Body must be a JSON object")
-        return data
+        return json_object(request)
 
     def _summary(self, account: Account, request: Request) -> dict[str, Any]:
         base = self.public_url or f"http://{request.headers.get('host', '127.0.0.1')}"
@@ -95,22 +95,12 @@ class Control:
             }
         )
 
-    async def _c_requests(self, account: Account, request: Request) -> Response:
-        return Response.json(list(account.requests))
-
     async def _c_reset(self, account: Account, request: Request) -> Response:
         account.reset()
         return Response.json({"ok": True})
 
     async def _c_seed_client(self, account: Account, request: Request) -> Response:
         return Response.json({"client": self.add_client(account, self._control_body(request))}, 201)
-
-    async def _c_get_knobs(self, account: Account, request: Request) -> Response:
-        return Response.json(asdict(account.knobs))
-
-    async def _c_set_knobs(self, account: Account, request: Request) -> Response:
-        account.knobs.update(self._control_body(request))
-        return Response.json(asdict(account.knobs))
 
     async def _c_send_saved(self, account: Account, request: Request, key: str) -> Response:
         return Response.json({"invoice": self.send_saved(account, key)}, 201)

@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Coroutine
-from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 from koppel.sandbox import pages
+from koppel.sandbox.control import TenantControl, json_body, notify
 from koppel.sandbox.http import Request, Response, Router
 
 from .common import PAGES, TOPICS, _bad_request, errors
 from .state import Shop
 
 
-class ControlApi:
+class ControlApi(TenantControl):
     """The control API and the pages for people, mixed into the sandbox."""
+
+    def tenant_missing(self, name: str) -> Response:
+        return errors(404, f"Shop {name} not found")
+
+    def bad_request(self, message: str) -> Response:
+        return errors(400, message)
+
+    def knob_changes(self, request: Request) -> Any:
+        return self._body(request)
+
+    def update_knobs(self, shop: Shop, changes: Any) -> Callable[[], None]:
+        """Releasing the held webhooks when ``out_of_order_webhooks`` is switched off."""
+        was_holding = shop.knobs.out_of_order_webhooks
+        shop.knobs.update(changes)
+        if was_holding and not shop.knobs.out_of_order_webhooks:
+            return self.release(shop)
+        return lambda: None
+
+    def deliveries_view(self, shop: Shop) -> Any:
+        return {"deliveries": list(shop.deliveries), "held": len(shop.held)}
+
+    def requests_view(self, shop: Shop) -> Any:
+        return {"requests": list(shop.requests)}
 
     # ------------------------------------------------------------------ control API
 
@@ -32,49 +55,22 @@ class ControlApi:
         r.get("/shops/{shop}/orders/{order_id}/refunds", self._control(self._c_refunds))
         r.post("/shops/{shop}/orders/{order_id}/refunds", self._control(self._c_create_refund))
         r.delete("/shops/{shop}/products/{product_id}", self._control(self._c_delete_product))
-        r.get("/shops/{shop}/knobs", self._control(self._c_get_knobs))
-        r.post("/shops/{shop}/knobs", self._control(self._c_set_knobs))
-        r.get("/shops/{shop}/webhooks", self._control(self._c_webhooks))
-        r.delete("/shops/{shop}/webhooks", self._control(self._c_clear_webhooks))
+        self.add_log_routes(r, deliveries="webhooks")
         r.post("/shops/{shop}/webhooks/resend", self._control(self._c_resend))
         r.post("/shops/{shop}/webhooks/release", self._control(self._c_release))
-        r.get("/shops/{shop}/requests", self._control(self._c_requests))
-        r.delete("/shops/{shop}/requests", self._control(self._c_clear_requests))
         r.get("/shops/{shop}/tokens", self._control(self._c_tokens))
         r.delete("/shops/{shop}/tokens", self._control(self._c_revoke_tokens))
         r.get("/page", self._p_index)
         r.get("/shops/{shop}/page", self._control(self._p_shop))
         return r
 
-    def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
-        async def endpoint(request: Request, shop: str, **params: str) -> Response:
-            found = self.shops.get(shop)
-            if found is None:
-                return errors(404, f"Shop {shop} not found")
-            return await handler(found, request, **params)
-
-        return endpoint
-
-    def _base_url(self, request: Request) -> str:
-        return self.public_url or f"http://{request.headers.get('host', '127.0.0.1')}"
-
     @staticmethod
     def _body(request: Request) -> Any:
-        try:
-            return request.json() if request.body else {}
-        except ValueError:
-            raise _bad_request("Body is not valid JSON") from None
+        return json_body(request, _bad_request)
 
     @staticmethod
     def _notify(request: Request, default: str = "true") -> bool:
-        return request.query.get("notify", default).lower() not in ("false", "0", "no")
-
-    def _update_knobs(self, shop: Shop, changes: Any) -> Callable[[], None]:
-        was_holding = shop.knobs.out_of_order_webhooks
-        shop.knobs.update(changes)
-        if was_holding and not shop.knobs.out_of_order_webhooks:
-            return self.release(shop)
-        return lambda: None
+        return notify(request, default)
 
     async def _c_put_shop(self, request: Request) -> Response:
         data = self._body(request)
@@ -137,30 +133,6 @@ class ControlApi:
             return errors(404, "Not Found")
         return Response.json({"orders_changed": self.delete_product(shop, int(product_id))})
 
-    async def _c_get_knobs(self, shop: Shop, request: Request) -> Response:
-        return Response.json(asdict(shop.knobs))
-
-    async def _c_set_knobs(self, shop: Shop, request: Request) -> Response:
-        try:
-            after = self._update_knobs(shop, self._body(request))
-        except ValueError as exc:
-            return errors(400, str(exc))
-        response = Response.json(asdict(shop.knobs))
-        response.after = after
-        return response
-
-    async def _c_webhooks(self, shop: Shop, request: Request) -> Response:
-        """The delivery log; ``?wait_for=N&timeout=5`` first waits until N attempts have been logged."""
-        try:
-            await shop.deliveries.wait_as_asked(request.query)
-        except ValueError:
-            return errors(400, "wait_for and timeout must be numbers")
-        return Response.json({"deliveries": list(shop.deliveries), "held": len(shop.held)})
-
-    async def _c_clear_webhooks(self, shop: Shop, request: Request) -> Response:
-        shop.deliveries.clear()
-        return Response.empty()
-
     async def _c_resend(self, shop: Shop, request: Request) -> Response:
         """Send a webhook again, by default with the id of the last delivery for the order (a duplicate)."""
         data = self._body(request)
@@ -186,13 +158,6 @@ class ControlApi:
         response = Response.json({"released": len(shop.held)}, 202)
         response.after = self.release(shop)
         return response
-
-    async def _c_requests(self, shop: Shop, request: Request) -> Response:
-        return Response.json({"requests": list(shop.requests)})
-
-    async def _c_clear_requests(self, shop: Shop, request: Request) -> Response:
-        shop.requests.clear()
-        return Response.empty()
 
     # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
 

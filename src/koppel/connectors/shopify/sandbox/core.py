@@ -71,7 +71,7 @@ class ShopifySandbox(AdminApi, RefundApi, Webhooks, ControlApi):
             if options.get(key) is not None:
                 setattr(shop.settings, key, options[key])
         if options.get("knobs"):
-            self._update_knobs(shop, options["knobs"])
+            self.update_knobs(shop, options["knobs"])
         self.shops[name] = shop
         return shop
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from koppel.sandbox import pages
+from koppel.sandbox.control import TenantControl, json_body, notify
 from koppel.sandbox.http import HTTPException, Request, Response, Router
 
 from .calc import Calculator
@@ -16,8 +15,24 @@ from .orders import build_spec
 from .state import OrderRecord, Store
 
 
-class ControlApi:
+class ControlApi(TenantControl):
     """The control API and the pages for people, mixed into the sandbox."""
+
+    tenant_kind = "stores"
+    tenant_param = "store"
+    tenants_attribute = "stores"
+
+    def answer(self, data: Any, status: int = 200) -> Response:
+        return wc_response(data, status)
+
+    def tenant_missing(self, name: str) -> Response:
+        return wc_error(404, "woocommerce_sandbox_no_store", f"Store {name} not found")
+
+    def bad_request(self, message: str) -> Response:
+        return _invalid(message).response
+
+    def knob_changes(self, request: Request) -> Any:
+        return self._body(request)
 
     # ------------------------------------------------------------------ control API
 
@@ -39,43 +54,23 @@ class ControlApi:
         r.get("/stores/{store}/orders/{order_id}/refunds", self._control(self._c_refunds))
         r.post("/stores/{store}/orders/{order_id}/refunds", self._control(self._c_create_refund))
         r.delete("/stores/{store}/products/{product_id}", self._control(self._c_delete_product))
-        r.get("/stores/{store}/knobs", self._control(self._c_get_knobs))
-        r.post("/stores/{store}/knobs", self._control(self._c_set_knobs))
+        self.add_log_routes(r, deliveries="deliveries")
         r.get("/stores/{store}/webhooks", self._control(self._c_webhooks))
         r.post("/stores/{store}/webhooks/resend", self._control(self._c_resend))
         r.post("/stores/{store}/webhooks/flush", self._control(self._c_flush))
         r.post("/stores/{store}/webhooks/{webhook_id}", self._control(self._c_change_webhook))
         r.post("/stores/{store}/webhooks/{webhook_id}/ping", self._control(self._c_ping))
-        r.get("/stores/{store}/deliveries", self._control(self._c_deliveries))
-        r.delete("/stores/{store}/deliveries", self._control(self._c_clear_deliveries))
-        r.get("/stores/{store}/requests", self._control(self._c_requests))
-        r.delete("/stores/{store}/requests", self._control(self._c_clear_requests))
         r.get("/page", self._p_index)
         r.get("/stores/{store}/page", self._control(self._p_store))
         return r
 
-    def _control(self, handler: Callable[..., Coroutine[Any, Any, Response]]) -> Callable[..., Any]:
-        async def endpoint(request: Request, store: str, **params: str) -> Response:
-            found = self.stores.get(store)
-            if found is None:
-                return wc_error(404, "woocommerce_sandbox_no_store", f"Store {store} not found")
-            return await handler(found, request, **params)
-
-        return endpoint
-
-    def _base_url(self, request: Request) -> str:
-        return self.public_url or f"http://{request.headers.get('host', '127.0.0.1')}"
-
     @staticmethod
     def _body(request: Request) -> Any:
-        try:
-            return request.json() if request.body else {}
-        except ValueError:
-            raise _invalid("Body is not valid JSON") from None
+        return json_body(request, _invalid)
 
     @staticmethod
     def _notify(request: Request) -> bool:
-        return request.query.get("notify", "true").lower() not in ("false", "0", "no")
+        return notify(request)
 
     def _update_knobs(self, store: Store, changes: Any) -> None:
         try:
@@ -196,16 +191,6 @@ class ControlApi:
             {"product_id": int(product_id), "orders": self.delete_product(store, int(product_id))}
         )
 
-    async def _c_get_knobs(self, store: Store, request: Request) -> Response:
-        return wc_response(asdict(store.knobs))
-
-    async def _c_set_knobs(self, store: Store, request: Request) -> Response:
-        try:
-            self._update_knobs(store, self._body(request))
-        except HTTPException as exc:
-            return exc.response
-        return wc_response(asdict(store.knobs))
-
     async def _c_webhooks(self, store: Store, request: Request) -> Response:
         return wc_response([hook.control_view(store) for hook in store.webhooks.values()])
 
@@ -257,25 +242,6 @@ class ControlApi:
         if held is not None:
             response.after = lambda: self._webhook_sender.spawn(self._send_all(store, [held]))
         return response
-
-    async def _c_deliveries(self, store: Store, request: Request) -> Response:
-        """The delivery log (pings included); ``?wait_for=N&timeout=5`` first waits until N are logged."""
-        try:
-            await store.deliveries.wait_as_asked(request.query)
-        except ValueError:
-            return wc_error(400, "woocommerce_sandbox_invalid", "wait_for and timeout must be numbers")
-        return wc_response(list(store.deliveries))
-
-    async def _c_clear_deliveries(self, store: Store, request: Request) -> Response:
-        store.deliveries.clear()
-        return Response.empty()
-
-    async def _c_requests(self, store: Store, request: Request) -> Response:
-        return wc_response(list(store.requests))
-
-    async def _c_clear_requests(self, store: Store, request: Request) -> Response:
-        store.requests.clear()
-        return Response.empty()
 
     # ------------------------------------------------------------ pages for people (koppel.sandbox.pages)
 
