@@ -232,7 +232,7 @@ def test_worker_killed_mid_processing_loses_nothing_and_books_once(
         if doomed.poll() is None:
             doomed.kill()
     administration.knobs(latency_ms=0)
-    assert DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).count() == 1
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).count() == 1, list(DBTaskResult.objects.values_list("task_path", "status", "args_kwargs"))
     assert record_of(connection, order).state == State.QUEUED
 
     settings.WORKER_DEAD_AFTER_SECONDS = 0.5

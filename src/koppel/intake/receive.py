@@ -32,8 +32,8 @@ from koppel.connectors import registry
 from koppel.connectors.base import SourceConnector, WebhookNotice
 from koppel.connectors.errors import ConnectorError
 from koppel.sync.models import Kind, Record, State
+from koppel.sync.queue import enqueue_many
 from koppel.sync.services import note_order
-from koppel.sync.tasks import enqueue_many
 
 from .models import HELD, WebhookDelivery
 
