@@ -37,7 +37,10 @@ def test_a_worker_killed_mid_booking_books_the_shipment_once(
             doomed.kill()
     administration.knobs(latency_ms=0)
     assert push(client, sandbox, connection, "SHIPMENT", shipment_id).status_code == 202  # bol sends again
-    assert DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).count() == 1
+    # The order's task stays claimed by the dead worker (a poll its housekeeper queued at start may have been
+    # claimed in the same batch: it is given back with it).
+    running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING)
+    assert running.filter(task_path="koppel.sync.tasks.process_record").count() == 1
 
     settings.WORKER_DEAD_AFTER_SECONDS = 0.5
     time.sleep(1.0)

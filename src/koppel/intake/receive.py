@@ -33,7 +33,7 @@ from koppel.connectors.base import SourceConnector, WebhookNotice
 from koppel.connectors.errors import ConnectorError
 from koppel.sync.models import Kind, Record, State
 from koppel.sync.queue import enqueue_many
-from koppel.sync.services import note_order
+from koppel.sync.services import changes_nothing, note_order
 
 from .models import HELD, WebhookDelivery
 
@@ -272,6 +272,8 @@ def store(signed: list[Signed], *, bulk: bool) -> None:
         elif bulk and key not in records and key not in new:
             item.record = new[key] = new_record(item.connection, notice, now)
             item.queued = True
+        elif key in records and changes_nothing(records[key].state, notice.payload):
+            item.record = records[key]  # a repeat (a shop's retry): stored, nothing else to do
         else:
             later.append(item)
     if new:
@@ -322,7 +324,8 @@ def delivery_ids_received(noticed: list[Signed]) -> set[tuple[int, str]]:
 
 
 def existing_records(noticed: list[Signed]) -> dict[tuple[int, str], Record]:
-    """The order records the batch names that exist: these are noted one by one (``note_order``)."""
+    """The order records the batch names that exist: these are noted one by one (``note_order``), unless the
+    notice changes nothing about them."""
     wanted = {(item.connection.pk, item.notice.order_id) for item in noticed}
     if not wanted:
         return {}
@@ -330,7 +333,7 @@ def existing_records(noticed: list[Signed]) -> dict[tuple[int, str], Record]:
         connection_id__in={pk for pk, _ in wanted},
         kind=Kind.ORDER,
         source_order_id__in={order_id for _, order_id in wanted},
-    ).only("pk", "connection_id", "source_order_id")
+    ).only("pk", "connection_id", "source_order_id", "state")
     return {
         key: record for record in found if (key := (record.connection_id, record.source_order_id)) in wanted
     }

@@ -67,6 +67,13 @@ def note_order(
         return record, noted_again(record, via, payload)
 
 
+def changes_nothing(state: str, payload: dict[str, Any] | None) -> bool:
+    """Whether a notice without the order (``payload`` None) leaves a record in ``state`` exactly as it is
+    (what :func:`noted_again` does): a queued record, or one a worker holds, fetches the order anyway, so a
+    burst of repeats can be answered without noting each."""
+    return payload is None and state not in REQUEUE_ON_CHANGE and state != State.HANDLED
+
+
 def noted_again(record: Record, via: str, payload: dict[str, Any] | None) -> bool:
     """A notice without the order, or with an order whose platform gives no modification time: a record
     in error or open is looked at again when the order changed; a queued one is left to its worker, which
