@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,16 @@ def decrypt(token: str) -> dict[str, Any]:
     if keys is None:
         raise CredentialsUnreadable(NO_KEYS)
     try:
-        return json.loads(keys.decrypt(token.encode()))
+        return json.loads(_plaintext(keys, token))
     except InvalidToken:
         raise CredentialsUnreadable(WRONG_KEYS) from None
+
+
+@lru_cache(maxsize=4096)
+def _plaintext(keys: MultiFernet, token: str) -> bytes:
+    """A token reads the same for as long as the keys are the same (``_fernet`` keeps one object per set of
+    keys): decrypted once, not for every order and webhook. A token no key reads raises, and is not kept."""
+    return keys.decrypt(token.encode())
 
 
 def worker_keys_problem(tokens: list[str]) -> str:

@@ -138,7 +138,7 @@ def judged(index: int, arrival: Arrival, connection: Connection | None) -> Answe
         logger.info("Webhook ping for connection %s", connection.pk)
         return Answer(200, {"ping": True})
     try:
-        secret = webhook_secret(connection)
+        secret = connection.webhook_secret
     except crypto.CredentialsUnreadable:
         logger.error("Webhook for connection %s: the webhook secret cannot be decrypted", connection.pk)
         return problem(
@@ -178,23 +178,6 @@ def judged(index: int, arrival: Arrival, connection: Connection | None) -> Answe
     item.delivery.event, item.delivery.order_id = notice.event, notice.order_id
     item.delivery.delivery_id = notice.delivery_id
     return item
-
-
-#: Decrypted webhook secrets by their encrypted text: a secret changes only with its ciphertext, so a
-#: rotated or replaced secret is read anew, and the keys are not run for every webhook.
-_secrets: dict[str, str] = {}
-SECRETS_KEPT = 10_000
-
-
-def webhook_secret(connection: Connection) -> str:
-    encrypted = connection.webhook_secret_encrypted
-    secret = _secrets.get(encrypted)
-    if secret is None:
-        secret = connection.webhook_secret
-        if len(_secrets) >= SECRETS_KEPT:
-            _secrets.clear()
-        _secrets[encrypted] = secret
-    return secret
 
 
 def signature_matches(connection: Connection, body: bytes, headers: Mapping[str, str], secret: str) -> bool:
