@@ -47,10 +47,13 @@ BURSTS = 5
 BURST_SIZE = 10
 FAULTS = {"error_rate": 0.10, "timeout_rate": 0.05, "timeout_seconds": 4.0}
 NO_FAULTS = {"error_rate": 0.0, "timeout_rate": 0.0, "rate_limit_burst": 0}
-#: The children's settings: a short HTTP timeout (so the held calls are timeouts), dead workers noticed
-#: within seconds, the safety-net poll every minute.
+#: The children's settings: a short HTTP timeout (so the held calls are timeouts), a doubt window fitted to
+#: this target's slowest save (4 s: a create without an answer is searched for 30 s before it is sent
+#: again), dead workers noticed within seconds, the safety-net poll every minute.
 ENVIRONMENT = {
     "KOPPEL_HTTP_TIMEOUT": "2",
+    "KOPPEL_BOOKING_DOUBT_SECONDS": "30",
+    "KOPPEL_BOOKING_DOUBT_RECHECK_SECONDS": "5",
     "KOPPEL_WORKER_DEAD_AFTER": "10",
     "KOPPEL_WORKER_HEARTBEAT": "2",
     "KOPPEL_POLL_MINUTES": "1",

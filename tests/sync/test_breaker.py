@@ -12,15 +12,8 @@ from django_tasks_db.models import DBTaskResult
 from koppel.connections.models import Connection
 from koppel.sync import housekeeping
 from koppel.sync.models import Attempt, Record, Schedule, State
-from tests.conftest import drain, make_order
-
-
-def place_and_deliver(shop, connection, deliver, count: int) -> list[dict]:
-    orders = [make_order() for _ in range(count)]
-    for order in orders:
-        shop.place(order)
-        assert deliver(connection, order["id"]).status_code == 202
-    return orders
+from tests.conftest import drain
+from tests.sync.test_rate_limits import place_and_deliver
 
 
 def test_a_target_down_for_twenty_answers_books_every_order_once_when_it_is_back(
