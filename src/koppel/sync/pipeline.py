@@ -175,7 +175,7 @@ def process(record_id: int, owner: str, trigger: str = "", leased: Record | None
                 continue
             outcome = park(record, exc, until)
         except ConnectorError as exc:
-            outcome = failure(record, exc)
+            outcome = failure(record, exc, log)
         except Busy as exc:
             outcome = Outcome(
                 State.QUEUED, message=str(exc), retry_at=timezone.now() + timedelta(seconds=exc.retry_in)
@@ -230,6 +230,7 @@ def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None
         if probing != "source" and (waiting := paused("source", connection, now)):
             return waiting
         with profiling.phase("fetch"):
+            log.begin("source")
             source = connection.source(log)
             try:
                 record.payload = source.fetch_order(record.source_order_id)
@@ -256,6 +257,7 @@ def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None
             return Outcome(State.ERROR, failed.code, failed.message)
 
     with profiling.phase("invoice"):  # the checks and debtor phases inside book() pause it
+        log.begin("target")
         target = connection.target(log)
         try:
             return book(record, order, connection, target, owner)
@@ -492,14 +494,17 @@ def obtain_debtor(connection: Connection, target: TargetConnector, invoice: Invo
     return debtor
 
 
-def failure(record: Record, exc: ConnectorError) -> Outcome:
+def failure(record: Record, exc: ConnectorError, log: CallLog | None = None) -> Outcome:
     if isinstance(exc, AuthFailed):  # the dot turns red, and the merchant gets one e-mail, not one per order
         health.credentials_refused(record.connection, exc.side, exc.message)
     if not exc.transient:
         breaker.answered(record.connection, exc.side)  # a refusal is an answer
         return Outcome(State.ERROR, exc.code, exc.message)
-    if isinstance(exc, Unavailable) and (waiting := outage(record, exc)) is not None:
-        return waiting
+    if isinstance(exc, Unavailable):
+        if log is not None and log.answered(exc.side):  # it answered this order's other calls: no outage
+            breaker.answered(record.connection, exc.side)
+        elif (waiting := outage(record, exc)) is not None:
+            return waiting
     tries = record.attempts + 1
     if retry.exhausted(tries) and not keeps_trying(record, exc):
         return Outcome(
