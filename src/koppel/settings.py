@@ -185,6 +185,15 @@ BOOKING_DOUBT_RECHECK_SECONDS = env_float("KOPPEL_BOOKING_DOUBT_RECHECK_SECONDS"
 #: budget per attempt); a longer one parks the connection's orders until one task releases them.
 RATE_LIMIT_INLINE_WAIT_SECONDS = env_float("KOPPEL_RATE_LIMIT_INLINE_WAIT", 5.0)
 RATE_LIMIT_INLINE_BUDGET_SECONDS = env_float("KOPPEL_RATE_LIMIT_INLINE_BUDGET", 60.0)
+#: A circuit breaker per connection side: this many unavailable answers in a row (timeouts, connection
+#: errors, 5xx; not a 4xx refusal of one order) pause the side like a rate limit, its orders waiting without
+#: a try or a task. One order probes it after ``..._BASE`` seconds, doubling with each failed probe up to
+#: ``..._CAP``; the first answer releases every waiting order. A side down longer than the horizon gives up:
+#: its orders go to error (``*_UNAVAILABLE``) and the nightly job tries them again.
+BREAKER_THRESHOLD = int(os.environ.get("KOPPEL_BREAKER_THRESHOLD", "5"))
+BREAKER_BASE_SECONDS = env_float("KOPPEL_BREAKER_BASE_SECONDS", 5.0)
+BREAKER_CAP_SECONDS = env_float("KOPPEL_BREAKER_CAP_SECONDS", 300.0)
+OUTAGE_HORIZON_HOURS = env_float("KOPPEL_OUTAGE_HORIZON_HOURS", 24.0)
 #: A worker that has not sent a heartbeat for this long is dead; its tasks are picked up again.
 WORKER_DEAD_AFTER_SECONDS = env_float("KOPPEL_WORKER_DEAD_AFTER", 30.0)
 WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)

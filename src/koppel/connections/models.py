@@ -139,6 +139,11 @@ class Connection(models.Model):
     #: When a task is planned to release the orders parked behind a pause (one per pause, see sync.pauses).
     target_release_at = models.DateTimeField(null=True, blank=True, editable=False)
     source_release_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: The circuit breaker (see sync.breaker): unavailable answers in a row on each side, and since when.
+    target_failures = models.PositiveIntegerField(default=0, editable=False)
+    source_failures = models.PositiveIntegerField(default=0, editable=False)
+    target_down_since = models.DateTimeField(null=True, blank=True, editable=False)
+    source_down_since = models.DateTimeField(null=True, blank=True, editable=False)
     target_vat_rates = models.JSONField(null=True, blank=True)
     target_vat_rates_at = models.DateTimeField(null=True, blank=True)
 

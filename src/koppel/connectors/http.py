@@ -71,6 +71,24 @@ class CallLog:
     """The calls one piece of work made: method, path, status and duration. Never headers or bodies."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
+    #: Where each side's calls begin (``"target"``: the index of its first call), for the breaker to tell
+    #: whether the side that failed answered any of them.
+    starts: dict[str, int] = field(default_factory=dict)
+
+    def begin(self, side: str) -> None:
+        """The calls logged from now on are ``side``'s (until another side begins)."""
+        self.starts[side] = len(self.calls)
+
+    def answered(self, side: str) -> bool:
+        """Did ``side`` answer any call so far (a status below 500 other than 429)?"""
+        start = self.starts.get(side)
+        if start is None:
+            return False
+        ends = [index for index in self.starts.values() if index > start]
+        calls = self.calls[start : min(ends, default=len(self.calls))]
+        return any(
+            call["status"] is not None and call["status"] < 500 and call["status"] != 429 for call in calls
+        )
 
     def add(self, method: str, path: str, status: int | None, started: float, error: str = "") -> None:
         entry: dict[str, Any] = {

@@ -169,8 +169,11 @@ REMEDIES: dict[Code, tuple[str, str]] = {
         _("Nothing to book. If the order should exist, check it in the shop."),
     ),
     Code.SOURCE_UNAVAILABLE: (
-        _("The shop did not answer after all retries."),
-        _("Koppel retried with backoff. Press Process when the shop is reachable again."),
+        _(
+            "The shop has not answered for longer than the outage horizon (24 hours unless configured); "
+            "until then its orders wait under Queued."
+        ),
+        _("Nothing to do: the nightly job tries again. Press Process to try sooner."),
     ),
     Code.TARGET_AUTH_FAILED: (
         _("The invoicing software refused the API key (or username), or the key lacks a permission."),
@@ -186,10 +189,10 @@ REMEDIES: dict[Code, tuple[str, str]] = {
     ),
     Code.TARGET_UNAVAILABLE: (
         _(
-            "The invoicing software did not answer, or kept answering with errors or its rate limit, after "
-            "all retries."
+            "The invoicing software has not answered (timeouts or server errors) for longer than the outage "
+            "horizon (24 hours unless configured); until then its orders wait under Queued."
         ),
-        _("Press Process later. Koppel had already retried with backoff."),
+        _("Nothing to do: the nightly job tries again. Press Process to try sooner."),
     ),
     Code.BOOKING_IN_DOUBT: (
         _(

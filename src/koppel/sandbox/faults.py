@@ -1,4 +1,5 @@
-"""The fault knobs every sandbox has: latency, the next answers' statuses and a random error rate.
+"""The fault knobs every sandbox has: latency, the next answers' statuses, a random error rate and a random
+share of calls held past the client's timeout.
 
 Each sandbox keeps its knobs in a dataclass that extends :class:`FaultKnobs` with its own (rate limits,
 webhook behaviour ...). Its API gate calls :meth:`FaultKnobs.delay` first, then makes its own checks
@@ -31,11 +32,18 @@ class FaultKnobs:
     """Chance (0..1) that an API call answers a random error (which ones, the sandbox says)."""
     fail_next: list[int] = field(default_factory=list)
     """Status codes for the next API calls, consumed one per call."""
+    timeout_rate: float = 0.0
+    """Chance (0..1) that an API call is held ``timeout_seconds`` before it is carried out and answered:
+    longer than a client waits, so the client sees a timeout while the call may still take effect."""
+    timeout_seconds: float = 30.0
 
-    async def delay(self) -> None:
-        """Sleep ``latency_ms``, if any."""
+    async def delay(self, rng: random.Random | None = None) -> None:
+        """Sleep ``latency_ms``, if any; with chance ``timeout_rate`` (drawn from ``rng``, the sandbox's
+        seeded one, when given), hold the call ``timeout_seconds`` more."""
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
+        if self.timeout_rate and rng is not None and rng.random() < self.timeout_rate:
+            await asyncio.sleep(self.timeout_seconds)
 
     def fault(self, rng: random.Random, statuses: Sequence[int]) -> int | None:
         """The status to fail this call with: the next of ``fail_next`` (consumed), else, with chance
@@ -53,7 +61,8 @@ class FaultKnobs:
         ``ValueError`` naming the problem; nothing is changed then."""
         if not isinstance(changes, dict):
             raise ValueError("knobs must be an object")
-        rate = changes.get("error_rate")
-        if isinstance(rate, int | float) and rate > 1:
-            raise ValueError("error_rate must be between 0 and 1")
+        for name in ("error_rate", "timeout_rate"):
+            rate = changes.get(name)
+            if isinstance(rate, int | float) and rate > 1:
+                raise ValueError(f"{name} must be between 0 and 1")
         update_settings(self, changes)

@@ -1,6 +1,7 @@
 """What django-tasks-db does not do by itself: notice dead workers and give their work back, schedule the
-safety-net polls, the nightly look at open records (and the daily sweep of sources that have one) and the
-answers to customers' invoice requests, and re-queue records whose task went missing."""
+safety-net polls, the nightly look at open records and at orders given up on after an outage (and the daily
+sweep of sources that have one) and the answers to customers' invoice requests, and re-queue records whose
+task went missing."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .tasks import (
     enqueue_many,
     poll_connection,
     recheck_open,
+    requeue_unavailable,
     sweep_connection,
 )
 
@@ -121,6 +123,7 @@ def schedule_nightly() -> int:
     connections = list(Connection.objects.filter(active=True).values_list("pk", "source_kind"))
     for connection_id, source_kind in connections:
         recheck_open.enqueue(connection_id)
+        requeue_unavailable.enqueue(connection_id)
         if source_kind in sweeping:
             sweep_connection.enqueue(connection_id, previous)
     return len(connections)

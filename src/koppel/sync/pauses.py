@@ -10,6 +10,8 @@ waits (``paused_side``), without an attempt, without a task of its own. The paus
   the pause (``<side>_release_at`` says one is planned).
 
 Either way, releasing gives each parked order one task. The housekeeper releases what a dead worker left.
+A system that keeps failing pauses its side the same way (the circuit breaker, :mod:`koppel.sync.breaker`);
+its pause's end releases one order, the probe, and the probe's success releases the rest.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def paused_field(side: Side) -> str:
 
 def release_field(side: Side) -> str:
     return f"{side}_release_at"
+
+
+def probe_trigger(side: Side) -> str:
+    """The trigger of the one order a half-open breaker lets through (see ``koppel.sync.breaker``)."""
+    return f"probe:{side}"
 
 
 def pause(connection_id: int, side: Side, seconds: float) -> datetime:
@@ -80,12 +87,19 @@ def parked(connection_id: int, side: Side, *, met_the_limit: bool) -> None:
 
 
 def release(connection_id: int, side: Side) -> int:
-    """The pause on ``side`` is over: every order parked behind it gets its task. Returns how many."""
-    if pause_end(connection_id, side) is not None:
+    """The pause on ``side`` is over: every order parked behind it gets its task, or, behind a breaker that
+    tripped (``<side>_failures`` at the threshold), the oldest one only, as the probe. Returns how many."""
+    until, failures = Connection.objects.values_list(paused_field(side), f"{side}_failures").get(
+        pk=connection_id
+    )
+    if until is not None and until > timezone.now():
         return 0  # extended meanwhile: whoever extended it releases, or its planned task does
     waiting = Record.objects.filter(connection_id=connection_id, paused_side=side, state=State.QUEUED)
     released = 0
     ids = list(waiting.order_by("created_at", "pk").values_list("pk", flat=True))
+    trigger = "resume"
+    if failures >= settings.BREAKER_THRESHOLD:  # the breaker is half-open: one order probes the system
+        ids, trigger = ids[:1], probe_trigger(side)
     for start in range(0, len(ids), RELEASE_CHUNK):
         with transaction.atomic():  # each chunk: one read, one UPDATE and one INSERT of its tasks
             still = Record.objects.select_for_update().filter(
@@ -93,7 +107,7 @@ def release(connection_id: int, side: Side) -> int:
             )
             chunk = list(still.values_list("pk", flat=True))
             Record.objects.filter(pk__in=chunk).update(paused_side="", next_attempt_at=None)
-            released += enqueue_many(chunk, trigger="resume")
+            released += enqueue_many(chunk, trigger=trigger)
     return released
 
 

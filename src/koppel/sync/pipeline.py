@@ -49,7 +49,7 @@ from koppel.documents.i18n import stored
 from koppel.documents.model import Invoice, Order, prepaid_note
 from koppel.documents.money import fmt
 
-from . import kinds, pauses, profiling, retry
+from . import breaker, kinds, pauses, profiling, retry
 from .models import Attempt, DebtorClaim, Kind, Record, State
 from .queue import enqueue_process
 
@@ -176,7 +176,7 @@ def process(record_id: int, owner: str, trigger: str = "", leased: Record | None
                 continue
             outcome = park(record, exc, until)
         except ConnectorError as exc:
-            outcome = failure(record, exc)
+            outcome = failure(record, exc, log)
         except Busy as exc:
             outcome = Outcome(
                 State.QUEUED, message=str(exc), retry_at=timezone.now() + timedelta(seconds=exc.retry_in)
@@ -204,7 +204,10 @@ def process(record_id: int, owner: str, trigger: str = "", leased: Record | None
             pauses.release(record.connection_id, probing)
         if outcome.state == State.HANDLED:
             health.working_again(record.connection)
+            breaker.answered(record.connection)
             kinds.booked(record)
+        elif trigger.startswith("probe:") and not outcome.parked:  # neither open nor closed: probe again
+            pauses.release(record.connection_id, trigger.removeprefix("probe:"))  # type: ignore[arg-type]
     return outcome
 
 
@@ -228,6 +231,7 @@ def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None
         if probing != "source" and (waiting := paused("source", connection, now)):
             return waiting
         with profiling.phase("fetch"):
+            log.begin("source")
             source = connection.source(log)
             try:
                 record.payload = source.fetch_order(record.source_order_id)
@@ -254,6 +258,7 @@ def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None
             return Outcome(State.ERROR, failed.code, failed.message)
 
     with profiling.phase("invoice"):  # the checks and debtor phases inside book() pause it
+        log.begin("target")
         target = connection.target(log)
         try:
             return book(record, order, connection, target, owner)
@@ -262,12 +267,24 @@ def attempt_order(record: Record, log: CallLog, owner: str, probing: Side | None
 
 
 def paused(side: Side, connection: Connection, now: datetime) -> Outcome | None:
-    """While a system's rate limit pauses the connection, the order is parked behind the pause."""
+    """While a system's rate limit or its breaker pauses the connection, the order is parked behind the
+    pause."""
     until = getattr(connection, pauses.paused_field(side))
     if until is None or until <= now:
         return None
-    system = (connection.target_class if side == "target" else connection.source_class).label
+    down_since = getattr(connection, breaker.down_field(side))
+    if down_since is not None and getattr(connection, breaker.failures_field(side)) >= (
+        settings.BREAKER_THRESHOLD
+    ):
+        return outage_outcome(
+            side, until, breaker.waiting_reason(system_label(connection, side), down_since, until)
+        )
+    system = system_label(connection, side)
     return waiting_outcome(side, until, _("%(system)s asked us to wait (rate limit)", system=system))
+
+
+def system_label(connection: Connection, side: Side) -> str:
+    return (connection.target_class if side == "target" else connection.source_class).label
 
 
 def park(record: Record, exc: RateLimited, until: datetime) -> Outcome:
@@ -277,6 +294,10 @@ def park(record: Record, exc: RateLimited, until: datetime) -> Outcome:
     outcome = waiting_outcome(exc.side, until, _("Asked to wait: %(message)s", message=exc.message))
     outcome.met_the_limit = True
     return outcome
+
+
+def outage_outcome(side: Side, until: datetime, reason: str) -> Outcome:
+    return Outcome(State.QUEUED, message=reason, retry_at=until, parked=side)
 
 
 def waiting_outcome(side: Side, until: datetime, reason: str) -> Outcome:
@@ -474,20 +495,29 @@ def obtain_debtor(connection: Connection, target: TargetConnector, invoice: Invo
     return debtor
 
 
-def failure(record: Record, exc: ConnectorError) -> Outcome:
+def failure(record: Record, exc: ConnectorError, log: CallLog | None = None) -> Outcome:
     if isinstance(exc, AuthFailed):  # the dot turns red, and the merchant gets one e-mail, not one per order
         health.credentials_refused(record.connection, exc.side, exc.message)
     if not exc.transient:
+        breaker.answered(record.connection, exc.side)  # a refusal is an answer
         return Outcome(State.ERROR, exc.code, exc.message)
+    if isinstance(exc, Unavailable):
+        if log is not None and log.answered(exc.side):  # it answered this order's other calls: no outage
+            breaker.answered(record.connection, exc.side)
+        elif (waiting := outage(record, exc)) is not None:
+            return waiting
     tries = record.attempts + 1
-    if retry.exhausted(tries):
+    if retry.exhausted(tries) and not keeps_trying(record, exc):
         return Outcome(
             State.ERROR,
             exc.code,
             _("Gave up after %(tries)s attempts: %(message)s", tries=tries, message=exc.message),
             counts_as_attempt=True,
         )
-    retry_at = timezone.now() + retry.backoff(tries, retry_after=exc.retry_after)
+    delay = retry.backoff(tries, retry_after=exc.retry_after)
+    if isinstance(exc, Unavailable):  # the breaker guards the system: no order waits longer than a probe
+        delay = min(delay, timedelta(seconds=settings.BREAKER_CAP_SECONDS))
+    retry_at = timezone.now() + delay
     message = _("Attempt %(tries)s failed, retrying: %(message)s", tries=tries, message=exc.message)
     if record.in_doubt_since:
         message = _(
@@ -502,6 +532,42 @@ def failure(record: Record, exc: ConnectorError) -> Outcome:
         retry_at,
         counts_as_attempt=True,
     )
+
+
+def outage(record: Record, exc: Unavailable) -> Outcome | None:
+    """Count the unavailable answer on the connection's side (the breaker). The order waits behind the
+    side's pause, spending no try, when this answer tripped the breaker or the side was paused already;
+    a side down past the horizon gives up, with every order waiting behind it. ``None``: an order's own
+    retry."""
+    connection, side = record.connection, exc.side
+    streak = breaker.count_failure(connection.pk, side)
+    system, now = system_label(connection, side), timezone.now()
+    if breaker.past_horizon(streak, now):
+        reason = breaker.gave_up_reason(system, streak.down_since)
+        breaker.give_up(connection.pk, side, str(exc.code), reason)
+        message = _("%(reason)s (%(message)s)", reason=reason, message=exc.message)
+        return Outcome(State.ERROR, exc.code, message, counts_as_attempt=True)
+    if streak.tripped:
+        until = breaker.trip(connection.pk, side, streak.failures)
+    elif streak.paused_until is not None:
+        until = streak.paused_until
+    else:
+        return None
+    for field_name, value in (
+        (pauses.paused_field(side), until),
+        (breaker.failures_field(side), streak.failures),
+        (breaker.down_field(side), streak.down_since),
+    ):  # the rest of this worker's batch sees the pause and waits without a call
+        setattr(connection, field_name, value)
+    outcome = outage_outcome(side, until, breaker.waiting_reason(system, streak.down_since, until))
+    outcome.met_the_limit = streak.tripped
+    return outcome
+
+
+def keeps_trying(record: Record, exc: ConnectorError) -> bool:
+    """An order whose tries ran out on a system that did not answer keeps trying (at most a probe's wait
+    apart) until it is older than the outage horizon: only an outage that long puts it in error."""
+    return isinstance(exc, Unavailable) and timezone.now() - record.created_at < breaker.horizon()
 
 
 def summarize(record: Record, order: Order) -> None:

@@ -105,6 +105,15 @@ def recheck_open(connection_id: int) -> int:
     return moved
 
 
+@task()
+def requeue_unavailable(connection_id: int) -> int:
+    """The nightly job: orders given up on after an outage past the horizon are tried again (see
+    ``koppel.sync.breaker``)."""
+    from .breaker import requeue_given_up
+
+    return requeue_given_up(connection_id)
+
+
 #: The first daily sweep of a connection reads this far back (at most to the connection's start).
 SWEEP_FIRST_LOOKBACK = timedelta(days=7)
 

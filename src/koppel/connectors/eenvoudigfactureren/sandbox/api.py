@@ -139,7 +139,7 @@ class Api:
 
     async def _gate(self, account: Account, fmt: str) -> Response | None:
         knobs = account.knobs
-        await knobs.delay()
+        await knobs.delay(self._random)
         if knobs.rate_limit_burst:
             knobs.rate_limit_burst -= 1
             return error_response(

@@ -92,7 +92,7 @@ class Api:
 
     async def _gate(self, account: Account, request: Request) -> Response | None:
         knobs = account.knobs
-        await knobs.delay()
+        await knobs.delay(self._random)
         accept = request.headers.get("accept", "").lower()
         if "xml" in accept and "json" not in accept:
             return Response.text("Not Acceptable: this API sandbox only answers application/json", 406)

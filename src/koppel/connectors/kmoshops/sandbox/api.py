@@ -61,7 +61,7 @@ class ShopApi:
 
     async def _gate(self, shop: Shop, request: Request) -> Response | None:
         knobs = shop.knobs
-        await knobs.delay()
+        await knobs.delay(self._random)
         if not hmac.compare_digest(request.headers.get("x-api-key", "").encode(), shop.api_key.encode()):
             return error(401, "Invalid API key")
         if knobs.rate_limit_per_minute:

@@ -79,7 +79,7 @@ class AdminApi:
 
     async def _gate(self, shop: Shop, request: Request, served: str | None) -> Response | None:
         knobs = shop.knobs
-        await knobs.delay()
+        await knobs.delay(self._random)
         if served is None:
             return errors(404, "Not Found")
         if not shop.accepts(request.headers.get("x-shopify-access-token", "")):

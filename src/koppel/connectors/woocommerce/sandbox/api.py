@@ -72,7 +72,7 @@ class RestApi:
 
     async def _gate(self, store: Store, request: Request) -> Response | None:
         knobs = store.knobs
-        await knobs.delay()
+        await knobs.delay(self._random)
         problem = self._auth_problem(store, request)
         if problem is not None:
             return problem
