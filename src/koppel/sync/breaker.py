@@ -34,7 +34,7 @@ from koppel.documents.i18n import stored
 
 from . import pauses
 from .models import Record, State
-from .tasks import enqueue_many
+from .queue import enqueue_many
 
 #: The codes of orders given up on after an outage past the horizon, which the nightly job tries again.
 GIVEN_UP_CODES = ("TARGET_UNAVAILABLE", "SOURCE_UNAVAILABLE")
