@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import queue
 import re
@@ -21,7 +20,7 @@ from collections.abc import Callable
 
 from django.db import close_old_connections, connections
 
-from .limits import App, Receive, Scope, Send
+from .limits import App, Receive, Scope, Send, send_json
 from .receive import Answer, Arrival, checks_statically, problem, receive
 
 logger = logging.getLogger("koppel.intake")
@@ -136,7 +135,7 @@ class WebhookGate:
             return
         arrival = Arrival(kind, connection_id, body, header_map(scope))
         answer = await self.started().submit(arrival)
-        await respond(send, answer)
+        await send_json(send, answer.status, answer.content)
 
     def started(self) -> Writer:
         if self.writer is None:
@@ -171,14 +170,3 @@ def header_map(scope: Scope) -> dict[str, str]:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     return headers
-
-
-async def respond(send: Send, answer: Answer) -> None:
-    body = json.dumps(answer.content).encode()
-    headers: list[tuple[bytes, bytes]] = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-content-type-options", b"nosniff"),
-    ]
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

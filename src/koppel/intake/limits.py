@@ -29,11 +29,20 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": code, "message": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+    """A JSON answer sent straight through ASGI (the body limit's refusals, the webhook gate's answers)."""
+    body = json.dumps(content).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def refuse(send: Send, status: int, code: str, message: str) -> None:
+    await send_json(send, status, {"error": code, "message": message})
 
 
 class BodyLimit:
