@@ -194,6 +194,10 @@ BREAKER_THRESHOLD = int(os.environ.get("KOPPEL_BREAKER_THRESHOLD", "5"))
 BREAKER_BASE_SECONDS = env_float("KOPPEL_BREAKER_BASE_SECONDS", 5.0)
 BREAKER_CAP_SECONDS = env_float("KOPPEL_BREAKER_CAP_SECONDS", 300.0)
 OUTAGE_HORIZON_HOURS = env_float("KOPPEL_OUTAGE_HORIZON_HOURS", 24.0)
+#: An order's own retry after an unavailable answer comes at most this long after: the breaker, not the
+#: order's backoff, spares a system that is down, so an order that met a passing 5xx or timeout is booked
+#: soon after the system is well again (a backlog drains at the system's speed, not at its backoffs').
+RETRY_UNAVAILABLE_CAP_SECONDS = env_float("KOPPEL_RETRY_UNAVAILABLE_CAP_SECONDS", 30.0)
 #: A worker that has not sent a heartbeat for this long is dead; its tasks are picked up again.
 WORKER_DEAD_AFTER_SECONDS = env_float("KOPPEL_WORKER_DEAD_AFTER", 30.0)
 WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)

@@ -515,8 +515,8 @@ def failure(record: Record, exc: ConnectorError, log: CallLog | None = None) -> 
             counts_as_attempt=True,
         )
     delay = retry.backoff(tries, retry_after=exc.retry_after)
-    if isinstance(exc, Unavailable):  # the breaker guards the system: no order waits longer than a probe
-        delay = min(delay, timedelta(seconds=settings.BREAKER_CAP_SECONDS))
+    if isinstance(exc, Unavailable):  # the breaker guards a system that is down, not the order's backoff
+        delay = min(delay, timedelta(seconds=settings.RETRY_UNAVAILABLE_CAP_SECONDS))
     retry_at = timezone.now() + delay
     message = _("Attempt %(tries)s failed, retrying: %(message)s", tries=tries, message=exc.message)
     if record.in_doubt_since:
