@@ -89,6 +89,8 @@ WEBHOOK_BODY_SOURCES = ("woocommerce", "shopify")
 TARGETS = ("factuursturen", "eenvoudigfactureren")
 KOPPEL_ACCOUNT = "bench-koppel"
 FLOOR_ACCOUNT = "bench-floor"
+#: ``--latency-ms``: every shop and target API call of the run is answered this much later (both sides).
+LATENCY_MS = 0
 #: Shopify's REST leaky bucket on the standard plans, as the sandbox simulates it by default.
 SHOPIFY_BUCKET = 40
 SHOPIFY_LEAK_PER_SECOND = 2.0
@@ -291,6 +293,10 @@ class Phase:
 
     @property
     def knobs(self) -> dict[str, Any]:
+        return {**self.limit_knobs, **({"latency_ms": LATENCY_MS} if LATENCY_MS else {})}
+
+    @property
+    def limit_knobs(self) -> dict[str, Any]:
         if self.source == "bol":
             return {"rate_limits": True, "rate_limit_scale": 1.0}  # always at bol's real limits
         if self.source != "shopify":
@@ -403,6 +409,7 @@ def run_koppel(
         shop_knobs=phase.knobs,
         poll=False,
     )
+    slow_down_target(harness, phase.target, KOPPEL_ACCOUNT)
     records = Record.objects.filter(connection=connection)
     cpu_before = harness.cpu()
     allowed = timeout + phase.bucket_seconds(len(orders))
@@ -675,6 +682,19 @@ FLOORS: dict[str, Callable[[TargetAccount], Floor]] = {
 }
 
 
+def slow_down_target(harness: Harness, target: str, account: str) -> None:
+    """``--latency-ms``: the target account answers every API call that much later."""
+    if LATENCY_MS:
+        knobs = f"{harness.sandbox_url}/_sandbox/{target}/accounts/{account}/knobs"
+        httpx.post(knobs, json={"latency_ms": LATENCY_MS}, timeout=10.0).raise_for_status()
+
+
+def floor_account(harness: Harness, target: str) -> Any:
+    account = create_sandbox_account(harness.sandbox_url, target, FLOOR_ACCOUNT)
+    slow_down_target(harness, target, FLOOR_ACCOUNT)
+    return account
+
+
 def run_floor_with_intake(
     harness: Harness, phase: Phase, orders: list[dict[str, Any]], chunk: int, threads: int, timeout: float
 ) -> dict[str, Any]:
@@ -685,7 +705,7 @@ def run_floor_with_intake(
     sandbox = sandbox_shop_of(phase.source)
     shop = f"floor-{phase.key}-{uuid.uuid4().hex[:6]}"
     credentials = sandbox.new_credentials()
-    floor = FLOORS[phase.target](create_sandbox_account(harness.sandbox_url, phase.target, FLOOR_ACCOUNT))
+    floor = FLOORS[phase.target](floor_account(harness, phase.target))
     reader = ShopReader(phase.source, sandbox.source_url(harness.sandbox_url, shop), credentials)
     lock = threading.Lock()
     calls = Counter[str]()
@@ -794,7 +814,7 @@ def run_floor(harness: Harness, phase: Phase, koppel: dict[str, Any], threads: i
     webhooks carry the order it books the bodies Koppel stored, as Koppel does, and GETs no order."""
     ids: list[str] = koppel["ids"]
     reader = ShopReader(phase.source, koppel["source_url"], koppel["source_credentials"])
-    floor = FLOORS[phase.target](create_sandbox_account(harness.sandbox_url, phase.target, FLOOR_ACCOUNT))
+    floor = FLOORS[phase.target](floor_account(harness, phase.target))
     lock = threading.Lock()
     calls = Counter[str]()
 
@@ -1083,11 +1103,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="every shop and target API call answered this much later, for Koppel and the floor alike "
+        "(default 0: loopback speed; real APIs answer in 50-300 ms)",
+    )
+    parser.add_argument(
         "--no-profile",
         action="store_true",
         help="run the workers without KOPPEL_PROFILE (no per-phase breakdown; the profile costs a little)",
     )
     args = parser.parse_args(argv)
+    global LATENCY_MS
+    LATENCY_MS = args.latency_ms
 
     sources = SOURCES if args.source == "all" else (args.source,)
     targets = TARGETS if args.target == "all" else (args.target,)
@@ -1100,7 +1129,9 @@ def main(argv: list[str] | None = None) -> int:
             placed = "and shipped one by one (a push per shipment)"
         print(f"End to end, {args.orders} orders placed {placed} per source and target, {args.workers}")
         print(
-            f"worker(s) and as many floor threads, 1 web process, {harness.database}, {os.cpu_count()} CPUs",
+            f"worker(s) ({os.environ.get('KOPPEL_WORKER_THREADS', '4')} order threads each) and as many "
+            f"floor threads, 1 web process, {harness.database}, {os.cpu_count()} CPUs"
+            + (f", every API call {LATENCY_MS} ms later" if LATENCY_MS else ""),
             flush=True,
         )
         for phase in phases(sources, targets, args.shopify_limit):

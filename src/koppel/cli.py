@@ -50,16 +50,29 @@ def cmd_worker(argv: list[str]) -> int:
     parser.add_argument(
         "--batch-size", type=int, default=None, help="tasks claimed at once (default KOPPEL_WORKER_BATCH, 10)"
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="orders booked at once (default KOPPEL_WORKER_THREADS, 4)"
+    )
     parser.add_argument("--worker-id", default=None)
     parser.add_argument("--batch", action="store_true", help="run what is ready, then exit")
     args = parser.parse_args(argv)
+    if args.threads:  # before the settings are read: the database pool is sized for the threads
+        os.environ["KOPPEL_WORKER_THREADS"] = str(args.threads)
     _django()
     from koppel.sync.worker import keys_problem, run_worker
 
     if problem := keys_problem():
         print(f"koppel worker: not started. {problem}", file=sys.stderr)
         return 2
-    run_worker(interval=args.interval, worker_id=args.worker_id, batch=args.batch, batch_size=args.batch_size)
+    from django.conf import settings
+
+    run_worker(
+        interval=args.interval,
+        worker_id=args.worker_id,
+        batch=args.batch,
+        batch_size=args.batch_size,
+        threads=settings.WORKER_THREADS,
+    )
     return 0
 
 

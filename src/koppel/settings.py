@@ -82,6 +82,10 @@ WSGI_APPLICATION = "koppel.wsgi.application"
 ASGI_APPLICATION = "koppel.asgi.application"
 
 
+def _worker_threads() -> int:
+    return int(os.environ.get("KOPPEL_WORKER_THREADS", "4"))
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'koppel.sqlite3'}"
     config = dj_database_url.parse(url, conn_max_age=0)
@@ -91,7 +95,8 @@ def _database() -> dict:
         config["OPTIONS"] = {
             "pool": {
                 "min_size": 1,
-                "max_size": int(os.environ.get("KOPPEL_DB_POOL_SIZE", "8")),
+                # A worker's order threads, its loop, housekeeper and NOTIFY listener each hold one.
+                "max_size": int(os.environ.get("KOPPEL_DB_POOL_SIZE") or max(8, _worker_threads() + 4)),
                 "timeout": 30,
             }
         }
@@ -203,6 +208,9 @@ WORKER_DEAD_AFTER_SECONDS = env_float("KOPPEL_WORKER_DEAD_AFTER", 30.0)
 WORKER_HEARTBEAT_SECONDS = env_float("KOPPEL_WORKER_HEARTBEAT", 5.0)
 #: Ready tasks a worker claims (and whose records it leases) at once.
 WORKER_BATCH_SIZE = int(os.environ.get("KOPPEL_WORKER_BATCH", "10"))
+#: Orders a ``koppel worker`` process books at once, each in a thread of its own: most of an order's time is
+#: spent waiting for the shop and the target, and the threads wait side by side.
+WORKER_THREADS = _worker_threads()
 #: How long a record stays leased to the worker processing it before another may take over.
 RECORD_LEASE_SECONDS = env_float("KOPPEL_RECORD_LEASE", 600.0)
 #: The safety-net poll interval every connection gets unless its own setting is shorter.

@@ -85,3 +85,20 @@ def test_a_target_down_past_the_horizon_puts_its_orders_in_error_and_the_night_b
     drain(timeout=60)
     assert set(records.values_list("state", flat=True)) == {State.HANDLED}
     assert len(administration.invoices) == len(orders)
+
+
+def test_scattered_failures_between_bookings_never_trip_the_breaker(shop, connection, deliver, settings):
+    """Failures in a row, not failures in all: an order booked after a counted failure clears the streak,
+    also when both came from one worker's batch (whose Connection was read before the failure)."""
+    from koppel.connectors.errors import Unavailable
+    from koppel.sync import breaker, pipeline
+
+    orders = place_and_deliver(shop, connection, deliver, 2)
+    failing, booked = (Record.objects.get(source_order_id=str(order["id"])) for order in orders)
+    booked.connection = failing.connection  # one batch: one Connection for both records
+    for _ in range(3 * settings.BREAKER_THRESHOLD):
+        outcome = pipeline.failure(failing, Unavailable("503", side="target"))
+        assert not outcome.parked
+        breaker.answered(booked.connection)
+    row = Connection.objects.get(pk=connection.pk)
+    assert (row.target_failures, row.target_paused_until) == (0, None)

@@ -10,6 +10,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -279,6 +280,42 @@ def test_several_workers_never_process_a_record_twice(shop, administration, conn
     assert len(administration.invoices) == len(orders)
     assert len(administration.clients) == 8
     assert set(handled_attempts.values_list("worker", flat=True)) <= {f"parallel-{n}" for n in range(3)}
+
+
+@pytest.mark.slow
+def test_one_worker_books_orders_side_by_side_each_once_and_stops_cleanly(
+    shop, administration, connection, deliver
+):
+    """One worker process with four order threads: orders are under way together (their attempts
+    overlap), customers who order twice still get one debtor, every order one invoice; stopped (SIGTERM)
+    mid-burst it finishes what it began and gives back the rest, holding no task and no lease."""
+    orders = [make_order() for _ in range(24)]
+    for index, order in enumerate(orders):
+        order["customer"]["email"] = f"klant{index % 8}@example.nl"
+        shop.place(order)
+        deliver(connection, order["id"])
+    administration.knobs(latency_ms=150)
+    worker = start_worker("threads", KOPPEL_WORKER_THREADS="4")
+    try:
+        wait_for(lambda: Record.objects.filter(state=State.HANDLED).count() >= 8, timeout=60, what="some")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).exists()
+    assert not Record.objects.filter(lease_owner="threads").exists()
+    handled = Attempt.objects.filter(outcome="handled").order_by("started_at")
+    spans = list(handled.values_list("started_at", "finished_at"))
+    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in pairwise(spans))
+
+    administration.knobs(latency_ms=0)
+    drain()
+    assert Record.objects.filter(state=State.HANDLED).count() == len(orders)
+    assert Attempt.objects.filter(outcome="handled").values("record").distinct().count() == len(orders)
+    assert Attempt.objects.filter(outcome="handled").count() == len(orders)
+    assert len(administration.invoices) == len(orders)
+    assert len(administration.clients) == 8
 
 
 def test_a_replayed_webhook_changes_nothing_about_a_record_in_error(

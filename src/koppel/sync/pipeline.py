@@ -547,18 +547,16 @@ def outage(record: Record, exc: Unavailable) -> Outcome | None:
         breaker.give_up(connection.pk, side, str(exc.code), reason)
         message = _("%(reason)s (%(message)s)", reason=reason, message=exc.message)
         return Outcome(State.ERROR, exc.code, message, counts_as_attempt=True)
+    # The rest of this worker's batch sees the streak (its next answer clears it) and any pause.
+    setattr(connection, breaker.failures_field(side), streak.failures)
+    setattr(connection, breaker.down_field(side), streak.down_since)
     if streak.tripped:
         until = breaker.trip(connection.pk, side, streak.failures)
     elif streak.paused_until is not None:
         until = streak.paused_until
     else:
         return None
-    for field_name, value in (
-        (pauses.paused_field(side), until),
-        (breaker.failures_field(side), streak.failures),
-        (breaker.down_field(side), streak.down_since),
-    ):  # the rest of this worker's batch sees the pause and waits without a call
-        setattr(connection, field_name, value)
+    setattr(connection, pauses.paused_field(side), until)  # its orders wait without a call
     outcome = outage_outcome(side, until, breaker.waiting_reason(system, streak.down_since, until))
     outcome.met_the_limit = streak.tripped
     return outcome
