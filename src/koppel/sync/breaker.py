@@ -67,10 +67,12 @@ def horizon() -> timedelta:
     return timedelta(hours=settings.OUTAGE_HORIZON_HOURS)
 
 
-def count_failure(connection_id: int, side: Side) -> Streak:
+def count_failure(connection: Connection, side: Side) -> Streak:
     """Count an unavailable answer of ``side`` (one conditional UPDATE and one read). While the side is
-    paused nothing is counted: the answer came from an order of a batch read before the pause."""
-    now = timezone.now()
+    paused nothing is counted: the answer came from an order of a batch read before the pause. The streak
+    is copied onto ``connection``, the worker's copy its batch shares, so that the batch's next answer
+    clears it (:func:`answered` reads that copy)."""
+    now, connection_id = timezone.now(), connection.pk
     paused, down = pauses.paused_field(side), down_field(side)
     counted = (
         Connection.objects.filter(pk=connection_id)
@@ -85,7 +87,10 @@ def count_failure(connection_id: int, side: Side) -> Streak:
     failures, down_since, until = Connection.objects.values_list(failures_field(side), down, paused).get(
         pk=connection_id
     )
-    return Streak(failures, down_since or now, until if until and until > now else None, bool(counted))
+    streak = Streak(failures, down_since or now, until if until and until > now else None, bool(counted))
+    setattr(connection, failures_field(side), streak.failures)
+    setattr(connection, down, streak.down_since)
+    return streak
 
 
 def probe_delay(failures: int) -> float:

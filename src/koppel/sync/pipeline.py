@@ -540,23 +540,20 @@ def outage(record: Record, exc: Unavailable) -> Outcome | None:
     a side down past the horizon gives up, with every order waiting behind it. ``None``: an order's own
     retry."""
     connection, side = record.connection, exc.side
-    streak = breaker.count_failure(connection.pk, side)
+    streak = breaker.count_failure(connection, side)
     system, now = system_label(connection, side), timezone.now()
     if breaker.past_horizon(streak, now):
         reason = breaker.gave_up_reason(system, streak.down_since)
         breaker.give_up(connection.pk, side, str(exc.code), reason)
         message = _("%(reason)s (%(message)s)", reason=reason, message=exc.message)
         return Outcome(State.ERROR, exc.code, message, counts_as_attempt=True)
-    # The rest of this worker's batch sees the streak (its next answer clears it) and any pause.
-    setattr(connection, breaker.failures_field(side), streak.failures)
-    setattr(connection, breaker.down_field(side), streak.down_since)
     if streak.tripped:
         until = breaker.trip(connection.pk, side, streak.failures)
     elif streak.paused_until is not None:
         until = streak.paused_until
     else:
         return None
-    setattr(connection, pauses.paused_field(side), until)  # its orders wait without a call
+    setattr(connection, pauses.paused_field(side), until)  # the rest of the batch waits without a call
     outcome = outage_outcome(side, until, breaker.waiting_reason(system, streak.down_since, until))
     outcome.met_the_limit = streak.tripped
     return outcome

@@ -254,7 +254,7 @@ class KoppelWorker(Worker):
             with self._lock:
                 self._unstarted.append((item.row, record))
             return
-        threaded = threading.current_thread() is not threading.main_thread()
+        threaded = self.threads > 1  # a thread of the pool, not the loop's own
         if threaded:
             close_old_connections()
         try:
