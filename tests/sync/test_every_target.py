@@ -293,9 +293,12 @@ def test_a_target_that_saves_40_seconds_late_gets_one_invoice(
 
 
 def test_a_create_that_failed_without_saving_is_booked_after_the_doubt_window(
-    shop, target, target_connection, deliver
+    shop, target, target_connection, deliver, settings
 ):
     """A 502 on the create, nothing saved: in doubt (searching) for the window, then booked once."""
+    # Wide enough that the retry (within 0.1 s) falls inside it even on a loaded machine.
+    settings.BOOKING_DOUBT_SECONDS = 1.5
+    settings.BOOKING_DOUBT_RECHECK_SECONDS = 0.1
     target.knobs(fail_before_commit_next=1)
     record = book(shop, target_connection, deliver, make_order())
     assert record.state == State.HANDLED, record.message
