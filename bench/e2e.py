@@ -18,7 +18,8 @@ the sandbox's rate limit off (knob ``rate_limit_enabled``) and at the real limit
 the webhooks carry the orders, neither Koppel nor the floor calls Shopify, so both runs have a floor run.
 
 In the same run it measures the floor: a bare httpx loop making the HTTP calls Koppel's connectors make per
-order, against the same sandboxes and a fresh target account, with as many threads as Koppel has workers:
+order, against the same sandboxes and a fresh target account, with as many threads as Koppel has orders under
+way (workers × KOPPEL_WORKER_THREADS):
 GET a KMO Shops order from the shop as the source connector does; then for Factuursturen search the invoice
 by reference, search the debtor by e-mail, POST clients for a new customer, POST invoices, GET the new
 invoice for its number (its POST answers only the id), GET taxes once;
@@ -67,6 +68,8 @@ from urllib.parse import quote
 
 import httpx
 
+# The floor's clients are Koppel's own httpx.Client (it keeps no cookies): both pay the same per call.
+from koppel.connectors.http import Client as FloorClient
 from koppel.demo import (
     Child,
     OrderMaker,
@@ -518,13 +521,13 @@ class ShopReader:
             from koppel.connectors.woocommerce.client import api_base
 
             auth = (self.credentials["consumer_key"], self.credentials["consumer_secret"])
-            return httpx.Client(base_url=api_base(self.url), auth=auth)
+            return FloorClient(base_url=api_base(self.url), auth=auth)
         if self.source == "shopify":
             from koppel.connectors.shopify.client import API_VERSION
 
             headers = {"X-Shopify-Access-Token": self.credentials["access_token"]}
-            return httpx.Client(base_url=f"{self.url}/admin/api/{API_VERSION}/", headers=headers)
-        return httpx.Client(base_url=f"{self.url}/", headers={"X-Api-Key": self.credentials["api_key"]})
+            return FloorClient(base_url=f"{self.url}/admin/api/{API_VERSION}/", headers=headers)
+        return FloorClient(base_url=f"{self.url}/", headers={"X-Api-Key": self.credentials["api_key"]})
 
     def fetch(self, shop: httpx.Client, order_id: str) -> dict[str, Any]:
         if self.source == "shopify":
@@ -567,7 +570,7 @@ class FactuursturenFloor:
 
     def client(self) -> httpx.Client:
         auth = (self.account.credentials["username"], self.account.credentials["api_key"])
-        return httpx.Client(base_url=f"{self.account.url}/", auth=auth)
+        return FloorClient(base_url=f"{self.account.url}/", auth=auth)
 
     def once(self, fs: httpx.Client) -> int:
         fs.get("taxes").raise_for_status()
@@ -648,7 +651,7 @@ class EenvoudigFacturerenFloor:
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
-        return httpx.Client(base_url=f"{self.account.url}/", headers=headers)
+        return FloorClient(base_url=f"{self.account.url}/", headers=headers)
 
     def once(self, ef: httpx.Client) -> int:
         ef.get("settings", params={"fields": "taxes"}).raise_for_status()
@@ -1127,10 +1130,13 @@ def main(argv: list[str] | None = None) -> int:
         placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
         if sources == ("bol",):
             placed = "and shipped one by one (a push per shipment)"
+        order_threads = int(os.environ.get("KOPPEL_WORKER_THREADS", "4"))
+        # As many orders under way in the floor as in Koppel: every worker's every order thread.
+        floor_threads = args.workers * order_threads
         print(f"End to end, {args.orders} orders placed {placed} per source and target, {args.workers}")
         print(
-            f"worker(s) ({os.environ.get('KOPPEL_WORKER_THREADS', '4')} order threads each) and as many "
-            f"floor threads, 1 web process, {harness.database}, {os.cpu_count()} CPUs"
+            f"worker(s) ({order_threads} order threads each) and {floor_threads} floor threads, 1 web "
+            f"process, {harness.database}, {os.cpu_count()} CPUs"
             + (f", every API call {LATENCY_MS} ms later" if LATENCY_MS else ""),
             flush=True,
         )
@@ -1144,11 +1150,11 @@ def main(argv: list[str] | None = None) -> int:
                     phase,
                     orders[phase.source],
                     args.chunk or args.orders,
-                    args.workers,
+                    floor_threads,
                     args.timeout,
                 )
             else:
-                floor = run_floor(harness, phase, koppel, args.workers)
+                floor = run_floor(harness, phase, koppel, floor_threads)
             rows.append(report(phase, koppel, floor))
             states = dict(koppel["states"])
             if states != {"handled": args.orders}:

@@ -28,23 +28,31 @@ NO_KEYS = (
 WRONG_KEYS = "cannot be decrypted with the configured keys (KOPPEL_FERNET_KEYS)"
 
 
-def development_key_path() -> Path:
-    return Path(settings.DATA_DIR) / "fernet.key"
-
-
 def _development_key(create: bool) -> str | None:
-    path = development_key_path()
-    if not path.exists():
-        if not create:
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it a moment ago
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(Fernet.generate_key().decode())
+    path = os.path.join(settings.DATA_DIR, "fernet.key")  # no Path: this runs for every decryption
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return _new_development_key(Path(path)) if create else None
+    return _key_file(path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _new_development_key(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it a moment ago
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(Fernet.generate_key().decode())
     return path.read_text().strip()
+
+
+@lru_cache(maxsize=16)
+def _key_file(path: str, inode: int, mtime_ns: int, size: int) -> str:
+    """The key file's text, read once for as long as the file stays the same (one ``stat`` per use instead
+    of an open and a read for every credential a worker decrypts)."""
+    return Path(path).read_text().strip()
 
 
 @cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -51,16 +52,79 @@ class SharedTransport(httpx.BaseTransport):
 
 def shared_transport(base_url: str) -> SharedTransport:
     """This thread's pool for the scheme, host and port of ``base_url``."""
-    url = httpx.URL(base_url)
-    key = (url.scheme, url.host, url.port)
-    pools: dict[tuple[str, str, int | None], SharedTransport] = _transports.__dict__.setdefault("pools", {})
-    if key not in pools:
-        pools[key] = SharedTransport()
-    return pools[key]
+    by_url: dict[str, SharedTransport] = _transports.__dict__.setdefault("by_url", {})
+    transport = by_url.get(base_url)
+    if transport is None:
+        url = httpx.URL(base_url)
+        key = (url.scheme, url.host, url.port)
+        pools: dict[tuple[str, str, int | None], SharedTransport] = _transports.__dict__.setdefault(
+            "pools", {}
+        )
+        transport = by_url[base_url] = pools.setdefault(key, SharedTransport())
+    return transport
+
+
+class NoCookies(httpx.Cookies):
+    """A jar that keeps nothing: the APIs Koppel calls authenticate every request by header or basic auth,
+    and httpx's reading of each answer's cookies into the client's jar (it builds a ``urllib`` request for
+    every response) cost about a tenth of a worker's CPU."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+class Client(httpx.Client):
+    """``httpx.Client`` without a cookie jar (see :class:`NoCookies`)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._no_cookies = NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("Koppel's API clients keep no cookies")
+
+
+#: Clients a thread keeps for reuse (one per base URL, identity and timeout), the least recently used
+#: dropped first.
+MAX_SHARED_CLIENTS = 256
+ClientKey = tuple[str, tuple[str, str] | None, tuple[tuple[str, str], ...], tuple[float | None, ...]]
+
+
+def shared_client(
+    base_url: str, *, auth: tuple[str, str] | None, headers: dict[str, str], timeout: httpx.Timeout
+) -> Client:
+    """This thread's client for one base URL, identity (basic auth, headers) and timeout. Building an
+    ``httpx.Client`` (parsing URLs and headers) cost a worker more than its own work on some orders, and an
+    order builds two. They keep no cookies (:class:`NoCookies`), so nothing carries from one use to the next.
+    """
+    key: ClientKey = (
+        base_url,
+        auth,
+        tuple(headers.items()),
+        (timeout.connect, timeout.read, timeout.write, timeout.pool),
+    )
+    clients: OrderedDict[ClientKey, Client] = _transports.__dict__.setdefault("clients", OrderedDict())
+    client = clients.get(key)
+    if client is not None:
+        clients.move_to_end(key)
+        return client
+    client = clients[key] = Client(
+        base_url=base_url, auth=auth, headers=headers, timeout=timeout, transport=shared_transport(base_url)
+    )
+    if len(clients) > MAX_SHARED_CLIENTS:
+        clients.popitem(last=False)  # its transport is the thread's pool, which stays open
+    return client
 
 
 def close_shared_transports() -> None:
     """Close this thread's pools (a worker stopping, a test cleaning up)."""
+    _transports.__dict__.pop("clients", None)
+    _transports.__dict__.pop("by_url", None)
     pools = _transports.__dict__.pop("pools", {})
     for pool in pools.values():
         pool._pool.close()
@@ -172,16 +236,26 @@ class ApiClient:
         log: CallLog | None = None,
     ) -> None:
         self.log = log if log is not None else CallLog()
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
-            auth=auth,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
-            timeout=timeout or default_timeout(),
-            transport=transport if transport is not None else shared_transport(base_url),
-        )
+        base_url = base_url.rstrip("/") + "/"
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        timeout = timeout or default_timeout()
+        #: A client of its own (closed with this one) for a transport or auth flow of the caller's; else
+        #: the thread's shared client for this base URL and identity.
+        self._owns_http = transport is not None or not (auth is None or isinstance(auth, tuple))
+        if self._owns_http:
+            self._http = Client(
+                base_url=base_url,
+                auth=auth,
+                headers=headers,
+                timeout=timeout,
+                transport=transport if transport is not None else shared_transport(base_url),
+            )
+        else:
+            self._http = shared_client(base_url, auth=auth, headers=headers, timeout=timeout)  # type: ignore[arg-type]
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self):
         return self

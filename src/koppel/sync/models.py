@@ -3,7 +3,10 @@ its state, the reason it was not booked, the target's ids once it was, and every
 
 from __future__ import annotations
 
-from django.db import models
+from functools import lru_cache
+from typing import Any
+
+from django.db import connections, models, router
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +39,34 @@ class InvoiceRequest(models.TextChoices):
     UPLOADING = "uploading", _("Uploading")  # sent; the marketplace's answer is awaited
     UPLOADED = "uploaded", _("Uploaded")
     INCORRECT = "incorrect", _("Incorrect")  # refused (or failed) by the marketplace
+
+
+class RecordManager(models.Manager["Record"]):
+    def update_leased(self, pk: int, owner: str, **values: Any) -> int:
+        """``filter(pk=pk, lease_owner=owner).update(**values)``, for the worker's hot path: the statement is
+        made once per set of columns and the values are prepared by their fields, as ``update()`` prepares
+        them, at about a third of its cost. Rows updated: 0 when the lease is no longer ``owner``'s."""
+        if any(hasattr(value, "resolve_expression") for value in values.values()):
+            return self.filter(pk=pk, lease_owner=owner).update(**values)
+        alias = router.db_for_write(self.model)
+        database = connections[alias]
+        sql, fields = _leased_update_statement(alias, tuple(values))
+        params = [field.get_db_prep_save(values[field.name], database) for field in fields]
+        with database.cursor() as cursor:
+            cursor.execute(sql, [*params, pk, owner])
+            return cursor.rowcount
+
+
+@lru_cache(maxsize=64)
+def _leased_update_statement(alias: str, names: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+    quote = connections[alias].ops.quote_name
+    meta = Record._meta
+    fields = tuple(meta.get_field(name) for name in names)
+    columns = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    pk, lease = meta.pk.column, meta.get_field("lease_owner").column
+    # Only the model's own column names, quoted; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {quote(pk)} = %s AND {quote(lease)} = %s"  # noqa: S608
+    return sql, fields
 
 
 class Record(models.Model):
@@ -107,6 +138,8 @@ class Record(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     handled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RecordManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -407,7 +407,9 @@ def create_once(record: Record, owner: str, create: Callable[[], BookedInvoice])
     Nothing is sent when the lease is no longer ours: a newer order arrived meanwhile and the record was
     taken back to book that (``koppel.sync.services.replace_queued``), or the lease ran out."""
     record.booking_started_at = record.in_doubt_since = timezone.now()
-    marked = Record.objects.filter(pk=record.pk, lease_owner=owner).update(
+    marked = Record.objects.update_leased(
+        record.pk,
+        owner,
         booking_started_at=record.booking_started_at,
         in_doubt_since=record.in_doubt_since,
         target_debtor_id=record.target_debtor_id,
@@ -616,7 +618,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
     log_entry.message = outcome.message
     log_entry.message_text = stored(outcome.message)
     with transaction.atomic():
-        updated = Record.objects.filter(pk=record.pk, lease_owner=owner).update(**values)
+        updated = Record.objects.update_leased(record.pk, owner, **values)
         if not updated:
             logger.warning(
                 "Record %s: lease lost before the outcome %s was written", record.pk, outcome.label
@@ -632,7 +634,9 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
 def park_quietly(record: Record, outcome: Outcome, owner: str) -> None:
     """A record that only met a pause: it says so and waits; no attempt is logged, no task is made."""
     assert outcome.parked is not None
-    updated = Record.objects.filter(pk=record.pk, lease_owner=owner).update(
+    updated = Record.objects.update_leased(
+        record.pk,
+        owner,
         state=State.QUEUED,
         message=outcome.message,
         message_text=stored(outcome.message),
