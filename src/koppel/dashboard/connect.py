@@ -90,6 +90,8 @@ def side_view(
         "health": health_now,
         "message": state.get("message", ""),
         "checked_at": state.get("checked_at"),
+        #: Paused by the breaker: the system stopped answering (see ``connection.pauses_of``).
+        "down": state.get("down"),
         "form": form,
         "action": action,
         "reconnect": reconnect,

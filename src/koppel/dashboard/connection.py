@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -119,13 +120,29 @@ def health_facts(connection: Connection) -> dict[str, Any]:
         "last_failure": "; ".join(failures),
         "webhook_steps": _(source.webhook_steps) if getattr(source, "webhook_steps", "") else "",
         "signed_by_platform": bool(getattr(source, "webhook_secret_credential", "")),
-        "source_paused": connection.source_paused_until
-        if (connection.source_paused_until or now) > now
-        else None,
-        "target_paused": connection.target_paused_until
-        if (connection.target_paused_until or now) > now
-        else None,
+        "pauses": pauses_of(connection, now),
     }
+
+
+def pauses_of(connection: Connection, now: datetime) -> list[dict[str, Any]]:
+    """The sides paused now, and why: a rate limit, or a system that stopped answering (the breaker)."""
+    paused = []
+    for side, cls in (("source", connection.source_class), ("target", connection.target_class)):
+        until = getattr(connection, f"{side}_paused_until")
+        if until is None or until <= now:
+            continue
+        failures = getattr(connection, f"{side}_failures")
+        down = failures >= settings.BREAKER_THRESHOLD
+        paused.append(
+            {
+                "side": side,
+                "label": cls.label,
+                "until": until,
+                "down_since": getattr(connection, f"{side}_down_since") if down else None,
+                "failures": failures if down else 0,
+            }
+        )
+    return paused
 
 
 @login_required
@@ -183,6 +200,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def reconnect_forms(connection: Connection, open_side: str = "") -> dict[str, Any]:
     """Both sides as the page shows them: the dot, the last message and the ReConnect form."""
     sides = []
+    down = {pause["side"]: pause for pause in pauses_of(connection, timezone.now()) if pause["failures"]}
     for side in ("source", "target"):
         cls = connection.source_class if side == "source" else connection.target_class
         form = CredentialsForm(
@@ -195,6 +213,7 @@ def reconnect_forms(connection: Connection, open_side: str = "") -> dict[str, An
             "health": getattr(connection, f"{side}_health"),
             "message": getattr(connection, f"{side}_health_message"),
             "checked_at": getattr(connection, f"{side}_checked_at"),
+            "down": down.get(side),
         }
         action = reverse("dashboard:reconnect", args=[connection.pk, side])
         sides.append(
