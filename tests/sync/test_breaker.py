@@ -102,3 +102,30 @@ def test_scattered_failures_between_bookings_never_trip_the_breaker(shop, connec
         breaker.answered(booked.connection)
     row = Connection.objects.get(pk=connection.pk)
     assert (row.target_failures, row.target_paused_until) == (0, None)
+
+
+def test_a_shop_down_for_twenty_answers_books_every_order_once_when_it_is_back(
+    shop, administration, connection, deliver, settings
+):
+    """The shop side has its own breaker: twenty 503s on fetching orders (more than three orders' four
+    tries each) pause the source side, spending no try, and when the shop answers again every order is
+    booked once."""
+    settings.BREAKER_BASE_SECONDS, settings.BREAKER_CAP_SECONDS = 0.05, 0.4
+    orders = place_and_deliver(shop, connection, deliver, 3)
+    assert len(orders) * settings.RETRY_MAX_ATTEMPTS < 20  # without the breaker, all would end in error
+    shop.knobs(fail_next=[503] * 20)
+    drain(timeout=90)
+
+    records = Record.objects.filter(connection=connection)
+    assert set(records.values_list("state", flat=True)) == {State.HANDLED}
+    assert len(administration.invoices) == len(orders)
+    assert len([entry for entry in shop.requests() if entry["status"] == 503]) == 20
+    log = Attempt.objects.filter(record__connection=connection)
+    # Each failed fetch is in the attempt log: a retry before the breaker tripped, then "waiting" (the
+    # trip and each failed probe), saying the shop has not answered since when.
+    assert log.filter(outcome__in=["retry", "waiting"]).count() == 20
+    tries = log.filter(outcome="retry", error_code="SOURCE_UNAVAILABLE")
+    assert 0 < tries.count() < settings.BREAKER_THRESHOLD
+    assert all("KMO Shops has not answered since" in entry.message for entry in log.filter(outcome="waiting"))
+    row = Connection.objects.get(pk=connection.pk)
+    assert (row.source_failures, row.source_down_since) == (0, None)
