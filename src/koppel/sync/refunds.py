@@ -126,13 +126,13 @@ def order_booked(record: Record) -> int:
     """An order got its invoice: the refunds that waited for it are queued."""
     if record.kind != Kind.ORDER or not credits_refunds(record.connection):
         return 0
-    waiting = Record.objects.filter(
-        connection_id=record.connection_id, kind=Kind.REFUND, state=State.OPEN, error_code__in=WAITING
-    )
+    waiting = Record.objects.payloads_of(record.connection_id, Kind.REFUND, State.OPEN, WAITING)
     moved = 0
-    for refund_record in waiting:
-        if (refund_record.payload or {}).get("order_id") == record.source_order_id:
-            moved += queue_again(refund_record, "order-booked")
+    for pk, payload in waiting:
+        if (payload or {}).get("order_id") == record.source_order_id:
+            refund_record = Record.objects.filter(pk=pk).first()
+            if refund_record is not None:  # queue_again reads it afresh
+                moved += queue_again(refund_record, "order-booked")
     return moved
 
 
