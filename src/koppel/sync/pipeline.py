@@ -120,8 +120,26 @@ def lease_many(record_ids: Sequence[int], owner: str) -> dict[int, Record]:
     shared: dict[int, Connection] = {}
     for record in leased:  # one Connection per connection: what one order learns (a pause) the next sees
         record.connection = shared.setdefault(record.connection_id, record.connection)
+        payload_written(record)
         records[record.pk] = record
     return records
+
+
+_NOT_READ = object()
+
+
+def payload_written(record: Record) -> None:
+    """What ``record.payload`` holds now is what the database holds (read with the record, or written)."""
+    record._written_payload = record.payload  # type: ignore[attr-defined]
+
+
+def unwritten_payload(record: Record) -> dict[str, Any]:
+    """The payload's fields for the next update, unless the database holds that payload already (the
+    webhook body the record was read with, or one written before): a large order's JSON is encoded and
+    sent once, not with each of an attempt's updates."""
+    if getattr(record, "_written_payload", _NOT_READ) is record.payload:
+        return {}
+    return {"payload": record.payload, "payload_fetched_at": record.payload_fetched_at}
 
 
 def keep_lease(record: Record, owner: str) -> bool:
@@ -158,6 +176,7 @@ def process(record_id: int, owner: str, trigger: str = "", leased: Record | None
             if not claim(record_id, owner):
                 return None
             record = Record.objects.select_related("connection", "connection__account").get(pk=record_id)
+            payload_written(record)
     started = timezone.now()
     log = CallLog()
     profiling.watch(log)
@@ -413,11 +432,11 @@ def create_once(record: Record, owner: str, create: Callable[[], BookedInvoice])
         booking_started_at=record.booking_started_at,
         in_doubt_since=record.in_doubt_since,
         target_debtor_id=record.target_debtor_id,
-        payload=record.payload,
-        payload_fetched_at=record.payload_fetched_at,
+        **unwritten_payload(record),
     )
     if not marked:
         raise Busy("The record was taken back (a newer order arrived, or the lease ran out): not booked")
+    payload_written(record)
     try:
         booked = create()
     except ConnectorError as exc:
@@ -593,8 +612,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
         "next_attempt_at": outcome.retry_at,
         "lease_owner": "",
         "lease_until": None,
-        "payload": record.payload,
-        "payload_fetched_at": record.payload_fetched_at,
+        **unwritten_payload(record),
         "document": record.document,
         "order_number": record.order_number,
         "order_created_at": record.order_created_at,
