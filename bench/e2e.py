@@ -1130,7 +1130,9 @@ def main(argv: list[str] | None = None) -> int:
         placed = f"in chunks of {args.chunk}" if args.chunk else "in one bulk request"
         if sources == ("bol",):
             placed = "and shipped one by one (a push per shipment)"
-        order_threads = int(os.environ.get("KOPPEL_WORKER_THREADS", "4"))
+        from django.conf import settings  # configured by the harness with the workers' environment
+
+        order_threads = settings.WORKER_THREADS
         # As many orders under way in the floor as in Koppel: every worker's every order thread.
         floor_threads = args.workers * order_threads
         print(f"End to end, {args.orders} orders placed {placed} per source and target, {args.workers}")
