@@ -31,6 +31,7 @@ from koppel.connections.models import Connection
 from koppel.connectors import registry
 from koppel.connectors.base import SourceConnector, WebhookNotice
 from koppel.connectors.errors import ConnectorError
+from koppel.sync import statements
 from koppel.sync.models import Kind, Record, State
 from koppel.sync.queue import enqueue_many
 from koppel.sync.services import changes_nothing, note_order
@@ -46,6 +47,9 @@ LAST_WEBHOOK_RESOLUTION = 60
 ORDER_ID_MAX = WebhookDelivery._meta.get_field("order_id").max_length
 DELIVERY_ID_MAX = WebhookDelivery._meta.get_field("delivery_id").max_length
 EVENT_MAX = WebhookDelivery._meta.get_field("event").max_length
+#: What judging and storing a statically checked webhook reads of its connection (the rest is read only for
+#: an order already known, which ``note_order`` notes with the whole connection).
+INTAKE_FIELDS = ("id", "source_kind", "active", "webhook_secret_encrypted", "last_webhook_at")
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,15 @@ def receive(arrivals: Sequence[Arrival], *, bulk: bool = True) -> list[Answer]:
 
 
 def connections_of(arrivals: Sequence[Arrival]) -> dict[int, Connection]:
+    """The arrivals' connections: only what the intake reads of them when every arrival is checked with the
+    connection's secret alone, whole when one is checked through its connector (bol.com)."""
     ids = {arrival.connection_id for arrival in arrivals if 0 < arrival.connection_id <= BIGGEST_ID}
-    return Connection.objects.in_bulk(ids) if ids else {}
+    if not ids:
+        return {}
+    if not all(checks_statically(arrival.source_kind) for arrival in arrivals):
+        return Connection.objects.in_bulk(ids)
+    found = statements.instances(Connection, INTAKE_FIELDS, {"id": sorted(ids)})
+    return {connection.pk: connection for connection in found}
 
 
 def judged(index: int, arrival: Arrival, connection: Connection | None) -> Answer | Signed:
@@ -260,12 +271,13 @@ def store(signed: list[Signed], *, bulk: bool) -> None:
         else:
             later.append(item)
     if new:
-        Record.objects.bulk_create(new.values())
+        statements.insert(Record, new.values(), returning_pk=True)
         enqueue_many([record.pk for record in new.values()], trigger="webhook")
+    whole = whole_connections([item.connection for item in later])
     for item in later:
         assert item.notice is not None
         item.record, item.queued = note_order(
-            item.connection,
+            whole[item.connection.pk],
             item.notice.order_id,
             via="webhook",
             payload=item.notice.payload,
@@ -281,7 +293,14 @@ def store(signed: list[Signed], *, bulk: bool) -> None:
     for item in duplicates:
         item.delivery.outcome = "duplicate"
         item.answer = duplicate_answer(item, new)
-    WebhookDelivery.objects.bulk_create([item.delivery for item in signed])
+    statements.insert(WebhookDelivery, [item.delivery for item in signed])
+
+
+def whole_connections(connections: list[Connection]) -> dict[int, Connection]:
+    """``connections`` with every field loaded: the ones read with only the intake's fields read again."""
+    partial = {connection.pk for connection in connections if connection.get_deferred_fields()}
+    whole = Connection.objects.in_bulk(partial) if partial else {}
+    return {connection.pk: whole.get(connection.pk, connection) for connection in connections}
 
 
 def seen_webhooks(connections: Any, now: datetime) -> None:
@@ -300,9 +319,11 @@ def delivery_ids_received(noticed: list[Signed]) -> set[tuple[int, str]]:
     wanted = {(item.connection.pk, item.notice.delivery_id) for item in noticed if item.notice.delivery_id}
     if not wanted:
         return set()
-    found = WebhookDelivery.objects.filter(
-        connection_id__in={pk for pk, _ in wanted}, delivery_id__in={did for _, did in wanted}
-    ).values_list("connection_id", "delivery_id")
+    found = statements.select(
+        WebhookDelivery,
+        ("connection", "delivery_id"),
+        {"connection": sorted({pk for pk, _ in wanted}), "delivery_id": sorted({did for _, did in wanted})},
+    )
     return {pair for pair in found if pair in wanted}
 
 
@@ -312,11 +333,15 @@ def existing_records(noticed: list[Signed]) -> dict[tuple[int, str], Record]:
     wanted = {(item.connection.pk, item.notice.order_id) for item in noticed}
     if not wanted:
         return {}
-    found = Record.objects.filter(
-        connection_id__in={pk for pk, _ in wanted},
-        kind=Kind.ORDER,
-        source_order_id__in={order_id for _, order_id in wanted},
-    ).only("pk", "connection_id", "source_order_id", "state")
+    found = statements.instances(
+        Record,
+        ("id", "connection", "source_order_id", "state"),
+        {
+            "connection": sorted({pk for pk, _ in wanted}),
+            "kind": Kind.ORDER,
+            "source_order_id": sorted({order_id for _, order_id in wanted}),
+        },
+    )
     return {
         key: record for record in found if (key := (record.connection_id, record.source_order_id)) in wanted
     }

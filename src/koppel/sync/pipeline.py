@@ -49,7 +49,7 @@ from koppel.documents.i18n import stored
 from koppel.documents.model import Invoice, Order, prepaid_note
 from koppel.documents.money import fmt
 
-from . import breaker, kinds, pauses, profiling, retry
+from . import breaker, kinds, pauses, profiling, retry, statements
 from .models import Attempt, DebtorClaim, Kind, Record, State
 from .queue import enqueue_process
 
@@ -642,7 +642,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
                 "Record %s: lease lost before the outcome %s was written", record.pk, outcome.label
             )
             log_entry.outcome = "lease-lost"
-        log_entry.save()
+        statements.insert(Attempt, [log_entry], returning_pk=True)
         if updated and outcome.retry_at is not None and not outcome.parked:
             enqueue_process(record.pk, run_after=outcome.retry_at, trigger="retry")
     if updated and outcome.parked:

@@ -57,6 +57,7 @@ def enqueue_many(record_ids: Sequence[int], *, trigger: str = "") -> int:
     from django_tasks import task_backends
     from django_tasks_db.models import DBTaskResult, get_date_max
 
+    from .statements import insert
     from .wakeup import notify_workers
 
     if not record_ids:
@@ -75,6 +76,6 @@ def enqueue_many(record_ids: Sequence[int], *, trigger: str = "") -> int:
         )
         for record_id in record_ids
     ]
-    DBTaskResult.objects.bulk_create(rows)
+    insert(DBTaskResult, rows)
     notify_workers()
     return len(rows)

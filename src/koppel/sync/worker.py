@@ -38,7 +38,7 @@ from koppel.connections import crypto
 from koppel.connections.models import Connection
 from koppel.connectors.http import close_shared_transports
 
-from . import housekeeping, pipeline, wakeup
+from . import housekeeping, pipeline, statements, wakeup
 from .identity import set_worker_id
 from .tasks import process_record
 
@@ -216,8 +216,10 @@ class KoppelWorker(Worker):
         now = timezone.now()
         fresh = [row.pk for row in rows if not row.worker_ids]
         if fresh:
-            DBTaskResult.objects.filter(pk__in=fresh).update(
-                status=TaskResultStatus.RUNNING, started_at=now, worker_ids=[self.worker_id]
+            statements.update(
+                DBTaskResult,
+                {"status": TaskResultStatus.RUNNING, "started_at": now, "worker_ids": [self.worker_id]},
+                {"id": fresh},
             )
         for row in rows:
             if row.worker_ids:  # run before (a dead worker's): its history is kept
@@ -286,12 +288,16 @@ class KoppelWorker(Worker):
             unstarted, self._unstarted = self._unstarted, []
         now = timezone.now()
         for label, pks in finished.items():
-            DBTaskResult.objects.filter(pk__in=pks, status=TaskResultStatus.RUNNING).update(
-                status=TaskResultStatus.SUCCESSFUL,
-                finished_at=now,
-                return_value=label,
-                exception_class_path="",
-                traceback="",
+            statements.update(
+                DBTaskResult,
+                {
+                    "status": TaskResultStatus.SUCCESSFUL,
+                    "finished_at": now,
+                    "return_value": label,
+                    "exception_class_path": "",
+                    "traceback": "",
+                },
+                {"id": pks, "status": TaskResultStatus.RUNNING},
             )
         if unstarted:
             self.give_back([row for row, _ in unstarted], [record for _, record in unstarted if record])
