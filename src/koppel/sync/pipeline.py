@@ -635,7 +635,7 @@ def finish(record: Record, outcome: Outcome, owner: str, log_entry: Attempt) -> 
     log_entry.error_code = str(outcome.code)
     log_entry.message = outcome.message
     log_entry.message_text = stored(outcome.message)
-    with transaction.atomic():
+    with statements.unflushed():
         updated = Record.objects.update_leased(record.pk, owner, **values)
         if not updated:
             logger.warning(

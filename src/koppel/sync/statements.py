@@ -13,11 +13,12 @@ A condition is a mapping of field names to a value (``=``), or to a list, tuple 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from django.db import connections, models, router
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 
 M = TypeVar("M", bound=models.Model)
 Where = Mapping[str, Any]
@@ -185,3 +186,30 @@ def _update_statement(
     where = _where_sql(model, shape, quote)
     # Only the model's own column names, quoted; every value is a parameter.
     return f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {where}", fields  # noqa: S608
+
+
+@contextmanager
+def unflushed(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """``transaction.atomic()`` whose commit does not wait for PostgreSQL to flush its write-ahead log
+    (``synchronous_commit`` off for this transaction alone; SQLite in WAL mode with ``synchronous=NORMAL``
+    never waits). The commit is as atomic and as visible as any; only a crash of the database server in
+    the next fraction of a second can lose it, as if it had not happened.
+
+    For the writes that are safe to lose that way: a worker's outcome of an order and the completion of its
+    tasks. What they follow was committed and flushed before: the booking marks (``in_doubt_since``)
+    before the create was sent. A lost outcome leaves its record queued, leased and in doubt; once the
+    lease has run out it is queued again (``requeue_stuck``), and the attempt finds the invoice in the
+    target. Inside another transaction, the outer one decides."""
+    outermost = not connections[using].in_atomic_block
+    with transaction.atomic(using=using):
+        if outermost:
+            commit_unflushed(using)
+        yield
+
+
+def commit_unflushed(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Within a transaction just begun: its commit will not wait for the flush (see :func:`unflushed`)."""
+    database = connections[using]
+    if database.vendor == "postgresql" and database.in_atomic_block:
+        with database.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")

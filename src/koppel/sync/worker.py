@@ -204,6 +204,8 @@ class KoppelWorker(Worker):
             limit = min(limit, self.max_tasks - self._run_tasks - len(self.in_flight))
         try:
             with exclusive_transaction(tasks.db):
+                # Lost in a crash of the database, the tasks are READY again and find their records done.
+                statements.commit_unflushed(tasks.db)
                 rows = list(tasks.select_for_update(skip_locked=True)[:limit])
                 self.mark_running(rows)
         except OperationalError as exc:
@@ -288,17 +290,18 @@ class KoppelWorker(Worker):
             unstarted, self._unstarted = self._unstarted, []
         now = timezone.now()
         for label, pks in finished.items():
-            statements.update(
-                DBTaskResult,
-                {
-                    "status": TaskResultStatus.SUCCESSFUL,
-                    "finished_at": now,
-                    "return_value": label,
-                    "exception_class_path": "",
-                    "traceback": "",
-                },
-                {"id": pks, "status": TaskResultStatus.RUNNING},
-            )
+            with statements.unflushed():  # lost in a crash of the database: the records say what was done
+                statements.update(
+                    DBTaskResult,
+                    {
+                        "status": TaskResultStatus.SUCCESSFUL,
+                        "finished_at": now,
+                        "return_value": label,
+                        "exception_class_path": "",
+                        "traceback": "",
+                    },
+                    {"id": pks, "status": TaskResultStatus.RUNNING},
+                )
         if unstarted:
             self.give_back([row for row, _ in unstarted], [record for _, record in unstarted if record])
 
