@@ -121,3 +121,38 @@ def test_a_large_insert_is_split_into_batches_the_backend_takes(connection):
     assert Record.objects.count() == 1500
     assert len({record.pk for record in made}) == 1500
     assert Record.objects.get(pk=made[1234].pk).source_order_id == "1234"
+
+
+def synchronous_commit() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unflushed_transaction_commits_what_it_wrote_without_waiting_for_the_flush(connection):
+    from django.db import connection as database
+
+    with statements.unflushed():
+        statements.insert(Record, [new_record(connection, "1")])
+        if database.vendor == "postgresql":
+            assert synchronous_commit() == "off"
+
+    assert Record.objects.filter(source_order_id="1").exists()  # committed, and seen by everyone
+    if database.vendor == "postgresql":
+        assert synchronous_commit() == "on"  # for that transaction alone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unflushed_block_inside_a_transaction_leaves_the_outer_one_as_it_is(connection):
+    from django.db import connection as database
+    from django.db import transaction
+
+    with transaction.atomic():
+        with statements.unflushed():
+            statements.insert(Record, [new_record(connection, "1")])
+        if database.vendor == "postgresql":
+            assert synchronous_commit() == "on"
+    assert Record.objects.count() == 1
